@@ -1,0 +1,55 @@
+# fb-commerce pipelines: `make demo` and `make test` work from a fresh clone; nothing else is needed by hand.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := $(CURDIR)/.venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# Airflow and the project keep everything under the (git-ignored) .airflow and data folders of the repo.
+export AIRFLOW_HOME ?= $(CURDIR)/.airflow/home
+export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
+export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION := True
+export FB_COMMERCE_DATA_DIR ?= $(CURDIR)/data
+export PATH := $(BIN):$(PATH)
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: demo test install airflow-init sandbox check bench constraints clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -r requirements-dev.txt -c constraints.txt
+	$(BIN)/pip install -q --no-deps -e .
+	@touch $(STAMP)
+
+# Airflow metadata DB, connections (from the environment, sandbox defaults otherwise) and the pool.
+airflow-init: install
+	@$(BIN)/fb-commerce airflow-init
+
+demo: airflow-init
+	@$(BIN)/fb-commerce demo
+
+test: install
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+sandbox: install
+	$(BIN)/fb-commerce sandbox
+
+check: airflow-init
+	$(BIN)/fb-commerce check
+
+bench: install
+	$(BIN)/python bench/parse_time.py
+
+# Regenerate constraints.txt from a clean venv (run after changing requirements*.txt).
+constraints:
+	rm -rf /tmp/fb-commerce-constraints-venv
+	$(PYTHON) -m venv /tmp/fb-commerce-constraints-venv
+	/tmp/fb-commerce-constraints-venv/bin/pip install -q -r requirements-dev.txt
+	/tmp/fb-commerce-constraints-venv/bin/pip freeze --exclude-editable | grep -v '^fb-commerce-pipelines' > constraints.txt
+
+clean:
+	rm -rf .airflow data

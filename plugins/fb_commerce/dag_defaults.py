@@ -1,0 +1,31 @@
+"""Defaults every fb-commerce DAG shares. Cheap to import: DAG files read it at parse time."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+from fb_commerce.defaults import POOL
+
+OWNER = "fb-commerce"
+START_DATE = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+
+#: for tasks that call the Graph API: they share the pool that bounds concurrent calls
+GRAPH_TASK_ARGS = {"pool": POOL}
+
+DEFAULT_ARGS = {
+    "owner": OWNER,
+    "retries": 3,
+    "retry_delay": dt.timedelta(minutes=2),
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": dt.timedelta(minutes=30),
+}
+
+
+def data_dir() -> Path:
+    """The project's data folder (reports, feed files, the default SQLite warehouse)."""
+    default = Path(__file__).resolve().parents[2] / "data"
+    path = Path(os.environ.get("FB_COMMERCE_DATA_DIR") or default)
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,0 +1,129 @@
+"""`make demo`: start the sandbox, run the pipelines on it end to end, print what happened.
+
+Each step runs a DAG with `airflow dags test` (the same code path as a scheduled run, in one process) against a
+fresh sandbox and a fresh demo warehouse under ``$FB_COMMERCE_DATA_DIR/demo``. Logs of every step are kept there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from fb_commerce import defaults
+from fb_commerce.dag_defaults import data_dir
+from fb_commerce.environment import GRAPH_ENV, WAREHOUSE_ENV, sandbox_connection, sandbox_url
+from fb_commerce.local import airflow_bin
+
+
+def free_port(preferred: int) -> int:
+    """The preferred port if nothing listens there, else any free one."""
+    with socket.socket() as probe:
+        if probe.connect_ex((defaults.SANDBOX_HOST, preferred)) != 0:
+            return preferred
+    with socket.socket() as sock:
+        sock.bind((defaults.SANDBOX_HOST, 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class DemoContext:
+    """Where the demo runs: its folder, environment for child processes and the sandbox URL."""
+
+    folder: Path
+    env: dict[str, str]
+    sandbox_url: str
+
+    def log_file(self, name: str) -> Path:
+        return self.folder / "logs" / f"{name}.log"
+
+    def dag_test(self, dag_id: str, conf: dict | None = None) -> None:
+        """Run one DAG with `airflow dags test`; on failure show the end of its log and stop the demo."""
+        log = self.log_file(dag_id)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        command = [airflow_bin(), "dags", "test", dag_id]
+        if conf:
+            command += ["-c", json.dumps(conf)]
+        started = time.monotonic()
+        with log.open("w") as out:
+            result = subprocess.run(command, env=self.env, stdout=out, stderr=subprocess.STDOUT)
+        took = time.monotonic() - started
+        text = log.read_text(errors="replace")
+        if result.returncode != 0 or "state=failed" in text or "DagRunState.FAILED" in text:
+            print("\n".join(text.splitlines()[-40:]), file=sys.stderr)
+            raise DemoFailed(f"{dag_id} failed after {took:.0f} s; full log: {log}")
+        print(f"  {dag_id}: success in {took:.0f} s (log {log.relative_to(self.folder.parent)})", flush=True)
+
+
+class DemoFailed(RuntimeError):
+    """A demo step failed; the message says which and where its log is."""
+
+
+def _step_setup_check(ctx: DemoContext) -> None:
+    ctx.dag_test("fb_setup_check", {"register_order_management_app": True})
+    print((ctx.folder / "reports" / "setup_check.txt").read_text())
+
+
+#: the demo, in order; later pipelines add their steps here
+STEPS: list[tuple[str, Callable[[DemoContext], None]]] = [
+    ("Setup check against the sandbox", _step_setup_check),
+]
+
+
+def _start_sandbox(port: int, folder: Path, env: dict[str, str]) -> subprocess.Popen:
+    log = (folder / "logs" / "sandbox.log").open("w")
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("fb-commerce")), "sandbox", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    from fb_commerce.sandbox.client import SandboxAdmin
+
+    try:
+        SandboxAdmin(sandbox_url(port=port)).wait_ready(timeout=30)
+    except Exception:
+        process.terminate()
+        raise DemoFailed(f"The sandbox did not start; see {folder / 'logs' / 'sandbox.log'}") from None
+    return process
+
+
+def run_demo(port: int = defaults.SANDBOX_PORT, keep_sandbox: bool = False) -> int:
+    folder = data_dir() / "demo"
+    shutil.rmtree(folder, ignore_errors=True)  # each demo starts from a fresh sandbox and an empty warehouse
+    (folder / "logs").mkdir(parents=True)
+    port = free_port(port)
+    url = sandbox_url(port=port)
+    env = os.environ.copy()
+    env.update(
+        {
+            GRAPH_ENV: json.dumps(sandbox_connection(url)),
+            WAREHOUSE_ENV: json.dumps({"conn_type": "sqlite", "host": str(folder / "warehouse.db")}),
+            "FB_COMMERCE_DATA_DIR": str(folder),
+        }
+    )
+    print(f"fb-commerce demo: sandbox at {url}, warehouse {folder / 'warehouse.db'}", flush=True)
+    started = time.monotonic()
+    sandbox = _start_sandbox(port, folder, env)
+    try:
+        for title, step in STEPS:
+            print(f"\n== {title}", flush=True)
+            step(DemoContext(folder=folder, env=env, sandbox_url=url))
+    except DemoFailed as exc:
+        print(f"\nDemo failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if keep_sandbox:
+            print(f"\nThe sandbox keeps running at {url} (pid {sandbox.pid}).")
+        else:
+            sandbox.terminate()
+            sandbox.wait(timeout=10)
+    print(f"\nDemo finished in {time.monotonic() - started:.0f} s. Logs and reports: {folder}")
+    return 0

@@ -1,0 +1,58 @@
+"""Connections and settings for local runs: the sandbox defaults, unless the environment says otherwise.
+
+Airflow reads connections from ``AIRFLOW_CONN_<ID>`` variables. `make demo`, `make test` and the CLI set the two
+project connections to the sandbox and the SQLite warehouse only when they are not set already, so pointing the
+project at the real Graph API or PostgreSQL is a matter of exporting those variables.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import MutableMapping
+
+from fb_commerce import defaults
+from fb_commerce.dag_defaults import data_dir
+
+GRAPH_ENV = f"AIRFLOW_CONN_{defaults.GRAPH_CONN_ID.upper()}"
+WAREHOUSE_ENV = f"AIRFLOW_CONN_{defaults.WAREHOUSE_CONN_ID.upper()}"
+
+
+def sandbox_connection(base_url: str) -> dict[str, object]:
+    """The fb_commerce connection (as Airflow's JSON form) that points at a sandbox."""
+    return {
+        "conn_type": defaults.CONN_TYPE,
+        "host": base_url,
+        "password": defaults.SANDBOX_ACCESS_TOKEN,
+        "extra": {
+            "app_secret": defaults.SANDBOX_APP_SECRET,
+            "api_version": defaults.API_VERSION,
+            "cms_id": defaults.SANDBOX_CMS_ID,
+            "catalog_id": defaults.SANDBOX_CATALOG_ID,
+            "feed_id": defaults.SANDBOX_FEED_ID,
+            "page_id": defaults.SANDBOX_PAGE_ID,
+        },
+    }
+
+
+def sandbox_url(host: str = defaults.SANDBOX_HOST, port: int = defaults.SANDBOX_PORT) -> str:
+    return f"http://{host}:{port}"
+
+
+def default_warehouse_connection() -> dict[str, object]:
+    return {"conn_type": "sqlite", "host": str(data_dir() / "warehouse.db")}
+
+
+def apply_local_defaults(env: MutableMapping[str, str] | None = None, *, sandbox_base_url: str | None = None) -> dict[str, str]:
+    """Set the two connections to the sandbox and the SQLite warehouse where not already set; return what was set."""
+    env = os.environ if env is None else env
+    wanted = {
+        GRAPH_ENV: json.dumps(sandbox_connection(sandbox_base_url or sandbox_url())),
+        WAREHOUSE_ENV: json.dumps(default_warehouse_connection()),
+    }
+    applied = {}
+    for key, value in wanted.items():
+        if not env.get(key):
+            env[key] = value
+            applied[key] = value
+    return applied

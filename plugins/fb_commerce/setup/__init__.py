@@ -1,0 +1,1 @@
+"""Set-up checks: is everything in place for the pipelines to run, and if not, what to fix."""
