@@ -1,0 +1,220 @@
+"""The part of the Graph API this project uses: endpoints, fields, parameters and enum values, in one place.
+
+Pipelines take their field lists, parameter names and enums from here, and a test checks every entry against
+Meta's generated SDK classes (facebook-business), so a typo or a dropped field is caught before Meta rejects it.
+Where the SDK no longer carries an endpoint (SDK 26 dropped the order write edges and commerce_transactions),
+reference/graph-api.md is the authority and the entry says so in ``sdk_class``'s absence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# --- Orders (reference §1.3) ------------------------------------------------------------------------------------
+
+ORDER_STATES = ("FB_PROCESSING", "CREATED", "IN_PROGRESS", "COMPLETED")
+#: states the pipelines act on; FB_PROCESSING orders are stored but never acted on
+ACTIONABLE_ORDER_STATES = ("CREATED", "IN_PROGRESS", "COMPLETED")
+ORDER_FILTERS = ("no_shipments", "has_cancellations", "no_cancellations", "has_refunds", "no_refunds")
+
+MONEY = ("amount", "currency")
+ORDER_ITEM_FIELDS = {
+    "id": None,
+    "retailer_id": None,
+    "product_id": None,
+    "product_name": None,
+    "quantity": None,
+    "price_per_unit": MONEY,
+    "tax_details": {"estimated_tax": MONEY, "captured_tax": {"total_tax": MONEY}},
+    "selected_shipping_option": {
+        "name": None,
+        "price": MONEY,
+        "calculated_tax": MONEY,
+        "estimated_shipping_time": ("min_days", "max_days"),
+    },
+    "status": None,
+}
+#: every order field the reference lists; items are an edge, asked for inline with a nested selection
+ORDER_FIELDS = {
+    "id": None,
+    "order_status": ("state",),
+    "created": None,
+    "last_updated": None,
+    "channel": None,
+    "merchant_order_id": None,
+    "is_test_order": None,
+    "ship_by_date": None,
+    "buyer_details": ("name", "email", "email_remarketing_option"),
+    "shipping_address": ("name", "street1", "street2", "city", "state", "postal_code", "country"),
+    "estimated_payment_details": {
+        "subtotal": {"items": MONEY, "shipping": MONEY},
+        "tax": MONEY,
+        "total_amount": MONEY,
+        "tax_remitted": None,
+    },
+    "selected_shipping_option": {"name": None, "price": MONEY, "calculated_tax": MONEY},
+    "promotion_details": {
+        "data": (
+            "applied_after_tax",
+            "applied_amount",
+            "campaign_name",
+            "promotion_id",
+            "target_granularity",
+            "sponsor",
+            "coupon_code",
+            "retailer_id",
+        )
+    },
+    "items": {"data": ORDER_ITEM_FIELDS},
+}
+
+ACKNOWLEDGE_MAX_ORDERS = 100
+
+# --- Order writes (reference §1.4–1.7) ---------------------------------------------------------------------------
+
+ACKNOWLEDGE_ORDER_PARAMS = ("idempotency_key", "merchant_order_reference")
+ACKNOWLEDGE_ORDERS_PARAMS = ("idempotency_key", "orders")
+SHIPMENT_PARAMS = (
+    "idempotency_key",
+    "items",
+    "tracking_info",
+    "external_shipment_id",
+    "merchant_order_reference",
+    "fulfillment",
+)
+TRACKING_INFO_KEYS = ("carrier", "tracking_number", "shipping_method_name")
+UPDATE_SHIPMENT_PARAMS = ("idempotency_key", "external_shipment_id", "shipment_id", "tracking_info")
+CANCELLATION_PARAMS = ("idempotency_key", "cancel_reason", "restock_items", "items")
+CANCEL_REASON_CODES = (
+    "CUSTOMER_REQUESTED",
+    "OUT_OF_STOCK",
+    "INVALID_ADDRESS",
+    "SUSPICIOUS_ORDER",
+    "CANCEL_REASON_OTHER",
+)
+REFUND_PARAMS = ("idempotency_key", "reason_code", "reason_text", "items", "shipping", "deductions", "return_id")
+REFUND_REASON_CODES = (
+    "BUYERS_REMORSE",
+    "DAMAGED_GOODS",
+    "NOT_AS_DESCRIBED",
+    "QUALITY_ISSUE",
+    "REFUND_REASON_OTHER",
+    "WRONG_ITEM",
+    "FACEBOOK_INITIATED",
+)
+DEDUCTION_TYPES = ("RETURN_SHIPPING",)
+CARRIERS = ("dhl", "dhl_ecommerce_us", "eagle", "fedex", "ontrac", "tnt", "ups", "usps", "other")
+
+# --- Catalog (reference §2) ---------------------------------------------------------------------------------------
+
+FEED_CREATE_PARAMS = ("name", "update_schedule", "schedule", "delimiter", "encoding")
+FEED_UPLOAD_PARAMS = ("file", "url", "update_only")
+UPLOAD_SESSION_FIELDS = (
+    "id",
+    "start_time",
+    "end_time",
+    "error_count",
+    "warning_count",
+    "num_detected_items",
+    "num_persisted_items",
+    "num_invalid_items",
+    "num_deleted_items",
+    "input_method",
+    "url",
+    "filename",
+)
+UPLOAD_ERROR_FIELDS = ("id", "summary", "description", "severity", "samples", "total_count")
+ITEMS_BATCH_PARAMS = ("item_type", "requests", "allow_upsert")
+ITEMS_BATCH_MAX_REQUESTS = 5000
+ITEMS_BATCH_MAX_BYTES = 28 * 1024 * 1024
+BATCH_METHODS = ("CREATE", "UPDATE", "DELETE")
+BATCH_STATUS_PARAMS = ("handle", "load_ids_of_invalid_requests")
+BATCH_STATUS_FIELDS = (
+    "handle",
+    "status",
+    "errors",
+    "errors_total_count",
+    "warnings",
+    "warnings_total_count",
+    "ids_of_invalid_requests",
+)
+AVAILABILITY = ("in stock", "out of stock")
+CONDITION = ("new", "refurbished", "used")
+
+# --- Finance (reference §3) ---------------------------------------------------------------------------------------
+
+PAYOUT_FIELDS = ("amount", "payout_date", "payout_reference_id", "status", "transfer_id")
+TRANSACTION_FIELDS = (
+    "id",
+    "transaction_type",
+    "transaction_date",
+    "order_details",
+    "order_id",
+    "merchant_order_id",
+    "processing_fee",
+    "net_payment_amount",
+    "tax_rate",
+    "tax_details",
+    "payout_reference_id",
+    "transfer_id",
+)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One Graph call the project makes: node type, edge, method and parameters.
+
+    ``sdk_class``/``sdk_method`` name the generated SDK method when the SDK carries it; None means the SDK
+    dropped it and reference/graph-api.md (Meta's documentation pages) is the authority.
+    """
+
+    node: str
+    edge: str
+    method: str
+    params: tuple[str, ...] = ()
+    sdk_class: str | None = None
+    sdk_method: str | None = None
+
+
+ENDPOINTS = (
+    Endpoint("CommerceMerchantSettings", "", "GET", (), "CommerceMerchantSettings", "api_get"),
+    Endpoint("CommerceMerchantSettings", "setup_status", "GET", (), "CommerceMerchantSettings", "get_setup_status"),
+    Endpoint(
+        "CommerceMerchantSettings", "order_management_apps", "GET", (), "CommerceMerchantSettings",
+        "get_order_management_apps",
+    ),
+    Endpoint(
+        "CommerceMerchantSettings", "commerce_orders", "GET",
+        ("state", "filters", "updated_after", "updated_before"), "CommerceMerchantSettings", "get_commerce_orders",
+    ),
+    Endpoint(
+        "CommerceMerchantSettings", "commerce_payouts", "GET", ("start_time", "end_time"),
+        "CommerceMerchantSettings", "get_commerce_payouts",
+    ),
+    Endpoint("CommerceMerchantSettings", "order_management_apps", "POST"),
+    Endpoint("CommerceMerchantSettings", "acknowledge_orders", "POST", ACKNOWLEDGE_ORDERS_PARAMS),
+    Endpoint("CommerceMerchantSettings", "commerce_transactions", "GET", ("start_time", "end_time", "payout_reference_id")),
+    Endpoint("CommerceOrder", "", "GET", (), "CommerceOrder", "api_get"),
+    Endpoint("CommerceOrder", "shipments", "POST", SHIPMENT_PARAMS, "CommerceOrder", "create_shipment"),
+    Endpoint("CommerceOrder", "acknowledge_order", "POST", ACKNOWLEDGE_ORDER_PARAMS),
+    Endpoint("CommerceOrder", "update_shipment", "POST", UPDATE_SHIPMENT_PARAMS),
+    Endpoint("CommerceOrder", "cancellations", "POST", CANCELLATION_PARAMS),
+    Endpoint("CommerceOrder", "refunds", "POST", REFUND_PARAMS),
+    Endpoint("CommerceOrder", "items", "GET"),
+    Endpoint("CommerceOrder", "shipments", "GET"),
+    Endpoint("CommerceOrder", "cancellations", "GET"),
+    Endpoint("CommerceOrder", "refunds", "GET"),
+    Endpoint("CommerceOrder", "returns", "GET"),
+    Endpoint("ProductCatalog", "", "GET", (), "ProductCatalog", "api_get"),
+    Endpoint("ProductCatalog", "product_feeds", "POST", FEED_CREATE_PARAMS, "ProductCatalog", "create_product_feed"),
+    Endpoint("ProductCatalog", "items_batch", "POST", ITEMS_BATCH_PARAMS, "ProductCatalog", "create_items_batch"),
+    Endpoint(
+        "ProductCatalog", "check_batch_request_status", "GET", BATCH_STATUS_PARAMS, "ProductCatalog",
+        "get_check_batch_request_status",
+    ),
+    Endpoint("ProductFeed", "", "GET", (), "ProductFeed", "api_get"),
+    Endpoint("ProductFeed", "uploads", "POST", FEED_UPLOAD_PARAMS, "ProductFeed", "create_upload"),
+    Endpoint("ProductFeedUpload", "", "GET", (), "ProductFeedUpload", "api_get"),
+    Endpoint("ProductFeedUpload", "errors", "GET", ("error_priority",), "ProductFeedUpload", "get_errors"),
+    Endpoint("ProductFeedUpload", "error_report", "POST", (), "ProductFeedUpload", "create_error_report"),
+)
