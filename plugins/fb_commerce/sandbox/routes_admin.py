@@ -1,0 +1,151 @@
+"""The admin API under /_sandbox/ (DESIGN.md contract). No token needed, never faulted."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Body, HTTPException, Request
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
+
+from .catalog import error_report_csv
+from .faults import FaultConfig
+from .model import ORDER_STATES
+from .seed import live_orders
+from .snapshot import SECTIONS, snapshot
+from .state import Sandbox, SeedParams
+
+
+def _bad(exc: Exception) -> HTTPException:
+    return HTTPException(status_code=400, detail=str(exc))
+
+
+def admin_router(sb: Sandbox) -> APIRouter:
+    """The admin endpoints bound to one sandbox."""
+    api = APIRouter(prefix="/_sandbox")
+    hosted = Path(tempfile.mkdtemp(prefix="fb-sandbox-files-"))
+
+    @api.get("/health")
+    def health() -> dict[str, Any]:
+        with sb.lock:
+            return {"ok": True, "orders": len(sb.orders), "products": len(sb.products), "seed": sb.params.seed}
+
+    @api.post("/reset")
+    def reset() -> dict[str, Any]:
+        sb.reset()
+        return {"ok": True, "orders": len(sb.orders), "products": len(sb.products)}
+
+    @api.post("/seed")
+    def seed(payload: dict[str, Any] = Body(default_factory=dict)) -> dict[str, Any]:
+        current = sb.params
+        try:
+            params = SeedParams(
+                seed=int(payload.get("seed", current.seed)), orders=int(payload.get("orders", current.orders)),
+                products=int(payload.get("products", current.products)), days=int(payload.get("days", current.days)),
+                anchor=float(payload["anchor"]) if payload.get("anchor") is not None else None,
+            )
+        except (TypeError, ValueError) as exc:
+            raise _bad(exc) from exc
+        if min(params.orders, params.products, params.days) < 0:
+            raise _bad(ValueError("orders, products and days must be >= 0"))
+        sb.load(params)
+        return {"ok": True, "orders": len(sb.orders), "products": len(sb.products)}
+
+    @api.get("/faults")
+    def get_faults() -> dict[str, Any]:
+        return sb.faults.to_dict()
+
+    @api.post("/faults")
+    def set_faults(payload: dict[str, Any] = Body(default_factory=dict)) -> dict[str, Any]:
+        try:
+            cfg = FaultConfig.from_payload(payload)
+        except (TypeError, ValueError) as exc:
+            raise _bad(exc) from exc
+        with sb.lock:
+            sb.faults = cfg
+        return cfg.to_dict()
+
+    @api.get("/config")
+    def get_config() -> dict[str, Any]:
+        return sb.config.to_dict()
+
+    @api.post("/config")
+    def set_config(payload: dict[str, Any] = Body(default_factory=dict)) -> dict[str, Any]:
+        with sb.lock:
+            try:
+                sb.config.update(payload)
+            except (TypeError, ValueError) as exc:
+                raise _bad(exc) from exc
+            sb.usage.budget = max(1, sb.config.app_calls_per_minute)
+            return sb.config.to_dict()
+
+    @api.get("/clock")
+    def get_clock() -> dict[str, Any]:
+        return {"now": sb.now(), "offset_seconds": sb.clock.offset}
+
+    @api.post("/clock")
+    def clock(payload: dict[str, Any] = Body(default_factory=dict)) -> dict[str, Any]:
+        try:
+            now = sb.advance(float(payload.get("advance_seconds", 0)))
+        except (TypeError, ValueError) as exc:
+            raise _bad(exc) from exc
+        return {"now": now, "offset_seconds": sb.clock.offset}
+
+    @api.get("/state")
+    def state(request: Request, include: str | None = None) -> JSONResponse:
+        wanted = {s.strip() for s in include.split(",") if s.strip()} if include else None
+        if wanted and not wanted <= set(SECTIONS):
+            raise _bad(ValueError(f"include must be among {', '.join(SECTIONS)}"))
+        with sb.lock:
+            sb.tick()
+            return JSONResponse(snapshot(sb, str(request.base_url).rstrip("/"), wanted))
+
+    @api.get("/stats")
+    def stats() -> dict[str, Any]:
+        with sb.lock:
+            return sb.stats.to_dict() | {"idempotency_keys": len(sb.idempotency), "graph_requests": sb.seq}
+
+    @api.post("/orders")
+    def create_orders(payload: dict[str, Any] = Body(default_factory=dict)) -> dict[str, Any]:
+        state = str(payload.get("state", "CREATED")).upper()
+        if state not in ORDER_STATES:
+            raise _bad(ValueError(f"state must be among {', '.join(ORDER_STATES)}"))
+        try:
+            count = int(payload.get("count", 1))
+            minutes = payload.get("processing_minutes")
+            minutes = float(minutes) if minutes is not None else None
+        except (TypeError, ValueError) as exc:
+            raise _bad(exc) from exc
+        with sb.lock:
+            sb.tick()
+            return {"ids": live_orders(sb, count, state, minutes)}
+
+    @api.get("/files/error_reports/{upload_id}.csv")
+    def error_report(upload_id: str) -> PlainTextResponse:
+        with sb.lock:
+            upload = sb.uploads.get(upload_id)
+            if upload is None or upload.end is None or upload.error_report_requested is None:
+                raise HTTPException(status_code=404, detail="no such error report")
+            return PlainTextResponse(error_report_csv(upload), media_type="text/csv")
+
+    @api.put("/files/{name}")
+    async def host_file(name: str, request: Request) -> dict[str, Any]:
+        """Host a file (e.g. a feed for ``POST /{feed_id}/uploads`` with ``url``) at /_sandbox/files/<name>."""
+        if "/" in name or name.startswith("."):
+            raise _bad(ValueError("bad file name"))
+        size = 0
+        with open(hosted / name, "wb") as fh:
+            async for chunk in request.stream():
+                fh.write(chunk)
+                size += len(chunk)
+        return {"url": f"{str(request.base_url).rstrip('/')}/_sandbox/files/{name}", "size": size}
+
+    @api.get("/files/{name}")
+    def hosted_file(name: str) -> FileResponse:
+        path = hosted / name
+        if "/" in name or not path.is_file():
+            raise HTTPException(status_code=404, detail="no such file")
+        return FileResponse(path)
+
+    return api
