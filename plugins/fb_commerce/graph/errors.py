@@ -150,11 +150,15 @@ class GraphInvalidParameterError(GraphError):
 class GraphCommerceError(GraphError):
     """A commerce rule refused the operation (e.g. 2382045 duplicate tracking number, 1818xxx state rules)."""
 
-    hint = "Meta's commerce rules refused this operation for this order; fix the request, it is not retried."
-
     @property
     def retryable(self) -> bool:
         return self.commerce_code in RETRYABLE_COMMERCE_CODES
+
+    @property
+    def hint(self) -> str:  # type: ignore[override]
+        if self.retryable:
+            return "Another write on this order is under way at Meta: the call is retried shortly."
+        return "Meta's commerce rules refused this operation for this order; fix the request, it is not retried."
 
 
 def classify(code: int | None, subcode: int | None, http_status: int | None, is_transient: bool) -> type[GraphError]:

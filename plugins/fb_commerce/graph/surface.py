@@ -53,19 +53,18 @@ ORDER_FIELDS = {
         "tax_remitted": None,
     },
     "selected_shipping_option": {"name": None, "price": MONEY, "calculated_tax": MONEY},
-    "promotion_details": {
-        "data": (
-            "applied_after_tax",
-            "applied_amount",
-            "campaign_name",
-            "promotion_id",
-            "target_granularity",
-            "sponsor",
-            "coupon_code",
-            "retailer_id",
-        )
-    },
-    "items": {"data": ORDER_ITEM_FIELDS},
+    # edges expanded inline: the selection names the edge's own fields, the answer wraps them in {"data": [...]}
+    "promotion_details": (
+        "applied_after_tax",
+        "applied_amount",
+        "campaign_name",
+        "promotion_id",
+        "target_granularity",
+        "sponsor",
+        "coupon_code",
+        "retailer_id",
+    ),
+    "items": ORDER_ITEM_FIELDS,
 }
 
 ACKNOWLEDGE_MAX_ORDERS = 100
