@@ -1,0 +1,245 @@
+"""Bulk upserts for large inputs (hundreds of thousands of rows, DataFrames) with bounded memory.
+
+PostgreSQL: each chunk is written as CSV into an in-memory buffer and COPYed into a temporary table (COPY is
+several times faster than INSERT), then one ``INSERT ... SELECT DISTINCT ON (key) ... ON CONFLICT DO UPDATE``
+moves everything into the target, all in one transaction. SQLite: each chunk is one ``executemany`` of the
+single-row upsert, which the sqlite3 module runs in C.
+
+The result is the same as :func:`fb_commerce.warehouse.upsert.upsert` with the same rows: duplicates collapse
+to the last one given, and columns the rows do not carry are left alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import itertools
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Connection, Engine
+
+from fb_commerce.warehouse.upsert import (
+    check_columns,
+    columns_to_update,
+    dialect_insert,
+    execute_counting,
+    key_columns_of,
+    on_conflict_update,
+    resolve_table,
+    transaction,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+DEFAULT_CHUNK_SIZE = 20_000
+
+Chunk = tuple[list[str], list[tuple[Any, ...]]]
+
+
+def _frame_chunks(frame: pd.DataFrame, chunk_size: int) -> Iterator[Chunk]:
+    columns = [str(c) for c in frame.columns]
+    for start in range(0, len(frame), chunk_size):
+        part = frame.iloc[start : start + chunk_size].astype(object)
+        # NaN, NaT and pd.NA all mean "missing": the database's NULL.
+        part = part.where(part.notna(), None)
+        yield columns, list(part.itertuples(index=False, name=None))
+
+
+def _mapping_chunks(rows: Iterable[Mapping[str, Any]], chunk_size: int) -> Iterator[Chunk]:
+    iterator = iter(rows)
+    columns: list[str] | None = None
+    while batch := list(itertools.islice(iterator, chunk_size)):
+        if columns is None:
+            columns = list(batch[0])
+        expected = set(columns)
+        for row in batch:
+            if set(row) != expected:
+                raise ValueError(
+                    f"bulk rows must all carry the same columns: expected {sorted(expected)}, "
+                    f"got {sorted(row)}"
+                )
+        yield columns, [tuple(row[c] for c in columns) for row in batch]
+
+
+def iter_chunks(rows: Any, chunk_size: int) -> Iterator[Chunk]:
+    """(columns, tuples) chunks of at most ``chunk_size`` rows.
+
+    From a DataFrame, an iterable of DataFrames (e.g. ``pd.read_sql(..., chunksize=...)``) or an iterable of
+    mappings that all carry the same columns.
+    """
+    import pandas as pd  # imported here: the warehouse package must stay cheap to import for DAG parsing
+
+    if isinstance(rows, pd.DataFrame):
+        yield from _frame_chunks(rows, chunk_size)
+        return
+    iterator = iter(rows)
+    first = next(iterator, None)
+    if first is None:
+        return
+    if isinstance(first, pd.DataFrame):
+        for frame in itertools.chain([first], iterator):
+            yield from _frame_chunks(frame, chunk_size)
+    else:
+        yield from _mapping_chunks(itertools.chain([first], iterator), chunk_size)
+
+
+# --- PostgreSQL: CSV + COPY into a temporary table ----------------------------------------------------------
+
+
+def _copy_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def _csv_field(value: Any) -> str:
+    # An unquoted empty field is NULL in COPY's CSV format and a quoted one is the empty string, so every
+    # value is quoted and NULL is left empty (Python 3.11's csv module cannot write that distinction).
+    if value is None:
+        return ""
+    return '"' + _copy_text(value).replace('"', '""') + '"'
+
+
+def _bind_processors(
+    table: sa.Table, columns: Sequence[str], dialect: sa.Dialect
+) -> list[Callable[[Any], Any] | None]:
+    """The column types' own bind processing (UTC normalisation, money rounding, JSON serialisation).
+
+    Applied before COPY, so the values are exactly what an INSERT would have sent.
+    """
+    return [table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
+
+
+def _csv_chunk(tuples: list[tuple[Any, ...]], processors: list[Callable[[Any], Any] | None]) -> io.StringIO:
+    buffer = io.StringIO()
+    for values in tuples:
+        fields = (
+            _csv_field(proc(value) if proc is not None and value is not None else value)
+            for value, proc in zip(values, processors, strict=True)
+        )
+        buffer.write(",".join(fields))
+        buffer.write("\n")
+    buffer.seek(0)
+    return buffer
+
+
+def _postgres_bulk_upsert(
+    connection: Connection,
+    table: sa.Table,
+    chunks: Iterator[Chunk],
+    keys: list[str],
+    build: Callable[[Callable[[], Any], list[str]], Any],
+) -> int:
+    first = next(chunks, None)
+    if first is None:
+        return 0
+    columns = first[0]
+    preparer = connection.dialect.identifier_preparer
+    temp = f"_fbc_bulk_{uuid.uuid4().hex[:12]}"
+    column_list = ", ".join(preparer.quote(c) for c in columns)
+
+    def insert_from_staged() -> Any:
+        staged = sa.table(temp, *(sa.column(c) for c in columns), sa.column("_fbc_seq"))
+        # The last occurrence of a key wins, as in upsert().
+        latest = (
+            sa.select(*(staged.c[c] for c in columns))
+            .ext(postgresql.distinct_on(*(staged.c[k] for k in keys)))
+            .order_by(*(staged.c[k] for k in keys), staged.c._fbc_seq.desc())
+        )
+        return dialect_insert(connection, table).from_select(columns, latest)
+
+    # Validated (columns, key) and built before anything is created or copied.
+    stmt = build(insert_from_staged, columns)
+    # Same column types as the target, none of its constraints; dropped at commit.
+    connection.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE {temp} ON COMMIT DROP AS "
+        f"SELECT {column_list} FROM {preparer.format_table(table)} WITH NO DATA"
+    )
+    connection.exec_driver_sql(f"ALTER TABLE {temp} ADD COLUMN _fbc_seq BIGINT GENERATED ALWAYS AS IDENTITY")
+    processors = _bind_processors(table, columns, connection.dialect)
+    copy_sql = f"COPY {temp} ({column_list}) FROM STDIN WITH (FORMAT csv)"
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        for chunk_columns, tuples in itertools.chain([first], chunks):
+            if chunk_columns != columns:
+                raise ValueError(f"bulk chunks must carry the same columns: {columns} then {chunk_columns}")
+            cursor.copy_expert(copy_sql, _csv_chunk(tuples, processors))
+    finally:
+        cursor.close()
+    return max(connection.execute(stmt).rowcount, 0)
+
+
+# --- SQLite: executemany per chunk --------------------------------------------------------------------------
+
+
+def _sqlite_bulk_upsert(
+    connection: Connection,
+    table: sa.Table,
+    chunks: Iterator[Chunk],
+    build: Callable[[Callable[[], Any], list[str]], Any],
+) -> int:
+    written = 0
+    statements: dict[tuple[str, ...], Any] = {}
+    for columns, tuples in chunks:
+        stmt = statements.get(tuple(columns))
+        if stmt is None:
+            stmt = statements[tuple(columns)] = build(lambda: dialect_insert(connection, table), columns)
+        written += execute_counting(
+            connection, stmt, [dict(zip(columns, values, strict=True)) for values in tuples], table
+        )
+    return written
+
+
+def bulk_upsert(
+    engine: Engine | Connection,
+    table: sa.Table | str,
+    rows_or_dataframe: Any,
+    key_columns: Sequence[str] | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    update_columns: Sequence[str] | None = None,
+    skip_unchanged: bool = False,
+    *,
+    compare_columns: Sequence[str] | None = None,
+) -> int:
+    """Upsert a large input into ``table`` in one transaction, ``chunk_size`` rows in memory at a time.
+
+    :param rows_or_dataframe: a DataFrame, an iterable of DataFrames, or an iterable of mappings that all
+        carry the same columns (a generator is fine: it is read once, chunk by chunk).
+    :param key_columns: the conflict key (default: the primary key).
+    :param update_columns: as in :func:`~fb_commerce.warehouse.upsert.upsert`.
+    :param skip_unchanged: as in :func:`~fb_commerce.warehouse.upsert.upsert`.
+    :return: rows inserted plus rows updated, as the database counts them (on SQLite a key repeated in the
+        input counts each time it is written).
+    """
+    if chunk_size < 1:
+        raise ValueError("chunk_size must be at least 1")
+    table = resolve_table(table)
+    keys = key_columns_of(table, key_columns)
+
+    def build(make_insert: Callable[[], Any], columns: list[str]) -> Any:
+        """Validate the columns, then add the ON CONFLICT clause to the insert ``make_insert`` builds."""
+        check_columns(table, columns)
+        missing = [k for k in keys if k not in columns]
+        if missing:
+            raise ValueError(f"{table.name}: bulk rows lack key column(s) {', '.join(missing)}")
+        update = columns_to_update(table, columns, keys, update_columns)
+        return on_conflict_update(make_insert(), table, keys, update, skip_unchanged, compare_columns)
+
+    chunks = iter_chunks(rows_or_dataframe, chunk_size)
+    with transaction(engine) as connection:
+        if connection.dialect.name == "postgresql":
+            return _postgres_bulk_upsert(connection, table, chunks, keys, build)
+        if connection.dialect.name == "sqlite":
+            return _sqlite_bulk_upsert(connection, table, chunks, build)
+        raise NotImplementedError(
+            f"bulk_upsert supports SQLite and PostgreSQL, not {connection.dialect.name}"
+        )

@@ -1,0 +1,120 @@
+"""Column types that behave the same on SQLite and PostgreSQL.
+
+- :class:`UtcDateTime`: timezone-aware UTC in, timezone-aware UTC out. PostgreSQL stores ``timestamptz``;
+  SQLite has no timezone support, so values are normalised to UTC before they are stored (SQLAlchemy's SQLite
+  DATETIME would otherwise drop the offset and keep the wall-clock time) and marked UTC when read back.
+- :class:`Money`: ``NUMERIC(18, 2)`` (or another precision) read and written as :class:`~decimal.Decimal`.
+  Values are rounded half away from zero to the column's scale on the way in, which is what PostgreSQL's
+  ``numeric`` does, so both dialects keep the same value. SQLite has no decimal type and keeps a REAL; the 15
+  significant digits of a double cover every amount below 10^13 at two decimals, and the value is re-quantised
+  when read.
+- :data:`JSON_TYPE`: ``JSON`` on SQLite, ``JSONB`` on PostgreSQL (comparable, so ``skip_unchanged`` upserts
+  work). Python ``None`` is stored as SQL NULL, not as the JSON literal ``null``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
+
+UTC = dt.UTC
+
+
+def to_utc(value: dt.datetime | str) -> dt.datetime:
+    """An aware datetime (or ISO-8601 string with an offset) as an aware UTC datetime.
+
+    Naive values are refused rather than guessed: a naive timestamp is almost always ``datetime.utcnow()`` or
+    a local time, and storing it silently would shift every comparison against the watermarks.
+    """
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value.strip())
+    if not isinstance(value, dt.datetime):
+        raise TypeError(f"expected a datetime or ISO-8601 string, got {type(value).__name__}: {value!r}")
+    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+        raise ValueError(
+            f"naive datetime {value.isoformat()}: warehouse timestamps must be timezone-aware "
+            "(use datetime.now(timezone.utc) or attach the zone)"
+        )
+    return value.astimezone(UTC)
+
+
+class UtcDateTime(sa.types.TypeDecorator[dt.datetime]):
+    """``DateTime(timezone=True)`` that always returns aware UTC datetimes, on every dialect."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        """Normalise to UTC; on SQLite store the UTC wall-clock time (it cannot keep an offset)."""
+        if value is None:
+            return None
+        value = to_utc(value)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        """Attach UTC to SQLite's naive values; convert PostgreSQL's session-zone values to UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Money(sa.types.TypeDecorator[Decimal]):
+    """Exact decimal amount, ``NUMERIC(precision, scale)``, returned as :class:`~decimal.Decimal`.
+
+    Floats are accepted but converted through their shortest repr (``0.1`` becomes ``Decimal("0.10")``, not
+    ``0.1000000000000000055...``); amounts should arrive as ``Decimal`` or strings such as ``"12.34"``.
+    """
+
+    impl = sa.Numeric  # a class, so that Money(18, 4) gets NUMERIC(18, 4)
+    cache_ok = True
+
+    def __init__(self, precision: int = 18, scale: int = 2) -> None:
+        super().__init__(precision, scale)
+        self.precision = precision
+        self.scale = scale
+        self._quantum = Decimal(1).scaleb(-scale)
+
+    def quantize(self, value: Any) -> Decimal | None:
+        """The value as a Decimal rounded to the column's scale (half away from zero, like PostgreSQL)."""
+        if value is None:
+            return None
+        if isinstance(value, Decimal):
+            number = value
+        elif isinstance(value, float):
+            if math.isnan(value):  # pandas' missing value
+                return None
+            number = Decimal(repr(value))
+        else:
+            number = Decimal(str(value).strip())
+        if not number.is_finite():
+            raise ValueError(f"amount {value!r} is not a finite number")
+        return number.quantize(self._quantum, rounding=ROUND_HALF_UP)
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Decimal | None:
+        """Round to the scale before storing, so SQLite keeps what PostgreSQL would keep."""
+        return self.quantize(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        """SQLite returns a float (or int): re-quantise it; PostgreSQL already returns a Decimal."""
+        return self.quantize(value)
+
+
+def _json() -> sa.types.TypeEngine[Any]:
+    return sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True), "postgresql")
+
+
+JSON_TYPE = _json()
+"""JSON on SQLite, JSONB on PostgreSQL; Python None is SQL NULL."""
+
+RATE = sa.Numeric(12, 6)
+"""Tax and fee rates such as 0.08875: more decimals than money."""
