@@ -66,6 +66,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fb-commerce", description=__doc__)
     parser.add_argument("--version", action="version", version=f"fb-commerce-pipelines {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show library log lines too")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def add(name: str, func: Callable[[argparse.Namespace], int], help_text: str) -> argparse.ArgumentParser:
@@ -103,9 +104,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_logs(verbose: bool) -> None:
+    """Library info lines (Alembic, hooks) are noise in a terminal; the commands print what matters."""
+    import logging
+
+    if not verbose:
+        logging.disable(logging.INFO)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _quiet_logs(getattr(args, "verbose", False) or args.command in ("sandbox",))
     if not getattr(args, "command", None):
         parser.print_help()
         return 0

@@ -56,24 +56,43 @@ class DemoContext:
             result = subprocess.run(command, env=self.env, stdout=out, stderr=subprocess.STDOUT)
         took = time.monotonic() - started
         text = log.read_text(errors="replace")
-        if result.returncode != 0 or "state=failed" in text or "DagRunState.FAILED" in text:
-            print("\n".join(text.splitlines()[-40:]), file=sys.stderr)
+        if result.returncode != 0 or "state=failed" in text or "DagRun failed" in text:
+            errors = [line for line in text.splitlines() if "[error" in line or "Exception:" in line]
+            print("\n".join(errors[-10:]), file=sys.stderr)
             raise DemoFailed(f"{dag_id} failed after {took:.0f} s; full log: {log}")
         print(f"  {dag_id}: success in {took:.0f} s (log {log.relative_to(self.folder.parent)})", flush=True)
+
+    def fb_commerce(self, *args: str) -> str:
+        """Run an `fb-commerce` subcommand in the demo's environment; its output is returned (and logged)."""
+        command = [str(Path(sys.executable).with_name("fb-commerce")), *args]
+        result = subprocess.run(command, env=self.env, capture_output=True, text=True)
+        self.log_file("fb-commerce-" + args[0]).write_text(result.stdout + result.stderr)
+        if result.returncode != 0:
+            raise DemoFailed(f"`fb-commerce {' '.join(args)}` failed:\n{result.stdout}{result.stderr}")
+        return result.stdout
 
 
 class DemoFailed(RuntimeError):
     """A demo step failed; the message says which and where its log is."""
 
 
+def _step_warehouse(ctx: DemoContext) -> None:
+    print("  " + ctx.fb_commerce("db", "upgrade").strip())
+
+
 def _step_setup_check(ctx: DemoContext) -> None:
-    ctx.dag_test("fb_setup_check", {"register_order_management_app": True})
-    print((ctx.folder / "reports" / "setup_check.txt").read_text())
+    report = ctx.folder / "reports" / "setup_check.txt"
+    try:
+        ctx.dag_test("fb_setup_check", {"register_order_management_app": True})
+    finally:
+        if report.exists():
+            print(report.read_text())
 
 
 #: the demo, in order; later pipelines add their steps here
 STEPS: list[tuple[str, Callable[[DemoContext], None]]] = [
-    ("Setup check against the sandbox", _step_setup_check),
+    ("Warehouse schema", _step_warehouse),
+    ("Setup check against the sandbox (fb_setup_check)", _step_setup_check),
 ]
 
 

@@ -150,7 +150,7 @@ class WarehouseHook(BaseHook):
             from fb_commerce.warehouse.engine import create_warehouse_engine
 
             self._engine = create_warehouse_engine(self.get_url(), **self.engine_kwargs)
-            self.log.info("Warehouse: %s", self.describe())
+            self.log.debug("Warehouse: %s", self.describe())
         return self._engine
 
     def get_conn(self) -> Engine:
