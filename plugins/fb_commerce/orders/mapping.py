@@ -1,0 +1,158 @@
+"""Meta's order objects as warehouse rows (fb_orders, fb_order_items, fb_shipments, fb_cancellations, ...).
+
+Pure functions: JSON in, dicts keyed by column name out. ``merchant_order_reference`` and the acknowledgement
+columns are ours, never Meta's, so they are not set here: an upsert of these rows leaves them as they are.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from fb_commerce.orders.values import amount, date, dig, edge, money, timestamp
+
+
+def order_row(order: dict[str, Any], synced_at: dt.datetime) -> dict[str, Any]:
+    """One fb_orders row. ``synced_at`` is when we read it."""
+    payment = order.get("estimated_payment_details") or {}
+    subtotal, currency = money(dig(payment, "subtotal", "items"))
+    total, total_currency = money(payment.get("total_amount"))
+    buyer = order.get("buyer_details") or {}
+    address = order.get("shipping_address") or {}
+    promotions = edge(order, "promotion_details")
+    return {
+        "order_id": str(order["id"]),
+        "state": dig(order, "order_status", "state") or order.get("state"),
+        "channel": order.get("channel"),
+        "created_at": timestamp(order.get("created")),
+        "updated_at": timestamp(order.get("last_updated")),
+        "merchant_order_id": order.get("merchant_order_id"),
+        "buyer_name": buyer.get("name"),
+        "buyer_email": buyer.get("email"),
+        "marketing_opt_in": buyer.get("email_remarketing_option"),
+        "ship_by_date": date(order.get("ship_by_date")),
+        "ship_to_name": address.get("name"),
+        "ship_to_street1": address.get("street1"),
+        "ship_to_street2": address.get("street2"),
+        "ship_to_city": address.get("city"),
+        "ship_to_state": address.get("state"),
+        "ship_to_postal_code": address.get("postal_code"),
+        "ship_to_country": address.get("country"),
+        "currency": currency or total_currency,
+        "subtotal": subtotal,
+        "shipping": amount(dig(payment, "subtotal", "shipping")),
+        "tax": amount(payment.get("tax")),
+        "total": total,
+        "tax_remitted": payment.get("tax_remitted"),
+        "is_test_order": order.get("is_test_order"),
+        "promotion_details": promotions or None,
+        "synced_at": synced_at,
+        "raw": order,
+    }
+
+
+def item_rows(order: dict[str, Any], synced_at: dt.datetime) -> list[dict[str, Any]]:
+    """fb_order_items rows of an order whose ``items`` edge was read inline."""
+    rows = []
+    for item in edge(order, "items"):
+        price, currency = money(item.get("price_per_unit"))
+        status = item.get("status") if isinstance(item.get("status"), dict) else {}
+        option = item.get("selected_shipping_option") or {}
+        rows.append(
+            {
+                "order_id": str(order["id"]),
+                "item_id": str(item["id"]),
+                "retailer_id": item.get("retailer_id"),
+                "product_id": item.get("product_id"),
+                "product_name": item.get("product_name"),
+                "quantity": int(item.get("quantity") or 0),
+                "quantity_in_progress": status.get("in_progress"),
+                "quantity_fulfilled": status.get("fulfilled"),
+                "quantity_cancelled": status.get("cancelled"),
+                "price_per_unit": price,
+                "currency": currency,
+                "tax": amount(dig(item, "tax_details", "estimated_tax")),
+                "captured_tax": amount(dig(item, "tax_details", "captured_tax", "total_tax")),
+                "shipping_option_name": option.get("name"),
+                "shipping_option_price": amount(option.get("price")),
+                "shipping_option_tax": amount(option.get("calculated_tax")),
+                "synced_at": synced_at,
+                "raw": item,
+            }
+        )
+    return rows
+
+
+def shipment_row(order_id: str, shipment: dict[str, Any], synced_at: dt.datetime) -> dict[str, Any]:
+    tracking = shipment.get("tracking_info") or {}
+    return {
+        "shipment_id": str(shipment["id"]),
+        "order_id": str(order_id),
+        "external_shipment_id": shipment.get("external_shipment_id"),
+        "carrier": tracking.get("carrier"),
+        "tracking_number": tracking.get("tracking_number"),
+        "shipping_method_name": tracking.get("shipping_method_name"),
+        "items": edge(shipment, "items"),
+        "synced_at": synced_at,
+        "raw": shipment,
+    }
+
+
+def cancellation_row(order_id: str, cancellation: dict[str, Any], synced_at: dt.datetime) -> dict[str, Any]:
+    reason = cancellation.get("cancel_reason") or {}
+    return {
+        "cancellation_id": str(cancellation["id"]),
+        "order_id": str(order_id),
+        "reason_code": reason.get("reason_code"),
+        "reason_description": reason.get("reason_description"),
+        "restock_items": cancellation.get("restock_items"),
+        "items": edge(cancellation, "items") or None,
+        "synced_at": synced_at,
+        "raw": cancellation,
+    }
+
+
+def refund_row(order_id: str, refund: dict[str, Any], synced_at: dt.datetime) -> dict[str, Any]:
+    totals = refund.get("refund_amount") or {}
+    subtotal, currency = money(totals.get("subtotal"))
+    total, total_currency = money(totals.get("total") or totals.get("amount"))
+    reason = refund.get("refund_reason") or {}
+    return {
+        "refund_id": str(refund["id"]),
+        "order_id": str(order_id),
+        "reason_code": reason.get("reason_code") or refund.get("reason_code"),
+        "reason_text": reason.get("reason_text") or refund.get("reason_text"),
+        "currency": currency or total_currency,
+        "subtotal": subtotal,
+        "shipping": amount(totals.get("shipping")),
+        "tax": amount(totals.get("tax")),
+        "total": total,
+        "items": edge(refund, "items"),
+        "synced_at": synced_at,
+        "raw": refund,
+    }
+
+
+def return_row(order_id: str, item: dict[str, Any], synced_at: dt.datetime) -> dict[str, Any]:
+    return {
+        "return_id": str(item["id"]),
+        "order_id": str(order_id),
+        "merchant_return_id": item.get("merchant_return_id"),
+        "return_status": item.get("return_status"),
+        "return_message": item.get("return_message"),
+        "created_at": timestamp(item.get("created_time") or item.get("created")),
+        "items": edge(item, "items") or None,
+        "item_return_quantities": item.get("item_return_quantities"),
+        "item_return_reasons": item.get("item_return_reasons"),
+        "synced_at": synced_at,
+        "raw": item,
+    }
+
+
+#: the order edges read back into their tables, with the row builder and the table name
+READ_BACK_EDGES = {
+    "shipments": (shipment_row, "fb_shipments"),
+    "cancellations": (cancellation_row, "fb_cancellations"),
+    "refunds": (refund_row, "fb_refunds"),
+    "returns": (return_row, "fb_returns"),
+}
