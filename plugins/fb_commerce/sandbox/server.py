@@ -87,19 +87,9 @@ class SandboxServer:
 
 def connection_json(base_url: str) -> str:
     """An example AIRFLOW_CONN_FB_COMMERCE_DEFAULT for this sandbox (field names of the fb_commerce form)."""
-    return json.dumps({
-        "conn_type": defaults.CONN_TYPE,
-        "host": base_url,
-        "password": defaults.SANDBOX_ACCESS_TOKEN,
-        "extra": {
-            "app_secret": defaults.SANDBOX_APP_SECRET,
-            "api_version": defaults.API_VERSION,
-            "cms_id": defaults.SANDBOX_CMS_ID,
-            "catalog_id": defaults.SANDBOX_CATALOG_ID,
-            "feed_id": defaults.SANDBOX_FEED_ID,
-            "page_id": defaults.SANDBOX_PAGE_ID,
-        },
-    })
+    from fb_commerce.environment import sandbox_connection
+
+    return json.dumps(sandbox_connection(base_url))
 
 
 def banner(base_url: str) -> str:
