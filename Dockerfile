@@ -3,5 +3,4 @@ FROM apache/airflow:3.3.2-python3.11
 COPY --chown=airflow:root requirements.txt constraints.txt pyproject.toml README.md /opt/fb-commerce/
 COPY --chown=airflow:root plugins /opt/fb-commerce/plugins
 RUN pip install --no-cache-dir -r /opt/fb-commerce/requirements.txt -c /opt/fb-commerce/constraints.txt \
-    "apache-airflow-providers-celery==3.26.0" "apache-airflow-providers-postgres==7.1.1" \
  && pip install --no-cache-dir --no-deps -e /opt/fb-commerce
