@@ -1,0 +1,378 @@
+"""Order sync benchmark: Graph calls, wall time against a bare `requests` loop, and order-to-acknowledgement latency.
+
+A sandbox with 10,000 orders of about 3 items runs as its own process (`fb-commerce sandbox --orders 10000`).
+
+(a) Graph calls made by ingesting and acknowledging everything with the DAG's own functions (``pull_orders`` then
+    ``acknowledge_orders``, in-process, no scheduler) against the minimum: the pages of the listing at the largest
+    page size plus ceil(CREATED orders / 100) acknowledgements. Target: equal.
+(b) Wall time of the same against a bare `requests` loop making the same HTTP calls (same URLs, fields, page size,
+    acknowledgement batches) with no processing but reading the JSON. The sandbox is reset before each side so
+    both see the same data; sides alternate ``--repeat`` times and the best of each counts. Target: <= 1.3x.
+(c) With ``--latency``: the real thing. A temporary AIRFLOW_HOME, `airflow db migrate`, the pool, then `airflow
+    api-server`, `scheduler`, `dag-processor` and `triggerer` (LocalExecutor) as subprocesses; fb_orders_sync is
+    unpaused and a first run ingests the shop; then an order is created through the sandbox admin API and its state
+    polled until Meta shows it acknowledged. Target: <= 90 s. Everything is stopped afterwards.
+
+    .venv/bin/python bench/orders.py [--orders 10000] [--repeat 2] [--warehouse-url URL] [--latency]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import requests
+
+from fb_commerce import defaults
+from fb_commerce.environment import sandbox_connection
+from fb_commerce.graph.client import GraphClient, GraphSettings, appsecret_proof, form_encode
+from fb_commerce.graph.fields import format_fields
+from fb_commerce.graph.surface import ACKNOWLEDGE_MAX_ORDERS, ORDER_FIELDS, ORDER_STATES
+from fb_commerce.orders.acknowledge import acknowledge_orders
+from fb_commerce.orders.pull import MAX_PAGE_SIZE, pull_orders
+from fb_commerce.sandbox.client import SandboxAdmin
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+CMS = defaults.SANDBOX_CMS_ID
+LOOKBACK_DAYS = 30
+TARGET_WALL_RATIO = 1.3
+TARGET_LATENCY_S = 90.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def stop(process: subprocess.Popen, timeout: float = 20.0) -> None:
+    """Stop a process this script started, and its children (it leads its own process group)."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=timeout)
+
+
+@contextmanager
+def sandbox_process(orders: int, seed: int, log_dir: Path) -> Iterator[str]:
+    """`fb-commerce sandbox` with ``orders`` orders on a free port; yields its URL."""
+    port = free_port()
+    log = (log_dir / "sandbox.log").open("w")
+    process = subprocess.Popen(
+        [str(BIN / "fb-commerce"), "sandbox", "--host", "127.0.0.1", "--port", str(port), "--orders", str(orders),
+         "--seed", str(seed), "--days", "14"],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        SandboxAdmin(url).wait_ready(timeout=120)
+        yield url
+    finally:
+        stop(process)
+        log.close()
+
+
+# --- (a) and (b): our functions against a bare loop ------------------------------------------------------------
+
+
+@contextmanager
+def fresh_warehouse(base_url: str | None, workdir: Path) -> Iterator[Any]:
+    """An empty, migrated warehouse: a new SQLite file, or a new schema of the PostgreSQL at ``base_url``."""
+    import sqlalchemy as sa
+
+    from fb_commerce.orders.engine import engine_options
+    from fb_commerce.warehouse.engine import create_warehouse_engine
+    from fb_commerce.warehouse.migrate import upgrade
+
+    schema = None
+    if base_url and base_url.startswith("postgresql"):
+        schema = f"fbc_bench_{uuid.uuid4().hex[:10]}"
+        admin = sa.create_engine(base_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        url = f"{base_url}{'&' if '?' in base_url else '?'}options=-csearch_path%3D{schema}"
+    else:
+        url = f"sqlite:///{workdir / f'warehouse-{uuid.uuid4().hex[:8]}.db'}"
+    engine = create_warehouse_engine(url, **engine_options())  # as the DAG's operators open it
+    upgrade(engine)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        if schema:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+            admin.dispose()
+
+
+def ours(url: str, engine: Any) -> dict[str, Any]:
+    """Ingest and acknowledge with the functions fb_orders_sync's tasks call."""
+    client = GraphClient(defaults.SANDBOX_ACCESS_TOKEN, defaults.SANDBOX_APP_SECRET, GraphSettings(base_url=url))
+    started = time.perf_counter()
+    pulled = pull_orders(client, engine, CMS)
+    acknowledged = acknowledge_orders(client, engine, CMS)
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "calls": client.stats.calls, "pages": pulled.pages, "orders": pulled.orders,
+            "items": pulled.items, "acknowledged": acknowledged.acknowledged, "ack_calls": acknowledged.calls,
+            "retries": client.stats.retries}
+
+
+def bare_loop(url: str) -> dict[str, Any]:
+    """The same HTTP calls with `requests` alone: list every page, then acknowledge the CREATED orders by 100."""
+    session = requests.Session()
+    root = f"{url}/{defaults.API_VERSION}"
+    auth = {"Authorization": f"Bearer {defaults.SANDBOX_ACCESS_TOKEN}"}
+    proof = {"appsecret_proof": appsecret_proof(defaults.SANDBOX_ACCESS_TOKEN, defaults.SANDBOX_APP_SECRET)}
+    params = {"state": ",".join(ORDER_STATES), "updated_after": int(time.time() - LOOKBACK_DAYS * 86400),
+              "fields": format_fields(ORDER_FIELDS), "limit": MAX_PAGE_SIZE, **proof}
+    started = time.perf_counter()
+    calls, created = 0, []
+    target, query = f"{root}/{CMS}/commerce_orders", params
+    while True:
+        page = session.get(target, params=query, headers=auth, timeout=60).json()
+        calls += 1
+        created += [o["id"] for o in page["data"] if o["order_status"]["state"] == "CREATED"]
+        target, query = (page.get("paging") or {}).get("next"), proof
+        if not target:
+            break
+    for start in range(0, len(created), ACKNOWLEDGE_MAX_ORDERS):
+        batch = [{"id": oid, "merchant_order_reference": f"BARE-{start + n:06d}"}
+                 for n, oid in enumerate(created[start:start + ACKNOWLEDGE_MAX_ORDERS])]
+        body = form_encode({"idempotency_key": uuid.uuid4().hex, "orders": batch})
+        session.post(f"{root}/{CMS}/acknowledge_orders", params=proof, data=body, headers=auth, timeout=60).json()
+        calls += 1
+    return {"seconds": time.perf_counter() - started, "calls": calls, "created": len(created)}
+
+
+def minimum_calls(admin: SandboxAdmin) -> tuple[int, int, int]:
+    """(pages, acknowledgements, orders) the shop needs at least: its orders by 100, its CREATED orders by 100."""
+    orders = admin.state(include="orders")["orders"]
+    created = sum(1 for o in orders if o["state"] == "CREATED")
+    pages = max(1, math.ceil(len(orders) / MAX_PAGE_SIZE))
+    return pages, math.ceil(created / ACKNOWLEDGE_MAX_ORDERS), len(orders)
+
+
+def throughput(url: str, repeat: int, warehouse_url: str | None, workdir: Path) -> dict[str, Any]:
+    admin = SandboxAdmin(url)
+    admin.reset()
+    pages, acks, orders = minimum_calls(admin)
+    best: dict[str, dict[str, Any]] = {}
+    for round_number in range(1, repeat + 1):
+        for side in ("bare", "ours"):
+            admin.reset()
+            if side == "bare":
+                run = bare_loop(url)
+            else:
+                with fresh_warehouse(warehouse_url, workdir) as engine:
+                    run = ours(url, engine)
+            print(f"  round {round_number} {side:>4}: {run['seconds']:.2f} s, {run['calls']} calls", flush=True)
+            if side not in best or run["seconds"] < best[side]["seconds"]:
+                best[side] = run
+    return {"minimum_pages": pages, "minimum_acks": acks, "orders": orders, **best}
+
+
+# --- (c): the real stack ---------------------------------------------------------------------------------------
+
+
+class AirflowStack:
+    """api-server, scheduler, dag-processor and triggerer on LocalExecutor in a temporary AIRFLOW_HOME."""
+
+    SERVICES = (("api-server", "--port"), ("scheduler", None), ("dag-processor", None), ("triggerer", None))
+
+    def __init__(self, home: Path, sandbox_url: str) -> None:
+        self.home = home
+        self.api_port = free_port()
+        self.processes: dict[str, subprocess.Popen] = {}
+        dags = home / "dags"
+        dags.mkdir(parents=True)
+        shutil.copy(ROOT / "dags" / "fb_orders_sync.py", dags)  # only this DAG: others stay out of the measure
+        self.env = os.environ.copy()
+        self.env.update({
+            "PATH": f"{BIN}:{self.env.get('PATH', '')}",  # the services start `airflow` children
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+            "AIRFLOW__API__PORT": str(self.api_port),
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{self.api_port}/execution/",
+            "AIRFLOW__API_AUTH__JWT_SECRET": uuid.uuid4().hex,
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            "AIRFLOW_CONN_FB_COMMERCE_DEFAULT": json.dumps(sandbox_connection(sandbox_url)),
+            "AIRFLOW_CONN_FB_COMMERCE_WAREHOUSE": json.dumps({"conn_type": "sqlite",
+                                                              "host": str(home / "warehouse.db")}),
+            "FB_COMMERCE_DATA_DIR": str(home / "data"),
+            # The seeded shop has late orders: the alert task would fail every run, which is not measured here.
+            "AIRFLOW_VAR_FB_ORDERS_SYNC_SHIP_BY_WARNING_HOURS": "0",
+            "AIRFLOW_VAR_FB_ORDERS_SYNC_STUCK_CREATED_MINUTES": "0",
+        })
+
+    def airflow(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run([str(BIN / "airflow"), *args], env=self.env, capture_output=True, text=True,
+                              check=check)
+
+    def start(self) -> None:
+        self.airflow("db", "migrate")
+        self.airflow("pools", "set", defaults.POOL, "4", "Concurrent Graph API calls")
+        for service, port_flag in self.SERVICES:
+            args = [str(BIN / "airflow"), service] + ([port_flag, str(self.api_port)] if port_flag else [])
+            log = (self.home / f"{service}.log").open("w")
+            self.processes[service] = subprocess.Popen(args, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                                       start_new_session=True)
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            stop(process)
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        """Read the metadata DB (SQLite) directly: cheaper than a CLI call or the REST API per poll."""
+        db = sqlite3.connect(self.home / "airflow.db", timeout=30)
+        try:
+            return db.execute(sql).fetchall()
+        except sqlite3.OperationalError:  # tables not created yet
+            return []
+        finally:
+            db.close()
+
+    def runs(self) -> list[tuple[str, str, str]]:
+        """(run_id, run_type, state) of fb_orders_sync, oldest first."""
+        return self.query("SELECT run_id, run_type, state FROM dag_run WHERE dag_id = 'fb_orders_sync' ORDER BY id")
+
+    def unpaused(self) -> bool:
+        """Unpause fb_orders_sync once the dag-processor has stored it; True when it is active."""
+        if not self.query("SELECT 1 FROM dag WHERE dag_id = 'fb_orders_sync'"):
+            return False
+        self.airflow("dags", "unpause", "fb_orders_sync", check=False)
+        return self.query("SELECT is_paused FROM dag WHERE dag_id = 'fb_orders_sync'") == [(0,)]
+
+    def wait(self, what: str, done: Any, timeout: float, every: float = 2.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not done():
+            for name, process in self.processes.items():
+                if process.poll() is not None:
+                    raise RuntimeError(f"airflow {name} exited (see {self.home / (name + '.log')})")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{what}: not done after {timeout:.0f} s (logs in {self.home})")
+            time.sleep(every)
+
+    def idle(self) -> bool:
+        runs = self.runs()
+        return bool(runs) and all(state in ("success", "failed") for _, _, state in runs)
+
+
+def order_state(url: str, order_id: str) -> str:
+    proof = appsecret_proof(defaults.SANDBOX_ACCESS_TOKEN, defaults.SANDBOX_APP_SECRET)
+    answer = requests.get(f"{url}/{defaults.API_VERSION}/{order_id}", timeout=30,
+                          params={"fields": "order_status", "appsecret_proof": proof},
+                          headers={"Authorization": f"Bearer {defaults.SANDBOX_ACCESS_TOKEN}"}).json()
+    return answer["order_status"]["state"]
+
+
+def latency(url: str, samples: int, workdir: Path, keep: bool) -> list[tuple[float, str]]:
+    """Seconds from creating an order at the sandbox to Meta showing it acknowledged, with the stack running."""
+    admin = SandboxAdmin(url)
+    admin.reset()
+    home = workdir / "airflow"
+    stack = AirflowStack(home, url)
+    print(f"  Airflow home {home}; starting api-server, scheduler, dag-processor, triggerer ...", flush=True)
+    results = []
+    try:
+        stack.start()
+        stack.wait("fb_orders_sync parsed and unpaused", stack.unpaused, timeout=180)
+        stack.airflow("dags", "trigger", "fb_orders_sync")
+        print("  first run: ingesting the shop ...", flush=True)
+        stack.wait("first run", stack.idle, timeout=900)
+        for sample in range(1, samples + 1):
+            time.sleep(25)  # let the trigger run a few polls past the first run's orders
+            stack.wait("idle", stack.idle, timeout=600)
+            seen = len(stack.runs())
+            (order_id,) = admin.create_orders(1)
+            created = time.monotonic()
+            while order_state(url, order_id) == "CREATED":
+                if time.monotonic() - created > 300:
+                    raise TimeoutError(f"order {order_id} not acknowledged after 300 s (logs in {home})")
+                time.sleep(0.5)
+            seconds = time.monotonic() - created
+            new_runs = stack.runs()[seen:]
+            how = ", ".join(f"{run_type}" for _, run_type, _ in new_runs) or "?"
+            print(f"  sample {sample}: order {order_id} acknowledged after {seconds:.1f} s (runs: {how})", flush=True)
+            results.append((seconds, how))
+    finally:
+        stack.stop()
+        if not keep:
+            shutil.rmtree(home, ignore_errors=True)
+    return results
+
+
+# --- report ----------------------------------------------------------------------------------------------------
+
+
+def verdict(ok: bool) -> str:
+    return "yes" if ok else "NO"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=defaults.SANDBOX_SEED)
+    parser.add_argument("--repeat", type=int, default=2, help="rounds of (bare, ours); the best of each counts")
+    parser.add_argument("--warehouse-url", default=None, help="PostgreSQL base URL (default: SQLite files)")
+    parser.add_argument("--latency", action="store_true", help="also measure (c) with the real Airflow services")
+    parser.add_argument("--latency-samples", type=int, default=1)
+    parser.add_argument("--keep", action="store_true", help="keep the temporary Airflow home (logs)")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="fb-bench-orders-"))
+    try:
+        with sandbox_process(args.orders, args.seed, workdir) as url:
+            print(f"Sandbox {url} with {args.orders} orders; warehouse "
+                  f"{'PostgreSQL' if args.warehouse_url else 'SQLite'}", flush=True)
+            result = throughput(url, args.repeat, args.warehouse_url, workdir)
+            samples = latency(url, args.latency_samples, workdir, args.keep) if args.latency else []
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    mine, bare = result["ours"], result["bare"]
+    minimum = result["minimum_pages"] + result["minimum_acks"]
+    ratio_calls = mine["calls"] / minimum
+    ratio_wall = mine["seconds"] / bare["seconds"]
+    print()
+    print(f"{result['orders']} orders, {mine['items']} items; {mine['acknowledged']} acknowledged; "
+          f"minimum {result['minimum_pages']} pages + {result['minimum_acks']} acknowledgements")
+    print(f"{'measure':<40} {'ours':>10} {'baseline':>10} {'ratio':>7} {'target':>9}  met")
+    print(f"{'(a) Graph calls vs minimum':<40} {mine['calls']:>10} {minimum:>10} {ratio_calls:>7.2f} {'= 1.00':>9}  "
+          f"{verdict(mine['calls'] == minimum)}")
+    print(f"{'(b) wall s, ingest + acknowledge':<40} {mine['seconds']:>10.2f} {bare['seconds']:>10.2f} "
+          f"{ratio_wall:>7.2f} {'<= ' + str(TARGET_WALL_RATIO):>9}  {verdict(ratio_wall <= TARGET_WALL_RATIO)}")
+    if samples:
+        worst = max(s for s, _ in samples)
+        print(f"{'(c) s from order created to acknowledged':<40} {worst:>10.1f} {'-':>10} {'-':>7} "
+              f"{'<= ' + str(int(TARGET_LATENCY_S)):>9}  {verdict(worst <= TARGET_LATENCY_S)}")
+    else:
+        print(f"{'(c) s from order created to acknowledged':<40} {'not run (--latency)':>29}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,209 @@
+"""Operators of the fb_orders_sync DAG: thin glue between Airflow and :mod:`fb_commerce.orders`.
+
+Each one opens the warehouse (upgrading or refusing an old schema first), calls one domain function, logs what it
+did in counts and returns the counts (XCom). Heavy imports happen inside ``execute`` so DAG files parse fast.
+Numeric settings are template fields, so a DAG can take them from params, run conf or Variables.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from fb_commerce.defaults import GRAPH_CONN_ID, WAREHOUSE_CONN_ID
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from fb_commerce.hooks.graph import FbCommerceHook
+
+
+def as_number(value: Any, name: str) -> float:
+    """A setting rendered from a template ("15", "15.0", 15) as a number, or a clear error naming it."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"setting {name} must be a number, got {value!r}") from None
+
+
+class _OrdersOperator(BaseOperator):
+    """Shared by the fb_orders_sync operators: the two connections and how they are opened."""
+
+    template_fields: Sequence[str] = ("fb_conn_id", "warehouse_conn_id")
+    ui_color = "#e7f0fd"
+
+    def __init__(self, *, fb_conn_id: str = GRAPH_CONN_ID, warehouse_conn_id: str = WAREHOUSE_CONN_ID,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.fb_conn_id = fb_conn_id
+        self.warehouse_conn_id = warehouse_conn_id
+
+    def warehouse(self) -> Engine:
+        """The warehouse engine, its schema upgraded first (or a clear refusal when upgrades are off)."""
+        from fb_commerce.hooks.warehouse import WarehouseHook
+        from fb_commerce.orders.engine import engine_options
+
+        hook = WarehouseHook(self.warehouse_conn_id, engine_kwargs=engine_options())
+        hook.ensure_schema()
+        return hook.get_engine()
+
+    def graph(self) -> FbCommerceHook:
+        from fb_commerce.hooks.graph import FbCommerceHook
+
+        return FbCommerceHook(self.fb_conn_id)
+
+
+class _PullSettingsOperator(_OrdersOperator):
+    """An operator that reads an incremental window: overlap, first-run lookback and page size."""
+
+    template_fields: Sequence[str] = (*_OrdersOperator.template_fields, "overlap_minutes", "lookback_days",
+                                      "page_size")
+
+    def __init__(self, *, overlap_minutes: float | str = 15, lookback_days: float | str = 30,
+                 page_size: int | str = 100, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.overlap_minutes = overlap_minutes
+        self.lookback_days = lookback_days
+        self.page_size = page_size
+
+    def window(self) -> dict[str, Any]:
+        """The keyword arguments of the domain function: overlap, lookback and page size."""
+        return {
+            "overlap": dt.timedelta(minutes=as_number(self.overlap_minutes, "overlap_minutes")),
+            "lookback": dt.timedelta(days=as_number(self.lookback_days, "lookback_days")),
+            "page_size": int(as_number(self.page_size, "page_size")),
+        }
+
+
+class PullOrdersOperator(_PullSettingsOperator):
+    """Pulls every order changed since the watermark into fb_orders and fb_order_items, giving new orders their
+    merchant_order_reference in the same transaction, then moves the watermark.
+
+    :param overlap_minutes: minutes read again before the watermark (templated).
+    :param lookback_days: how far back the first pull reads (templated).
+    :param page_size: orders per page, at most 100 (templated).
+    :param reference_generator: dotted path of a ``(order_row, number) -> str`` callable; empty for ``FB-000123``
+        (templated).
+    """
+
+    template_fields: Sequence[str] = (*_PullSettingsOperator.template_fields, "reference_generator")
+
+    def __init__(self, *, reference_generator: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.reference_generator = reference_generator
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from fb_commerce.orders.pull import pull_orders
+        from fb_commerce.orders.reference import load_generator
+
+        generator = load_generator(self.reference_generator)
+        engine = self.warehouse()
+        hook = self.graph()
+        try:
+            result = pull_orders(hook.client, engine, hook.cms_id, generator=generator, **self.window())
+        finally:
+            hook.log_summary()
+        self.log.info(
+            "Pulled %d pages: %d orders (%d new, %d updated at Meta), %d items; %d new references, %d taken from "
+            "Meta; %d earlier acknowledgements found applied at Meta",
+            result.pages, result.orders, result.new, result.updated, result.items, result.references,
+            result.adopted, result.confirmed,
+        )
+        self.log.info("Window: updated after %s; watermark now %s", result.updated_after, result.watermark)
+        return result.as_dict()
+
+
+class AcknowledgeOrdersOperator(_OrdersOperator):
+    """Acknowledges the stored CREATED orders that have a reference, in batches of at most 100, recording
+    acknowledged_at or the error per order."""
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from fb_commerce.orders.acknowledge import acknowledge_orders
+
+        engine = self.warehouse()
+        hook = self.graph()
+        try:
+            result = acknowledge_orders(hook.client, engine, hook.cms_id)
+        finally:
+            hook.log_summary()
+        self.log.info(
+            "Acknowledged %d of %d waiting orders in %d calls; %d failed",
+            result.acknowledged, result.pending, result.calls, result.failed,
+        )
+        for code, count in sorted(result.errors.items()):
+            self.log.warning("%d orders not acknowledged: error %s (recorded on each order)", count, code)
+        return result.as_dict()
+
+
+class ReadBackOrdersOperator(_PullSettingsOperator):
+    """Reads back the cancellations, refunds, shipments and returns of changed orders, including what Meta did
+    itself, into fb_cancellations, fb_refunds, fb_shipments and fb_returns."""
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from fb_commerce.orders.readback import read_back
+
+        engine = self.warehouse()
+        hook = self.graph()
+        try:
+            result = read_back(hook.client, engine, hook.cms_id, **self.window())
+        finally:
+            hook.log_summary()
+        for listing, count in result.orders.items():
+            self.log.info("Orders %s: %d", listing, count)
+        self.log.info(
+            "Read back in %d pages (+%d edge calls): %s",
+            result.pages, result.edge_calls, ", ".join(f"{n} rows {t}" for t, n in result.rows.items()),
+        )
+        return result.as_dict()
+
+
+class CheckOrderAlertsOperator(_OrdersOperator):
+    """Fails, listing the orders in its log, when an order stayed CREATED too long or an IN_PROGRESS order nears
+    its ship-by date with nothing shipped.
+
+    :param stuck_created_minutes: alert on orders CREATED for longer than this; 0 turns the rule off (templated).
+    :param ship_by_warning_hours: alert on unshipped orders whose ship-by day ends within this; 0 turns the rule
+        off (templated).
+    """
+
+    template_fields: Sequence[str] = (*_OrdersOperator.template_fields, "stuck_created_minutes",
+                                      "ship_by_warning_hours")
+
+    def __init__(self, *, stuck_created_minutes: float | str = 60, ship_by_warning_hours: float | str = 24,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.stuck_created_minutes = stuck_created_minutes
+        self.ship_by_warning_hours = ship_by_warning_hours
+
+    def execute(self, context: Any) -> int:
+        from fb_commerce.orders.alerts import check_orders
+
+        stuck = as_number(self.stuck_created_minutes, "stuck_created_minutes")
+        ship = as_number(self.ship_by_warning_hours, "ship_by_warning_hours")
+        alerts = check_orders(
+            self.warehouse(),
+            now=dt.datetime.now(dt.timezone.utc),
+            stuck_after=dt.timedelta(minutes=stuck) if stuck > 0 else None,
+            ship_within=dt.timedelta(hours=ship) if ship > 0 else None,
+        )
+        if not alerts:
+            self.log.info("No order needs attention")
+            return 0
+        for alert in alerts:
+            self.log.error("%s", alert.line())
+        from airflow.sdk.exceptions import AirflowFailException
+
+        by_rule: dict[str, int] = {}
+        for alert in alerts:
+            by_rule[alert.rule] = by_rule.get(alert.rule, 0) + 1
+        # Fail without retrying: the orders need a person, not another try; the log lists them.
+        raise AirflowFailException(
+            f"{len(alerts)} orders need attention ("
+            + ", ".join(f"{n} {rule}" for rule, n in by_rule.items())
+            + "): "
+            + ", ".join(a.order_id for a in alerts[:50])
+            + (" ..." if len(alerts) > 50 else "")
+        )

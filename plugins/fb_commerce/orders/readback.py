@@ -1,0 +1,133 @@
+"""Reading back what Meta did to orders itself: cancellations, refunds, shipments and returns.
+
+Meta cancels items when the fulfilment deadline is missed and refunds on its own (reference/graph-api.md §1.6-1.7);
+such orders are found with ``filters=has_cancellations`` and ``filters=has_refunds``. A third listing takes every
+acknowledged order that changed, so fb_shipments always says what is shipped (fb_order_updates checks requests
+against it). All three ask for the order edges inline (``fields=id,last_updated,shipments,...``), so an order costs
+no call of its own; an edge longer than one inline page is read in full from ``/{order_id}/{edge}``.
+
+The window is ``updated_after`` from the ``orders_read_back`` watermark minus the overlap (a lookback on the first
+run), moved only after the rows are committed. Rows are upserted by Meta's id: reading one twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from fb_commerce.graph.client import GraphClient
+from fb_commerce.graph.fields import FieldSpec
+from fb_commerce.graph.surface import ORDER_STATES
+from fb_commerce.orders.mapping import READ_BACK_EDGES
+from fb_commerce.orders.pull import DEFAULT_LOOKBACK, DEFAULT_OVERLAP, MAX_PAGE_SIZE, list_orders
+from fb_commerce.orders.states import ACKNOWLEDGED_STATES, HAS_CANCELLATIONS, HAS_REFUNDS
+from fb_commerce.orders.sync_state import READ_BACK_WATERMARK, advance_watermark, window_start
+from fb_commerce.orders.values import edge, timestamp
+from fb_commerce.warehouse.upsert import upsert
+
+ALL_EDGES = tuple(READ_BACK_EDGES)
+#: what changed orders are read for: what shipped, and what came back
+CHANGED_ORDER_EDGES = ("shipments", "returns")
+assert set(CHANGED_ORDER_EDGES) <= set(ALL_EDGES), "read-back edges renamed in orders.mapping"
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One commerce_orders listing of the read-back: which orders, and which of their edges."""
+
+    name: str
+    states: tuple[str, ...]
+    filters: str | None
+    edges: tuple[str, ...]
+
+
+LISTINGS = (
+    Listing("cancelled by Meta or the merchant", ORDER_STATES, HAS_CANCELLATIONS, ALL_EDGES),
+    Listing("refunded by Meta or the merchant", ORDER_STATES, HAS_REFUNDS, ALL_EDGES),
+    Listing("acknowledged and changed", ACKNOWLEDGED_STATES, None, CHANGED_ORDER_EDGES),
+)
+
+
+@dataclass
+class ReadBackResult:
+    """What a read-back did, in counts per listing and per table."""
+
+    pages: int = 0
+    orders: dict[str, int] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
+    edge_calls: int = 0
+    updated_after: dt.datetime | None = None
+    watermark: dt.datetime | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"pages": self.pages, "orders": dict(self.orders), "rows": dict(self.rows),
+                "edge_calls": self.edge_calls,
+                "updated_after": self.updated_after.isoformat() if self.updated_after else None,
+                "watermark": self.watermark.isoformat() if self.watermark else None}
+
+
+def _edge_objects(client: GraphClient, order: Mapping[str, Any], name: str, fields: FieldSpec | None) -> tuple[list[dict[str, Any]], int]:
+    """The objects of one edge of ``order``: inline, or in full from the edge when the inline page is not all."""
+    inline = order.get(name)
+    if isinstance(inline, dict) and (inline.get("paging") or {}).get("next"):
+        return list(client.paginate(f"{order['id']}/{name}", fields=fields)), 1
+    return edge(dict(order), name), 0
+
+
+def _store(engine: Engine, rows: Mapping[str, list[dict[str, Any]]]) -> None:
+    with engine.begin() as connection:
+        for table, table_rows in rows.items():
+            if table_rows:
+                upsert(connection, table, table_rows)
+
+
+def read_back(
+    client: GraphClient,
+    engine: Engine,
+    cms_id: str,
+    *,
+    overlap: dt.timedelta = DEFAULT_OVERLAP,
+    lookback: dt.timedelta = DEFAULT_LOOKBACK,
+    page_size: int = MAX_PAGE_SIZE,
+    edge_fields: Mapping[str, FieldSpec] | None = None,
+    now: dt.datetime | None = None,
+) -> ReadBackResult:
+    """Upsert the shipments, cancellations, refunds and returns of orders Meta changed; move the watermark.
+
+    :param edge_fields: fields to ask per edge (default: Meta's default fields of each edge).
+    """
+    now = now or dt.datetime.now(dt.timezone.utc)
+    edge_fields = dict(edge_fields or {})
+    result = ReadBackResult(rows={table: 0 for _, table in READ_BACK_EDGES.values()})
+    result.updated_after = window_start(engine, READ_BACK_WATERMARK, now=now, overlap=overlap, lookback=lookback)
+    newest: dt.datetime | None = None
+    for listing in LISTINGS:
+        fields: dict[str, FieldSpec | None] = {"id": None, "last_updated": None}
+        fields.update({name: edge_fields.get(name) for name in listing.edges})
+        seen = 0
+        for page in list_orders(client, cms_id, fields=fields, states=listing.states, since=result.updated_after,
+                                page_size=page_size, filters=listing.filters):
+            result.pages += 1
+            synced_at = dt.datetime.now(dt.timezone.utc)
+            rows: dict[str, list[dict[str, Any]]] = {}
+            for order in page.get("data") or []:
+                seen += 1
+                updated = timestamp(order.get("last_updated"))
+                if updated is not None and (newest is None or updated > newest):
+                    newest = updated
+                for name in listing.edges:
+                    objects, calls = _edge_objects(client, order, name, edge_fields.get(name))
+                    result.edge_calls += calls
+                    build, table = READ_BACK_EDGES[name]
+                    rows.setdefault(table, []).extend(build(str(order["id"]), obj, synced_at) for obj in objects)
+            _store(engine, rows)
+            for table, table_rows in rows.items():
+                result.rows[table] += len(table_rows)
+        result.orders[listing.name] = seen
+    result.watermark = advance_watermark(engine, READ_BACK_WATERMARK, newest, now=now)
+    return result
+

@@ -1,0 +1,132 @@
+"""``merchant_order_reference``: the OMS's name for an order, given once and never changed.
+
+Meta shows the reference on the buyer's receipt and refuses a shipment whose reference differs from the one the
+order was acknowledged with, so it must be unique and immutable (reference/graph-api.md §1.4). Each new order
+gets one in the same transaction that stores it, before anything acknowledges it:
+
+- an order Meta already knows a reference for (``merchant_order_id``, e.g. acknowledged by an earlier system)
+  keeps Meta's;
+- any other order gets the generator's value for the next number of a counter kept in ``fb_sync_state``, so
+  numbers never repeat, even after orders are deleted.
+
+The default generator gives ``FB-000123``. Another one is named by a dotted path (``package.module.function`` or
+``package.module:function``) to a callable ``(order_row, number) -> str``, where ``order_row`` is the fb_orders
+row just stored (order_id, channel, created_at, ...).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from fb_commerce.warehouse.schema import fb_orders, fb_sync_state
+from fb_commerce.warehouse.upsert import upsert
+
+ReferenceGenerator = Callable[[Mapping[str, Any], int], str]
+
+#: the fb_sync_state row holding the last number handed out (in ``extra.last_number``)
+COUNTER = "merchant_order_reference"
+#: the longest reference accepted (Meta's limit is not documented; the sandbox takes 128)
+MAX_LENGTH = 128
+#: rounds of renumbering after a clash before giving up (a generator that ignores the number never escapes one)
+MAX_ROUNDS = 5
+
+
+class ReferenceGeneratorError(ValueError):
+    """The configured generator is missing, not callable, or produced an unusable reference."""
+
+
+def default_reference(order: Mapping[str, Any], number: int) -> str:
+    """``FB-000123``: short, sortable, and obviously ours on a receipt."""
+    return f"FB-{number:06d}"
+
+
+def load_generator(path: str | None) -> ReferenceGenerator:
+    """The callable at ``path`` (``pkg.module.func`` or ``pkg.module:func``); the default when empty."""
+    if not path or not str(path).strip():
+        return default_reference
+    path = str(path).strip()
+    module_name, _, attribute = path.rpartition(":") if ":" in path else path.rpartition(".")
+    if not module_name or not attribute:
+        raise ReferenceGeneratorError(f"reference generator {path!r} is not a dotted path such as 'package.module.function'")
+    try:
+        generator = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise ReferenceGeneratorError(f"reference generator {path!r} cannot be imported: {exc}") from exc
+    if not callable(generator):
+        raise ReferenceGeneratorError(f"reference generator {path!r} is not callable")
+    return generator
+
+
+def _checked(reference: Any, order_id: str) -> str:
+    if not isinstance(reference, str) or not reference.strip() or len(reference) > MAX_LENGTH:
+        raise ReferenceGeneratorError(
+            f"the reference generator gave {reference!r} for order {order_id}: "
+            f"it must return a non-empty string of at most {MAX_LENGTH} characters"
+        )
+    return reference
+
+
+def _take_numbers(connection: Connection, count: int) -> range:
+    """Reserve ``count`` numbers from the counter, in the caller's transaction (row-locked on PostgreSQL)."""
+    query = sa.select(fb_sync_state.c.extra).where(fb_sync_state.c.name == COUNTER).with_for_update()
+    extra = connection.execute(query).scalar_one_or_none() or {}
+    last = int(extra.get("last_number", 0))
+    upsert(connection, fb_sync_state, [{"name": COUNTER, "extra": {**extra, "last_number": last + count}}])
+    return range(last + 1, last + count + 1)
+
+
+def _taken(connection: Connection, references: Iterable[str]) -> set[str]:
+    wanted = list(references)
+    if not wanted:
+        return set()
+    query = sa.select(fb_orders.c.merchant_order_reference).where(fb_orders.c.merchant_order_reference.in_(wanted))
+    return set(connection.execute(query).scalars())
+
+
+def generate_references(
+    connection: Connection, orders: list[Mapping[str, Any]], generator: ReferenceGenerator
+) -> dict[str, str]:
+    """New references for ``orders`` (fb_orders rows), numbered from the counter, in the caller's transaction.
+
+    A value already used by another order (a reference adopted from Meta that happens to look like ours) is
+    skipped and the order takes the next number, so the unique constraint never fails a whole page.
+    """
+    assigned: dict[str, str] = {}
+    pending = list(orders)
+    for _round in range(MAX_ROUNDS):
+        if not pending:
+            return assigned
+        numbers = _take_numbers(connection, len(pending))
+        candidates = {
+            str(order["order_id"]): _checked(generator(order, number), str(order["order_id"]))
+            for order, number in zip(pending, numbers, strict=True)
+        }
+        if len(set(candidates.values())) != len(candidates):
+            raise ReferenceGeneratorError("the reference generator gave the same reference to two orders")
+        clash = _taken(connection, candidates.values()) | set(assigned.values())
+        assigned.update({oid: ref for oid, ref in candidates.items() if ref not in clash})
+        pending = [order for order in pending if str(order["order_id"]) not in assigned]
+    if not pending:
+        return assigned
+    raise ReferenceGeneratorError(
+        f"the reference generator keeps giving references already in use (orders "
+        f"{', '.join(str(o['order_id']) for o in pending[:5])}): make it use the number it is given"
+    )
+
+
+def set_references(connection: Connection, references: Mapping[str, str]) -> None:
+    """Store references on orders that have none; an order's reference is never overwritten."""
+    if not references:
+        return
+    statement = (
+        sa.update(fb_orders)
+        .where(fb_orders.c.order_id == sa.bindparam("b_order_id"), fb_orders.c.merchant_order_reference.is_(None))
+        .values(merchant_order_reference=sa.bindparam("b_reference"))
+    )
+    rows = [{"b_order_id": oid, "b_reference": ref} for oid, ref in references.items()]
+    connection.execute(statement, rows)

@@ -1,0 +1,285 @@
+"""Draining the outbox: every pending request, order by order, checked and then sent to Meta.
+
+For each order in turn, its pending requests (shipments, tracking updates, cancellations and refunds
+together) go one at a time in queue order (:func:`~fb_commerce.orders.requests.queue_order`), so writes to one
+order never overlap and a cancellation queued before a shipment reaches Meta first. Each request is:
+
+- checked against the stored order (:mod:`~fb_commerce.orders.validate`); an invalid one is marked failed
+  with the problems, and no call is made;
+- marked with one more attempt and its idempotency key, then posted;
+- marked ``sent`` (with ``sent_at`` and Meta's answer), or ``failed`` when a commerce rule or an invalid
+  parameter refused it (Meta's code and message; the run goes on), or left ``pending`` with the error after a
+  temporary failure the client's own retries did not overcome. The order's later requests then wait for the
+  next run, so they are never sent ahead of it.
+
+When Meta asks to wait longer than a worker should sleep (:class:`GraphRateLimitWait`), the drain stops there:
+what is not sent stays pending, and the caller ends the task so that Airflow retries it later.
+
+A request already attempted without a final answer (a timeout, a killed task) is sent again as it stands with
+its stored key, without new checks: Meta may have applied it, and then answers with the first result.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from decimal import InvalidOperation
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from fb_commerce.graph.errors import (
+    GraphAuthError,
+    GraphCommerceError,
+    GraphError,
+    GraphInvalidParameterError,
+    GraphRateLimitWait,
+)
+from fb_commerce.orders import outbox
+from fb_commerce.orders.ledger import Ledger, OrderLedger, load_ledger
+from fb_commerce.orders.payloads import build_payload, graph_path, request_key
+from fb_commerce.orders.requests import KINDS, OutboxRequest, by_order, queue_order
+from fb_commerce.orders.validate import effect_of, rejection_message, shipment_of, validate
+
+log = logging.getLogger(__name__)
+
+#: posts Graph parameters to a path and returns Meta's answer (``FbCommerceHook.post``)
+Post = Callable[[str, dict[str, Any]], dict[str, Any]]
+
+
+class Outcome(enum.Enum):
+    """What became of one request in this run."""
+
+    SENT = "sent"
+    FAILED = "failed"  # Meta refused it: final
+    REJECTED = "rejected"  # validation refused it, no call: final
+    RETRY = "retry"  # temporary error: pending for the next run
+    STOP = "stop"  # Meta asked to wait: the drain ends here
+    SKIPPED = "skipped"  # settled by someone else meanwhile
+    VALID = "valid"  # passed the checks (validation only, nothing sent)
+
+
+@dataclass
+class KindCounts:
+    """Requests of one kind by what happened to them in this run."""
+
+    sent: int = 0
+    failed: int = 0
+    rejected: int = 0
+    retrying: int = 0
+    waiting: int = 0
+    valid: int = 0
+
+    def describe(self) -> str:
+        parts = [f"{getattr(self, name)} {words}" for name, words in _COUNT_WORDS if getattr(self, name)]
+        return ", ".join(parts) or "none"
+
+
+_COUNT_WORDS = (
+    ("valid", "valid"),
+    ("sent", "sent"),
+    ("failed", "refused by Meta"),
+    ("rejected", "rejected before sending"),
+    ("retrying", "to retry (temporary error)"),
+    ("waiting", "waiting behind an earlier request"),
+)
+
+
+#: the KindCounts field each outcome adds to (a request settled by someone else counts nowhere)
+_COUNTED = {
+    Outcome.SENT: "sent",
+    Outcome.FAILED: "failed",
+    Outcome.REJECTED: "rejected",
+    Outcome.RETRY: "retrying",
+    Outcome.STOP: "retrying",
+    Outcome.VALID: "valid",
+}
+
+
+@dataclass
+class DrainResult:
+    """Counts per request kind, and the rate-limit wait that stopped the drain (if one did)."""
+
+    counts: dict[str, KindCounts] = field(default_factory=lambda: {kind.name: KindCounts() for kind in KINDS})
+    stopped_by: GraphRateLimitWait | None = None
+
+    def count(self, request: OutboxRequest, outcome: Outcome) -> None:
+        name = _COUNTED.get(outcome)
+        if name is not None:
+            counts = self.counts[request.kind.name]
+            setattr(counts, name, getattr(counts, name) + 1)
+
+    def wait(self, requests: list[OutboxRequest]) -> None:
+        for request in requests:
+            self.counts[request.kind.name].waiting += 1
+
+    def total(self, name: str) -> int:
+        return sum(getattr(counts, name) for counts in self.counts.values())
+
+    def lines(self) -> list[str]:
+        """One line per kind, for the task log."""
+        return [f"{kind.label}s: {self.counts[kind.name].describe()}" for kind in KINDS]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: asdict(counts) for name, counts in self.counts.items()} | {
+            "stopped_by_rate_limit": self.stopped_by is not None
+        }
+
+
+# --- the walk -----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Run:
+    engine: Engine
+    ledger: Ledger
+    post: Post | None
+    result: DrainResult = field(default_factory=DrainResult)
+
+
+def _load(engine: Engine) -> tuple[dict[str, list[OutboxRequest]], Ledger]:
+    """Pending requests per order, and the ledger of those orders caught up with what Meta already applied."""
+    with engine.connect() as conn:
+        groups = by_order(outbox.pending_requests(conn))
+        pending = [request for requests in groups.values() for request in requests]
+        numbers = {str(r.get("tracking_number")).strip() for r in pending if r.get("tracking_number")}
+        ledger = load_ledger(conn, list(groups), numbers)
+        sent = sorted(outbox.sent_requests(conn, groups), key=queue_order)
+        uses = outbox.tracking_number_uses(conn, numbers)
+    for request in sent:
+        order = ledger.orders.get(request.order_id)
+        # Sent after fb_orders_sync last read the order: the stored order does not show it yet.
+        if order is not None and not order.reflects(request.sent_at):
+            _apply(ledger, request)
+    for use in uses:  # numbers Meta has from our requests, whether or not read back yet
+        ledger.tracking_numbers.setdefault(str(use.get("tracking_number")).strip(), shipment_of(use))
+    return groups, ledger
+
+
+def _apply(ledger: Ledger, request: OutboxRequest) -> None:
+    effect = effect_of(request, ledger)
+    if effect is not None:
+        ledger.apply(request.order_id, effect)
+
+
+def _walk(engine: Engine, post: Post | None) -> DrainResult:
+    groups, ledger = _load(engine)
+    run = _Run(engine, ledger, post)
+    orders = list(groups.values())
+    for position, requests in enumerate(orders):
+        for index, request in enumerate(requests):
+            outcome = _handle(run, request)
+            if outcome is Outcome.RETRY:
+                run.result.wait(requests[index + 1 :])  # never ahead of an earlier request of the same order
+                break
+            if outcome is Outcome.STOP:
+                run.result.wait(requests[index + 1 :])
+                for later in orders[position + 1 :]:
+                    run.result.wait(later)
+                return run.result
+    return run.result
+
+
+def _handle(run: _Run, request: OutboxRequest) -> Outcome:
+    order = run.ledger.orders.get(request.order_id)
+    # Sent before without an answer: resent as it stands. Its effect counts unless the stored order,
+    # read after that attempt, already shows it.
+    reflected = request.in_flight and order is not None and order.reflects(request.updated_at)
+    if not request.in_flight:
+        verdict = validate(request, run.ledger)
+        if not verdict.ok:
+            message = rejection_message(request, verdict.problems)
+            log.warning("%s", message)
+            outcome = (
+                Outcome.REJECTED
+                if outbox.mark_failed(run.engine, request, None, message)
+                else Outcome.SKIPPED
+            )
+            run.result.count(request, outcome)
+            return outcome
+    outcome = Outcome.VALID if run.post is None else _send(run, request, order)
+    run.result.count(request, outcome)
+    if outcome in (Outcome.SENT, Outcome.VALID) and not reflected:
+        _apply(run.ledger, request)  # later requests of the order are checked against what will be left
+    return outcome
+
+
+# --- one call -----------------------------------------------------------------------------------------------
+
+
+def _error_code(exc: GraphError) -> int | None:
+    return exc.commerce_code or exc.code
+
+
+def _error_body(exc: GraphError) -> dict[str, Any]:
+    return {"error": exc.body} if exc.body else {"error": {"message": exc.message, "code": exc.code}}
+
+
+def _send(run: _Run, request: OutboxRequest, order: OrderLedger | None) -> Outcome:
+    assert run.post is not None
+    try:
+        payload = build_payload(request, order.currency if order is not None else None)
+    except (KeyError, ValueError, TypeError, InvalidOperation) as exc:
+        # Only an attempted row skips validation; one edited since into something unsendable ends here.
+        message = f"{request.name} (order {request.order_id}) cannot be sent as it stands now: {exc!r}"
+        return Outcome.FAILED if outbox.mark_failed(run.engine, request, None, message) else Outcome.SKIPPED
+    # The stored key wins: if the row was edited after an attempt, Meta refuses the new payload under the old
+    # key (idempotency conflict) instead of applying a second write.
+    key = request.idempotency_key or request_key(request, payload)
+    if not outbox.mark_attempt(run.engine, request, key):
+        return Outcome.SKIPPED
+    try:
+        response = run.post(graph_path(request), {**payload, "idempotency_key": key})
+    except GraphRateLimitWait as exc:
+        outbox.mark_retry(run.engine, request, _error_code(exc), str(exc), _error_body(exc))
+        run.result.stopped_by = exc
+        log.warning("%s: Meta asks to wait; the drain stops here and the task is retried later", request.name)
+        return Outcome.STOP
+    except GraphCommerceError as exc:
+        if exc.retryable:  # the client's retries of 2361050 / 2361081 ran out: next run
+            return _retry(run, request, exc)
+        return _refused(run, request, exc)
+    except GraphInvalidParameterError as exc:
+        return _refused(run, request, exc)
+    except GraphAuthError as exc:
+        outbox.mark_retry(run.engine, request, _error_code(exc), str(exc), _error_body(exc))
+        raise  # no request can go out with a bad token: fail the task, with the hook's message
+    except GraphError as exc:  # transient, connection, throttling, or unknown: kept for the next run
+        return _retry(run, request, exc)
+    return Outcome.SENT if outbox.mark_sent(run.engine, request, response) else Outcome.SKIPPED
+
+
+def _refused(run: _Run, request: OutboxRequest, exc: GraphError) -> Outcome:
+    log.warning("%s (order %s) refused by Meta: %s", request.name, request.order_id, exc)
+    marked = outbox.mark_failed(run.engine, request, _error_code(exc), str(exc), _error_body(exc))
+    return Outcome.FAILED if marked else Outcome.SKIPPED
+
+
+def _retry(run: _Run, request: OutboxRequest, exc: GraphError) -> Outcome:
+    log.warning(
+        "%s (order %s) stays pending after a temporary error: %s", request.name, request.order_id, exc
+    )
+    outbox.mark_retry(run.engine, request, _error_code(exc), str(exc), _error_body(exc))
+    return Outcome.RETRY
+
+
+# --- entry points -------------------------------------------------------------------------------------------
+
+
+def drain(engine: Engine, post: Post) -> DrainResult:
+    """Check and send every pending request (see the module docstring); returns counts per kind.
+
+    :param post: ``FbCommerceHook.post`` (path, parameters) -> Meta's answer.
+    """
+    return _walk(engine, post)
+
+
+def reject_invalid(engine: Engine) -> DrainResult:
+    """Mark every pending request that fails validation as failed, without any call.
+
+    Requests are checked in the order a drain would send them, each as if the ones before it went through, so
+    that e.g. two shipments of the same units are caught before either is sent.
+    """
+    return _walk(engine, None)

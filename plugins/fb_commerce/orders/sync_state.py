@@ -1,0 +1,67 @@
+"""Watermarks of the incremental order pulls, kept in ``fb_sync_state``.
+
+A watermark is the newest Meta ``last_updated`` a pull has stored (Meta's clock, not ours, so clock skew between
+the two cannot open a gap). The next pull asks for ``updated_after = watermark - overlap``, the overlap catching
+orders Meta lists late; the first pull, with no watermark yet, looks back a configurable number of days.
+
+A watermark is written in its own transaction after the rows it covers are committed, and never moves backwards:
+a pull that fails half way leaves it where it was, so the next run reads the same window again and the upserts
+make the repeat harmless.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from fb_commerce.warehouse.schema import fb_sync_state
+from fb_commerce.warehouse.upsert import upsert
+
+#: fb_sync_state rows of fb_orders_sync
+ORDERS_WATERMARK = "orders"
+READ_BACK_WATERMARK = "orders_read_back"
+
+
+def read_watermark(bind: Engine | Connection, name: str) -> dt.datetime | None:
+    """The stored watermark of ``name``, or None before the first successful pull."""
+    query = sa.select(fb_sync_state.c.watermark).where(fb_sync_state.c.name == name)
+    if isinstance(bind, Engine):
+        with bind.connect() as connection:
+            return connection.execute(query).scalar_one_or_none()
+    return bind.execute(query).scalar_one_or_none()
+
+
+def advance_watermark(engine: Engine, name: str, seen: dt.datetime | None, *, now: dt.datetime) -> dt.datetime | None:
+    """Move ``name`` forward to ``seen`` (never backwards); return the watermark now stored.
+
+    Call it only once the rows up to ``seen`` are committed.
+    """
+    with engine.begin() as connection:
+        current = read_watermark(connection, name)
+        if seen is None or (current is not None and seen <= current):
+            return current
+        upsert(connection, fb_sync_state, [{"name": name, "watermark": seen, "updated_at": now}])
+        return seen
+
+
+def updated_after(
+    watermark: dt.datetime | None, *, now: dt.datetime, overlap: dt.timedelta, lookback: dt.timedelta
+) -> dt.datetime:
+    """Where the next pull starts: the watermark minus the overlap, or ``now - lookback`` on the first pull."""
+    if watermark is None:
+        return now - lookback
+    return watermark - overlap
+
+
+def window_start(
+    bind: Engine | Connection, name: str, *, now: dt.datetime, overlap: dt.timedelta, lookback: dt.timedelta
+) -> dt.datetime:
+    """``updated_after`` of the next pull of ``name``, from its stored watermark."""
+    return updated_after(read_watermark(bind, name), now=now, overlap=overlap, lookback=lookback)
+
+
+def unix_seconds(moment: dt.datetime) -> int:
+    """Graph's ``updated_after`` takes whole Unix seconds; rounding down only widens the window."""
+    return int(moment.timestamp())

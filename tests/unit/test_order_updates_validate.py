@@ -1,0 +1,363 @@
+"""Validation of outbox requests against a stored order: every rule, its message, and the effect it yields."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from fb_commerce.orders.ledger import ItemLedger, Ledger, OrderLedger, ShipmentRef
+from fb_commerce.orders.requests import CANCEL, REFUND, SHIP, UPDATE_TRACKING, OutboxRequest, kind_of
+from fb_commerce.orders.validate import rejection_message, validate
+
+NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
+
+
+def make_ledger(state: str = "IN_PROGRESS", *, shipped: int = 0, acknowledged: bool = True) -> Ledger:
+    """Order O1: line I1 (SKU-1, 3 units at 10.00, `shipped` of them shipped), line I2 (SKU-2, 1 unit at 5.00)."""
+    order = OrderLedger("O1", state, acknowledged, "USD", Decimal("4.99"), NOW)
+    order.items = {
+        "I1": ItemLedger("I1", "SKU-1", 3, 3 - shipped, shipped, 0, Decimal("10.00")),
+        "I2": ItemLedger("I2", "SKU-2", 1, 1, 0, 0, Decimal("5.00")),
+    }
+    order.external_shipment_ids.add("SHP_OLD")
+    order.shipment_ids.add("S-OLD")
+    ledger = Ledger(orders={"O1": order})
+    ledger.tracking_numbers["1ZTAKEN"] = ShipmentRef("O9", "shipment S9 of order O9", "S9", "X9")
+    ledger.tracking_numbers["1ZOLD"] = ShipmentRef("O1", "shipment S-OLD of order O1", "S-OLD", "SHP_OLD")
+    return ledger
+
+
+def request(kind, request_id: str = "R1", order_id: str = "O1", **fields) -> OutboxRequest:
+    if kind.table == SHIP.table:
+        fields.setdefault("request_type", kind.name)
+    return OutboxRequest(kind, request_id, order_id, NOW, fields=fields)
+
+
+def ship(**fields) -> OutboxRequest:
+    fields.setdefault("carrier", "UPS")
+    fields.setdefault("tracking_number", "1ZNEW")
+    return request(SHIP, **fields)
+
+
+def refund(**fields) -> OutboxRequest:
+    fields.setdefault("reason_code", "DAMAGED_GOODS")
+    return request(REFUND, **fields)
+
+
+def problems(req: OutboxRequest, ledger: Ledger | None = None) -> str:
+    verdict = validate(req, ledger or make_ledger())
+    return "; ".join(verdict.problems)
+
+
+# --- shipments ----------------------------------------------------------------------------------------------
+
+
+def test_a_valid_partial_shipment_passes_with_its_effect():
+    verdict = validate(
+        ship(items=[{"retailer_id": "SKU-1", "quantity": 2}], external_shipment_id="SHP_1"), make_ledger()
+    )
+    assert verdict.ok, verdict.problems
+    assert verdict.effect.shipped == {"I1": 2}
+    assert verdict.effect.tracking_number == "1ZNEW"
+
+
+def test_a_shipment_without_items_ships_everything_left():
+    verdict = validate(ship(), make_ledger(shipped=1))
+    assert verdict.ok and verdict.effect.shipped == {"I1": 2, "I2": 1}
+
+
+@pytest.mark.parametrize(
+    ("state", "acknowledged", "expected"),
+    [
+        ("FB_PROCESSING", False, "is FB_PROCESSING"),
+        ("CREATED", False, "not acknowledged yet"),
+        ("COMPLETED", True, "nothing left to ship"),
+    ],
+)
+def test_shipments_need_an_in_progress_order(state, acknowledged, expected):
+    assert expected in problems(ship(), make_ledger(state, acknowledged=acknowledged))
+
+
+def test_an_acknowledged_order_stored_as_created_may_ship():
+    # Acknowledged since the last sync: Meta has it IN_PROGRESS already.
+    assert validate(ship(), make_ledger("CREATED", acknowledged=True)).ok
+
+
+def test_an_unknown_order_is_rejected():
+    assert "order_id: order O404 is not in fb_orders" in problems(ship(order_id="O404"))
+
+
+@pytest.mark.parametrize(
+    ("items", "expected"),
+    [
+        (
+            [{"retailer_id": "SKU-1", "quantity": 4}],
+            "items[0] (retailer_id SKU-1).quantity: 4 is more than the 3 left to ship",
+        ),
+        (
+            [{"retailer_id": "SKU-9", "quantity": 1}],
+            "items[0] (retailer_id SKU-9): order O1 has no item with retailer_id SKU-9",
+        ),
+        ([{"item_id": "I9", "quantity": 1}], "order O1 has no item with item_id I9"),
+        (
+            [{"retailer_id": "SKU-1", "item_id": "I1", "quantity": 1}],
+            "items[0]: give retailer_id or item_id (exactly one",
+        ),
+        ([{"quantity": 1}], "items[0]: give retailer_id or item_id"),
+        (
+            [{"retailer_id": "SKU-1", "quantity": 0}],
+            "items[0] (retailer_id SKU-1).quantity: must be a positive whole number, not 0",
+        ),
+        ([{"retailer_id": "SKU-1", "quantity": 1.5}], "must be a positive whole number, not 1.5"),
+        ([{"retailer_id": "SKU-1", "quantity": True}], "must be a positive whole number, not True"),
+        ([{"retailer_id": "SKU-1", "qty": 1}], "items[0]: unknown key(s) qty"),
+        ([{"retailer_id": "SKU-1", "quantity": 1}, {"item_id": "I2", "quantity": 1}], "not a mix"),
+        (
+            [{"retailer_id": "SKU-1", "quantity": 1}, {"retailer_id": "SKU-1", "quantity": 1}],
+            "the same item as items[0]",
+        ),
+        ([], "items: empty"),
+        ({"retailer_id": "SKU-1"}, "items: must be a list"),
+        (["SKU-1"], "items[0]: must be an object"),
+    ],
+)
+def test_shipment_items_are_checked(items, expected):
+    assert expected in problems(ship(items=items))
+
+
+def test_a_retailer_id_on_two_lines_needs_item_ids():
+    ledger = make_ledger()
+    ledger.orders["O1"].items["I2"].retailer_id = "SKU-1"
+    assert "2 lines of order O1 have this retailer_id; use item_id" in problems(
+        ship(items=[{"retailer_id": "SKU-1", "quantity": 1}]), ledger
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"carrier": None}, "carrier: required"),
+        ({"carrier": "pigeon"}, "carrier: 'pigeon' is not a known carrier code"),
+        ({"tracking_number": None}, "tracking_number: required"),
+        ({"tracking_number": "1ZA, 1ZB"}, "looks like several numbers"),
+        (
+            {"tracking_number": "1ZTAKEN"},
+            "tracking_number: 1ZTAKEN is already used by shipment S9 of order O9",
+        ),
+        ({"tracking_number": "1ZOLD"}, "already used by shipment S-OLD of order O1"),
+        (
+            {"external_shipment_id": "SHP-1"},
+            "external_shipment_id: 'SHP-1' may only hold letters, digits and '_'",
+        ),
+        (
+            {"external_shipment_id": "SHP_OLD"},
+            "external_shipment_id: SHP_OLD is already a shipment of order O1",
+        ),
+        ({"shipment_id": "S1"}, "shipment_id: not used by a shipment"),
+        (
+            {"fulfillment_location_id": "L1", "fulfillment_address": {"street_1": "x"}},
+            "give one of them, not both",
+        ),
+        (
+            {"fulfillment_address": {"street_1": "1 Main", "zip": "1"}},
+            "fulfillment_address: unknown key(s) zip",
+        ),
+        (
+            {"fulfillment_address": {"street_1": "1 Main"}},
+            "fulfillment_address: city, postal_code, country missing",
+        ),
+        ({"request_type": "return"}, "request_type: 'return' is not one of ship, update_tracking"),
+    ],
+)
+def test_shipment_fields_are_checked(fields, expected):
+    assert expected in problems(ship(**fields))
+
+
+def test_carrier_codes_compare_in_any_case_and_other_is_allowed():
+    for carrier in ("UPS", "fedex", "Dhl_Ecommerce_US", "OTHER"):
+        assert validate(ship(carrier=carrier), make_ledger()).ok, carrier
+
+
+def test_malformed_json_is_reported_by_column():
+    req = ship()
+    req.json_errors["items"] = "not valid JSON: '[{'"
+    assert "items: not valid JSON" in problems(req)
+
+
+def test_every_problem_is_reported_and_the_message_names_the_row():
+    req = ship(carrier="pigeon", tracking_number=None, items=[{"retailer_id": "SKU-1", "quantity": 9}])
+    found = validate(req, make_ledger()).problems
+    assert len(found) == 3
+    message = rejection_message(req, found)
+    assert message.startswith("Rejected before sending: fb_shipment_requests request 'R1' (order O1): ")
+    assert "carrier" in message and "tracking_number" in message and "items[0]" in message
+
+
+# --- tracking updates ---------------------------------------------------------------------------------------
+
+
+def test_a_tracking_update_names_a_known_shipment():
+    ok = request(UPDATE_TRACKING, external_shipment_id="SHP_OLD", carrier="usps", tracking_number="9400NEW")
+    assert validate(ok, make_ledger()).ok
+    by_id = request(UPDATE_TRACKING, shipment_id="S-OLD", carrier="usps", tracking_number="9400NEW")
+    assert validate(by_id, make_ledger()).ok
+    unknown = request(
+        UPDATE_TRACKING, external_shipment_id="SHP_X", carrier="usps", tracking_number="9400NEW"
+    )
+    assert "order O1 has no shipment SHP_X" in problems(unknown)
+    unnamed = request(UPDATE_TRACKING, carrier="usps", tracking_number="9400NEW")
+    assert "external_shipment_id or shipment_id: required" in problems(unnamed)
+
+
+def test_a_tracking_update_may_keep_its_own_number_but_not_take_another():
+    own = request(UPDATE_TRACKING, external_shipment_id="SHP_OLD", carrier="ups", tracking_number="1ZOLD")
+    assert validate(own, make_ledger()).ok
+    other = request(UPDATE_TRACKING, external_shipment_id="SHP_OLD", carrier="ups", tracking_number="1ZTAKEN")
+    assert "1ZTAKEN is already used" in problems(other)
+
+
+def test_a_tracking_update_takes_no_items():
+    req = request(
+        UPDATE_TRACKING,
+        external_shipment_id="SHP_OLD",
+        carrier="ups",
+        tracking_number="1ZN",
+        items=[{"retailer_id": "SKU-1", "quantity": 1}],
+    )
+    assert "items: not used by a tracking update" in problems(req)
+
+
+# --- cancellations ------------------------------------------------------------------------------------------
+
+
+def test_cancellations_of_unshipped_units():
+    verdict = validate(
+        request(CANCEL, items=[{"item_id": "I2", "quantity": 1}], reason_code="OUT_OF_STOCK"), make_ledger()
+    )
+    assert verdict.ok and verdict.effect.cancelled == {"I2": 1}
+    assert validate(
+        request(CANCEL), make_ledger("CREATED", acknowledged=False)
+    ).ok  # left FB_PROCESSING: allowed
+
+
+def test_cancellation_rules():
+    shipped = make_ledger(shipped=2)
+    assert "1 unshipped and not cancelled (the rest is shipped: refund it instead)" in problems(
+        request(CANCEL, items=[{"retailer_id": "SKU-1", "quantity": 2}]), shipped
+    )
+    assert "has shipped items; list the unshipped items" in problems(request(CANCEL), shipped)
+    assert "is FB_PROCESSING" in problems(request(CANCEL), make_ledger("FB_PROCESSING", acknowledged=False))
+    assert "reason_code: 'CHANGED_MIND' is not one of CUSTOMER_REQUESTED" in problems(
+        request(CANCEL, reason_code="CHANGED_MIND")
+    )
+
+
+# --- refunds ------------------------------------------------------------------------------------------------
+
+
+def test_refunds_of_shipped_units_by_quantity_or_amount():
+    ledger = make_ledger(shipped=2)
+    verdict = validate(
+        refund(items=[{"retailer_id": "SKU-1", "quantity": 2}], shipping_refund=Decimal("4.99")), ledger
+    )
+    assert verdict.ok, verdict.problems
+    assert verdict.effect.refunded_quantity == {"I1": 2} and verdict.effect.shipping_refund == Decimal("4.99")
+    by_amount = validate(refund(items=[{"item_id": "I1", "amount": "12.50"}], currency="usd"), ledger)
+    assert by_amount.ok and by_amount.effect.refunded_amount == {"I1": Decimal("12.50")}
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"reason_code": None}, "reason_code: required"),
+        ({"reason_code": "CHANGED_MIND"}, "reason_code: 'CHANGED_MIND' is not one of BUYERS_REMORSE"),
+        (
+            {"items": [{"retailer_id": "SKU-1", "quantity": 3}]},
+            "quantity: 3 is more than the 2 shipped and not refunded",
+        ),
+        (
+            {"items": [{"retailer_id": "SKU-2", "quantity": 1}]},
+            "items[0] (retailer_id SKU-2): not shipped, so not charged",
+        ),
+        (
+            {"items": [{"retailer_id": "SKU-1", "amount": "20.01"}]},
+            "amount: 20.01 is more than the 20.00 charged and not refunded",
+        ),
+        ({"items": [{"retailer_id": "SKU-1", "amount": "-1"}]}, "amount: must be a positive amount"),
+        ({"items": [{"retailer_id": "SKU-1", "amount": "1.005"}]}, "has more than two decimals"),
+        (
+            {"items": [{"retailer_id": "SKU-1", "amount": "1", "quantity": 1}]},
+            "give quantity or amount (exactly one",
+        ),
+        (
+            {"currency": "EUR", "items": [{"retailer_id": "SKU-1", "amount": "1"}]},
+            "currency: EUR differs from the order's currency USD",
+        ),
+        (
+            {"shipping_refund": Decimal("5.00")},
+            "shipping_refund: 5.00 is more than the 4.99 shipping charged",
+        ),
+        ({"shipping_refund": Decimal(0)}, "shipping_refund: must be a positive amount"),
+        (
+            {
+                "items": [{"retailer_id": "SKU-1", "quantity": 1}],
+                "return_shipping_deduction": Decimal("10.00"),
+            },
+            "return_shipping_deduction: 10.00 leaves nothing of the 10.00 refunded",
+        ),
+        ({"items": []}, "items: empty"),
+    ],
+)
+def test_refund_rules(fields, expected):
+    assert expected in problems(refund(**fields), make_ledger(shipped=2))
+
+
+def test_a_refund_needs_something_shipped_and_not_yet_refunded():
+    assert "has no shipped items" in problems(refund(), make_ledger())
+    ledger = make_ledger(shipped=2)
+    ledger.orders["O1"].items["I1"].refunded_quantity = 2
+    ledger.orders["O1"].items["I1"].refunded_amount = Decimal("20.00")
+    assert "already refunded in full" in problems(refund(), ledger)
+
+
+def test_a_shipping_only_refund_is_allowed():
+    assert validate(refund(items=[], shipping_refund=Decimal("2.00")), make_ledger(shipped=1)).ok
+
+
+# --- the ledger moves forward -------------------------------------------------------------------------------
+
+
+def test_earlier_requests_of_the_run_count():
+    """Two shipments of the same units: the second is rejected once the first is counted."""
+    ledger = make_ledger()
+    first = validate(ship(items=[{"retailer_id": "SKU-1", "quantity": 2}], external_shipment_id="A"), ledger)
+    ledger.apply("O1", first.effect)
+    second = ship(
+        request_id="R2", tracking_number="1ZSECOND", items=[{"retailer_id": "SKU-1", "quantity": 2}]
+    )
+    assert "2 is more than the 1 left to ship" in problems(second, ledger)
+    reused = ship(request_id="R3", tracking_number="1ZNEW", items=[{"retailer_id": "SKU-1", "quantity": 1}])
+    assert "1ZNEW is already used by fb_shipment_requests request 'R1'" in problems(reused, ledger)
+    # ...and a refund of what the first shipment will have shipped passes.
+    assert validate(refund(items=[{"retailer_id": "SKU-1", "quantity": 2}]), ledger).ok
+    assert "external_shipment_id: A is already a shipment" in problems(
+        ship(request_id="R4", tracking_number="1ZX", external_shipment_id="A"), ledger
+    )
+
+
+def test_shipping_everything_completes_the_order():
+    ledger = make_ledger()
+    ledger.apply("O1", validate(ship(), ledger).effect)
+    assert ledger.orders["O1"].state == "COMPLETED"
+    assert "nothing left to ship" in problems(ship(request_id="R2", tracking_number="1ZB"), ledger)
+    assert "has shipped items" in problems(request(CANCEL), ledger)
+
+
+def test_kinds_of_rows():
+    assert kind_of("fb_shipment_requests", "ship") is SHIP
+    assert kind_of("fb_shipment_requests", "update_tracking") is UPDATE_TRACKING
+    assert kind_of("fb_cancellation_requests") is CANCEL and kind_of("fb_refund_requests") is REFUND
+    with pytest.raises(ValueError):
+        kind_of("fb_orders")
