@@ -19,13 +19,10 @@ A sandbox with 10,000 orders of about 3 items runs as its own process (`fb-comme
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import shutil
 import signal
-import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -38,7 +35,7 @@ from typing import Any, Iterator
 import requests
 
 from fb_commerce import defaults
-from fb_commerce.environment import sandbox_connection
+from fb_commerce.devstack import AirflowStack, free_port
 from fb_commerce.graph.client import GraphClient, GraphSettings, appsecret_proof, form_encode
 from fb_commerce.graph.fields import format_fields
 from fb_commerce.graph.surface import ACKNOWLEDGE_MAX_ORDERS, ORDER_FIELDS, ORDER_STATES
@@ -52,12 +49,7 @@ CMS = defaults.SANDBOX_CMS_ID
 LOOKBACK_DAYS = 30
 TARGET_WALL_RATIO = 1.3
 TARGET_LATENCY_S = 90.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+DAG_ID = "fb_orders_sync"
 
 
 def stop(process: subprocess.Popen, timeout: float = 20.0) -> None:
@@ -99,7 +91,6 @@ def fresh_warehouse(base_url: str | None, workdir: Path) -> Iterator[Any]:
     """An empty, migrated warehouse: a new SQLite file, or a new schema of the PostgreSQL at ``base_url``."""
     import sqlalchemy as sa
 
-    from fb_commerce.orders.engine import engine_options
     from fb_commerce.warehouse.engine import create_warehouse_engine
     from fb_commerce.warehouse.migrate import upgrade
 
@@ -112,7 +103,7 @@ def fresh_warehouse(base_url: str | None, workdir: Path) -> Iterator[Any]:
         url = f"{base_url}{'&' if '?' in base_url else '?'}options=-csearch_path%3D{schema}"
     else:
         url = f"sqlite:///{workdir / f'warehouse-{uuid.uuid4().hex[:8]}.db'}"
-    engine = create_warehouse_engine(url, **engine_options())  # as the DAG's operators open it
+    engine = create_warehouse_engine(url)  # as the DAG's operators open it
     upgrade(engine)
     try:
         yield engine
@@ -193,93 +184,6 @@ def throughput(url: str, repeat: int, warehouse_url: str | None, workdir: Path) 
 # --- (c): the real stack ---------------------------------------------------------------------------------------
 
 
-class AirflowStack:
-    """api-server, scheduler, dag-processor and triggerer on LocalExecutor in a temporary AIRFLOW_HOME."""
-
-    SERVICES = (("api-server", "--port"), ("scheduler", None), ("dag-processor", None), ("triggerer", None))
-
-    def __init__(self, home: Path, sandbox_url: str) -> None:
-        self.home = home
-        self.api_port = free_port()
-        self.processes: dict[str, subprocess.Popen] = {}
-        dags = home / "dags"
-        dags.mkdir(parents=True)
-        shutil.copy(ROOT / "dags" / "fb_orders_sync.py", dags)  # only this DAG: others stay out of the measure
-        self.env = os.environ.copy()
-        self.env.update({
-            "PATH": f"{BIN}:{self.env.get('PATH', '')}",  # the services start `airflow` children
-            "AIRFLOW_HOME": str(home),
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
-            "AIRFLOW__API__PORT": str(self.api_port),
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{self.api_port}/execution/",
-            "AIRFLOW__API_AUTH__JWT_SECRET": uuid.uuid4().hex,
-            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-            "AIRFLOW_CONN_FB_COMMERCE_DEFAULT": json.dumps(sandbox_connection(sandbox_url)),
-            "AIRFLOW_CONN_FB_COMMERCE_WAREHOUSE": json.dumps({"conn_type": "sqlite",
-                                                              "host": str(home / "warehouse.db")}),
-            "FB_COMMERCE_DATA_DIR": str(home / "data"),
-            # The seeded shop has late orders: the alert task would fail every run, which is not measured here.
-            "AIRFLOW_VAR_FB_ORDERS_SYNC_SHIP_BY_WARNING_HOURS": "0",
-            "AIRFLOW_VAR_FB_ORDERS_SYNC_STUCK_CREATED_MINUTES": "0",
-        })
-
-    def airflow(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return subprocess.run([str(BIN / "airflow"), *args], env=self.env, capture_output=True, text=True,
-                              check=check)
-
-    def start(self) -> None:
-        self.airflow("db", "migrate")
-        self.airflow("pools", "set", defaults.POOL, "4", "Concurrent Graph API calls")
-        for service, port_flag in self.SERVICES:
-            args = [str(BIN / "airflow"), service] + ([port_flag, str(self.api_port)] if port_flag else [])
-            log = (self.home / f"{service}.log").open("w")
-            self.processes[service] = subprocess.Popen(args, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                                       start_new_session=True)
-
-    def stop(self) -> None:
-        for process in self.processes.values():
-            stop(process)
-
-    def query(self, sql: str) -> list[tuple[Any, ...]]:
-        """Read the metadata DB (SQLite) directly: cheaper than a CLI call or the REST API per poll."""
-        db = sqlite3.connect(self.home / "airflow.db", timeout=30)
-        try:
-            return db.execute(sql).fetchall()
-        except sqlite3.OperationalError:  # tables not created yet
-            return []
-        finally:
-            db.close()
-
-    def runs(self) -> list[tuple[str, str, str]]:
-        """(run_id, run_type, state) of fb_orders_sync, oldest first."""
-        return self.query("SELECT run_id, run_type, state FROM dag_run WHERE dag_id = 'fb_orders_sync' ORDER BY id")
-
-    def unpaused(self) -> bool:
-        """Unpause fb_orders_sync once the dag-processor has stored it; True when it is active."""
-        if not self.query("SELECT 1 FROM dag WHERE dag_id = 'fb_orders_sync'"):
-            return False
-        self.airflow("dags", "unpause", "fb_orders_sync", check=False)
-        return self.query("SELECT is_paused FROM dag WHERE dag_id = 'fb_orders_sync'") == [(0,)]
-
-    def wait(self, what: str, done: Any, timeout: float, every: float = 2.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not done():
-            for name, process in self.processes.items():
-                if process.poll() is not None:
-                    raise RuntimeError(f"airflow {name} exited (see {self.home / (name + '.log')})")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{what}: not done after {timeout:.0f} s (logs in {self.home})")
-            time.sleep(every)
-
-    def idle(self) -> bool:
-        runs = self.runs()
-        return bool(runs) and all(state in ("success", "failed") for _, _, state in runs)
-
-
 def order_state(url: str, order_id: str) -> str:
     proof = appsecret_proof(defaults.SANDBOX_ACCESS_TOKEN, defaults.SANDBOX_APP_SECRET)
     answer = requests.get(f"{url}/{defaults.API_VERSION}/{order_id}", timeout=30,
@@ -293,19 +197,30 @@ def latency(url: str, samples: int, workdir: Path, keep: bool) -> list[tuple[flo
     admin = SandboxAdmin(url)
     admin.reset()
     home = workdir / "airflow"
-    stack = AirflowStack(home, url)
+    dags = home / "dags"
+    dags.mkdir(parents=True)
+    shutil.copy(ROOT / "dags" / "fb_orders_sync.py", dags)  # only this DAG: others stay out of the measure
+    stack = AirflowStack(
+        home=home,
+        external_sandbox=url,
+        dags_folder=dags,
+        # The seeded shop has late orders: the alert task would fail every run, which is not measured here.
+        extra_env={"AIRFLOW_VAR_FB_ORDERS_SYNC_SHIP_BY_WARNING_HOURS": "0",
+                   "AIRFLOW_VAR_FB_ORDERS_SYNC_STUCK_CREATED_MINUTES": "0"},
+    )
     print(f"  Airflow home {home}; starting api-server, scheduler, dag-processor, triggerer ...", flush=True)
     results = []
     try:
         stack.start()
-        stack.wait("fb_orders_sync parsed and unpaused", stack.unpaused, timeout=180)
-        stack.airflow("dags", "trigger", "fb_orders_sync")
+        stack.wait_for_dag(DAG_ID, timeout=180)
+        stack.unpause(DAG_ID)
+        stack.trigger(DAG_ID)
         print("  first run: ingesting the shop ...", flush=True)
-        stack.wait("first run", stack.idle, timeout=900)
+        stack.wait_idle(DAG_ID, timeout=900)
         for sample in range(1, samples + 1):
             time.sleep(25)  # let the trigger run a few polls past the first run's orders
-            stack.wait("idle", stack.idle, timeout=600)
-            seen = len(stack.runs())
+            stack.wait_idle(DAG_ID)
+            seen = len(stack.runs(DAG_ID))
             (order_id,) = admin.create_orders(1)
             created = time.monotonic()
             while order_state(url, order_id) == "CREATED":
@@ -313,8 +228,7 @@ def latency(url: str, samples: int, workdir: Path, keep: bool) -> list[tuple[flo
                     raise TimeoutError(f"order {order_id} not acknowledged after 300 s (logs in {home})")
                 time.sleep(0.5)
             seconds = time.monotonic() - created
-            new_runs = stack.runs()[seen:]
-            how = ", ".join(f"{run_type}" for _, run_type, _ in new_runs) or "?"
+            how = ", ".join(run["run_type"] for run in stack.runs(DAG_ID)[seen:]) or "?"
             print(f"  sample {sample}: order {order_id} acknowledged after {seconds:.1f} s (runs: {how})", flush=True)
             results.append((seconds, how))
     finally:

@@ -46,6 +46,9 @@ class AirflowStack:
     :param database_url: metadata DB; None = SQLite in ``home``.
     :param broker_url: Celery broker (Redis) for the CeleryExecutor.
     :param sandbox_args: extra `fb-commerce sandbox` arguments (e.g. ``["--orders", "10"]``).
+    :param external_sandbox: URL of a sandbox already running; none is started then.
+    :param dags_folder: the DAGs to load (default: the repo's dags/).
+    :param extra_env: more environment for every service (e.g. ``AIRFLOW_VAR_*``).
     """
 
     home: Path
@@ -53,6 +56,8 @@ class AirflowStack:
     database_url: str | None = None
     broker_url: str | None = None
     sandbox_args: list[str] = field(default_factory=list)
+    external_sandbox: str | None = None
+    dags_folder: Path = REPO / "dags"
     extra_env: dict[str, str] = field(default_factory=dict)
     api_port: int = field(default_factory=free_port)
     sandbox_port: int = field(default_factory=free_port)
@@ -67,7 +72,7 @@ class AirflowStack:
 
     @property
     def sandbox_url(self) -> str:
-        return f"http://127.0.0.1:{self.sandbox_port}"
+        return self.external_sandbox or f"http://127.0.0.1:{self.sandbox_port}"
 
     def environment(self) -> dict[str, str]:
         env = os.environ.copy()
@@ -78,7 +83,7 @@ class AirflowStack:
                 "AIRFLOW_HOME": str(self.home),
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": db,
                 "AIRFLOW__CORE__EXECUTOR": self.executor,
-                "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+                "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
                 "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                 "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
@@ -114,7 +119,8 @@ class AirflowStack:
         env = self.environment()
         subprocess.run([_bin("airflow"), "db", "migrate"], env=env, check=True, capture_output=True)
         subprocess.run([_bin("fb-commerce"), "airflow-init"], env=env, check=True, capture_output=True)
-        self._spawn("sandbox", _bin("fb-commerce"), "sandbox", "--port", str(self.sandbox_port), *self.sandbox_args)
+        if not self.external_sandbox:
+            self._spawn("sandbox", _bin("fb-commerce"), "sandbox", "--port", str(self.sandbox_port), *self.sandbox_args)
         self._spawn("api-server", _bin("airflow"), "api-server", "--port", str(self.api_port))
         self._spawn("scheduler", _bin("airflow"), "scheduler")
         self._spawn("dag-processor", _bin("airflow"), "dag-processor")
@@ -169,6 +175,18 @@ class AirflowStack:
 
         self._wait(finished, timeout, f"run {run_id} of {dag_id}")
         return state["value"]
+
+    def runs(self, dag_id: str) -> list[dict[str, Any]]:
+        """The DAG's runs, oldest first (``dag_run_id``, ``run_type``, ``state``...)."""
+        return self.api("GET", f"dags/{dag_id}/dagRuns", params={"order_by": "run_after", "limit": 1000})["dag_runs"]
+
+    def wait_idle(self, dag_id: str, timeout: float = 600) -> None:
+        """Until the DAG has runs and none is queued or running."""
+        self._wait(
+            lambda: (runs := self.runs(dag_id)) and all(r["state"] in ("success", "failed") for r in runs),
+            timeout,
+            f"{dag_id} idle",
+        )
 
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
         instances = self.api("GET", f"dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]

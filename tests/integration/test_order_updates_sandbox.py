@@ -268,8 +268,8 @@ def test_bad_rows_are_rejected_with_clear_messages_and_no_call(engine, client, s
             fb_shipment_requests,
             "carrier",
             a,
-            {"carrier": "pigeon", "tracking_number": "1Z3"},
-            "carrier: 'pigeon'",
+            {"carrier": "carrier pigeon", "tracking_number": "1Z3"},
+            "carrier: 'carrier pigeon'",
         ),
         (fb_shipment_requests, "no-tracking", a, {"carrier": "ups"}, "tracking_number: required"),
         (

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
@@ -411,12 +411,21 @@ class GraphClient:
         return destination
 
 
+try:  # msgspec comes with Airflow; it decodes a page of orders several times faster than json
+    from msgspec import DecodeError as _DecodeError
+    from msgspec.json import decode as _json_decode
+except ImportError:  # pragma: no cover
+    import json as _json
+
+    _json_decode, _DecodeError = _json.loads, ValueError
+
+
 def _decode(response: requests.Response) -> Any:
     if not response.content:
         return {}
     try:
-        return response.json()
-    except ValueError:
+        return _json_decode(response.content)
+    except (_DecodeError, ValueError, UnicodeDecodeError):
         return None
 
 

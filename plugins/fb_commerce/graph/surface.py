@@ -69,6 +69,37 @@ ORDER_FIELDS = {
 
 ACKNOWLEDGE_MAX_ORDERS = 100
 
+#: the order edges read back (reference §1.5-1.8), asked for inline with these selections
+LINE_ITEM_REF = ("id", "retailer_id", "product_id", "quantity")
+SHIPMENT_FIELDS = {
+    "id": None,
+    "external_shipment_id": None,
+    "tracking_info": ("carrier", "tracking_number", "shipping_method_name"),
+    "items": {**dict.fromkeys(LINE_ITEM_REF), "tax": {"final_tax": MONEY}},
+}
+CANCELLATION_FIELDS = {"id": None, "items": LINE_ITEM_REF, "cancel_reason": ("reason_code", "reason_description")}
+REFUND_FIELDS = {
+    "id": None,
+    "items": {**dict.fromkeys(LINE_ITEM_REF), "refund_subtotal": MONEY},
+    "refund_reason": ("reason_code", "reason_text"),
+    "refund_amount": {"subtotal": MONEY, "shipping": MONEY, "tax": MONEY, "total": MONEY},
+}
+RETURN_FIELDS = (
+    "id",
+    "return_status",
+    "return_message",
+    "merchant_return_id",
+    "item_return_quantities",
+    "item_return_reasons",
+    "items",
+)
+READ_BACK_EDGE_FIELDS = {
+    "shipments": SHIPMENT_FIELDS,
+    "cancellations": CANCELLATION_FIELDS,
+    "refunds": REFUND_FIELDS,
+    "returns": RETURN_FIELDS,
+}
+
 # --- Order writes (reference §1.4–1.7) ---------------------------------------------------------------------------
 
 ACKNOWLEDGE_ORDER_PARAMS = ("idempotency_key", "merchant_order_reference")
@@ -102,6 +133,7 @@ REFUND_REASON_CODES = (
     "FACEBOOK_INITIATED",
 )
 DEDUCTION_TYPES = ("RETURN_SHIPPING",)
+#: samples of Meta's carrier codes (the full list is on Meta's carrier-codes page; any snake_case code is sent)
 CARRIERS = ("dhl", "dhl_ecommerce_us", "eagle", "fedex", "ontrac", "tnt", "ups", "usps", "other")
 
 # --- Catalog (reference §2) ---------------------------------------------------------------------------------------

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from fb_commerce.operators.orders import _OrdersOperator, as_number
+from fb_commerce.operators.base import as_number
+from fb_commerce.operators.orders import OrdersOperator
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
     from fb_commerce.orders.send import DrainResult
 
 
-def _log_counts(operator: _OrdersOperator, result: DrainResult, engine: Engine) -> None:
+def _log_counts(operator: OrdersOperator, result: DrainResult, engine: Engine) -> None:
     """One info line per request kind, then what is left in each outbox table."""
     from fb_commerce.orders.outbox import describe_status_counts, status_counts
 
@@ -25,7 +26,7 @@ def _log_counts(operator: _OrdersOperator, result: DrainResult, engine: Engine) 
             operator.log.info("%s", line)
 
 
-class ValidateOrderUpdatesOperator(_OrdersOperator):
+class ValidateOrderUpdatesOperator(OrdersOperator):
     """Checks every pending outbox request against its stored order and marks the invalid ones failed, with a
     message naming the row and the column, without calling Meta. Returns the counts per request kind."""
 
@@ -38,7 +39,7 @@ class ValidateOrderUpdatesOperator(_OrdersOperator):
         return result.as_dict()
 
 
-class SendOrderUpdatesOperator(_OrdersOperator):
+class SendOrderUpdatesOperator(OrdersOperator):
     """Drains the outbox: each order in turn, its shipments, tracking updates, cancellations and refunds in
     queue order, each checked again and then sent with its idempotency key (:mod:`fb_commerce.orders.send`).
 
@@ -62,14 +63,14 @@ class SendOrderUpdatesOperator(_OrdersOperator):
         return result.as_dict()
 
 
-class OrderUpdatesSummaryOperator(_OrdersOperator):
+class OrderUpdatesSummaryOperator(OrdersOperator):
     """Logs the outbox rows per table and status, and fails (so Airflow alerts) when a request is still
     pending after ``stuck_after_attempts`` attempts, listing those rows.
 
     :param stuck_after_attempts: attempts after which a pending request counts as stuck (templated).
     """
 
-    template_fields: Sequence[str] = (*_OrdersOperator.template_fields, "stuck_after_attempts")
+    template_fields: Sequence[str] = (*OrdersOperator.template_fields, "stuck_after_attempts")
 
     def __init__(self, *, stuck_after_attempts: int | str = 12, **kwargs: Any) -> None:
         super().__init__(**kwargs)

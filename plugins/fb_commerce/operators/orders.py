@@ -9,57 +9,21 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from airflow.sdk import BaseOperator
-
-from fb_commerce.defaults import GRAPH_CONN_ID, WAREHOUSE_CONN_ID
-
-if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
-
-    from fb_commerce.hooks.graph import FbCommerceHook
+from fb_commerce.operators.base import FbCommerceOperator, as_number
 
 
-def as_number(value: Any, name: str) -> float:
-    """A setting rendered from a template ("15", "15.0", 15) as a number, or a clear error naming it."""
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"setting {name} must be a number, got {value!r}") from None
+class OrdersOperator(FbCommerceOperator):
+    """Shared by the order operators (fb_orders_sync and fb_order_updates)."""
 
-
-class _OrdersOperator(BaseOperator):
-    """Shared by the fb_orders_sync operators: the two connections and how they are opened."""
-
-    template_fields: Sequence[str] = ("fb_conn_id", "warehouse_conn_id")
     ui_color = "#e7f0fd"
 
-    def __init__(self, *, fb_conn_id: str = GRAPH_CONN_ID, warehouse_conn_id: str = WAREHOUSE_CONN_ID,
-                 **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.fb_conn_id = fb_conn_id
-        self.warehouse_conn_id = warehouse_conn_id
 
-    def warehouse(self) -> Engine:
-        """The warehouse engine, its schema upgraded first (or a clear refusal when upgrades are off)."""
-        from fb_commerce.hooks.warehouse import WarehouseHook
-        from fb_commerce.orders.engine import engine_options
-
-        hook = WarehouseHook(self.warehouse_conn_id, engine_kwargs=engine_options())
-        hook.ensure_schema()
-        return hook.get_engine()
-
-    def graph(self) -> FbCommerceHook:
-        from fb_commerce.hooks.graph import FbCommerceHook
-
-        return FbCommerceHook(self.fb_conn_id)
-
-
-class _PullSettingsOperator(_OrdersOperator):
+class _PullSettingsOperator(OrdersOperator):
     """An operator that reads an incremental window: overlap, first-run lookback and page size."""
 
-    template_fields: Sequence[str] = (*_OrdersOperator.template_fields, "overlap_minutes", "lookback_days",
+    template_fields: Sequence[str] = (*OrdersOperator.template_fields, "overlap_minutes", "lookback_days",
                                       "page_size")
 
     def __init__(self, *, overlap_minutes: float | str = 15, lookback_days: float | str = 30,
@@ -116,7 +80,7 @@ class PullOrdersOperator(_PullSettingsOperator):
         return result.as_dict()
 
 
-class AcknowledgeOrdersOperator(_OrdersOperator):
+class AcknowledgeOrdersOperator(OrdersOperator):
     """Acknowledges the stored CREATED orders that have a reference, in batches of at most 100, recording
     acknowledged_at or the error per order."""
 
@@ -160,7 +124,7 @@ class ReadBackOrdersOperator(_PullSettingsOperator):
         return result.as_dict()
 
 
-class CheckOrderAlertsOperator(_OrdersOperator):
+class CheckOrderAlertsOperator(OrdersOperator):
     """Fails, listing the orders in its log, when an order stayed CREATED too long or an IN_PROGRESS order nears
     its ship-by date with nothing shipped.
 
@@ -169,7 +133,7 @@ class CheckOrderAlertsOperator(_OrdersOperator):
         off (templated).
     """
 
-    template_fields: Sequence[str] = (*_OrdersOperator.template_fields, "stuck_created_minutes",
+    template_fields: Sequence[str] = (*OrdersOperator.template_fields, "stuck_created_minutes",
                                       "ship_by_warning_hours")
 
     def __init__(self, *, stuck_created_minutes: float | str = 60, ship_by_warning_hours: float | str = 24,

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 
 from fb_commerce.graph.client import GraphClient
 from fb_commerce.graph.fields import FieldSpec
-from fb_commerce.graph.surface import ORDER_STATES
+from fb_commerce.graph.surface import ORDER_STATES, READ_BACK_EDGE_FIELDS
 from fb_commerce.orders.mapping import READ_BACK_EDGES
 from fb_commerce.orders.pull import DEFAULT_LOOKBACK, DEFAULT_OVERLAP, MAX_PAGE_SIZE, list_orders
 from fb_commerce.orders.states import ACKNOWLEDGED_STATES, HAS_CANCELLATIONS, HAS_REFUNDS
@@ -98,10 +98,10 @@ def read_back(
 ) -> ReadBackResult:
     """Upsert the shipments, cancellations, refunds and returns of orders Meta changed; move the watermark.
 
-    :param edge_fields: fields to ask per edge (default: Meta's default fields of each edge).
+    :param edge_fields: fields to ask per edge (default: ``surface.READ_BACK_EDGE_FIELDS``).
     """
     now = now or dt.datetime.now(dt.timezone.utc)
-    edge_fields = dict(edge_fields or {})
+    edge_fields = dict(edge_fields or READ_BACK_EDGE_FIELDS)
     result = ReadBackResult(rows={table: 0 for _, table in READ_BACK_EDGES.values()})
     result.updated_after = window_start(engine, READ_BACK_WATERMARK, now=now, overlap=overlap, lookback=lookback)
     newest: dt.datetime | None = None

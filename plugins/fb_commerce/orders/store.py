@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from fb_commerce.orders.mapping import item_rows, order_row
 from fb_commerce.orders.reference import ReferenceGenerator, generate_references, set_references
 from fb_commerce.orders.states import ACKNOWLEDGED_STATES, CREATED, FB_PROCESSING
-from fb_commerce.orders.writer import write_rows
+from fb_commerce.warehouse.page_writer import write_rows
 from fb_commerce.warehouse.schema import fb_order_items, fb_orders
 
 log = logging.getLogger(__name__)

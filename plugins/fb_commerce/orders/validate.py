@@ -45,7 +45,10 @@ FULFILLMENT_ADDRESS_KEYS = (
 FULFILLMENT_ADDRESS_REQUIRED = ("street_1", "city", "postal_code", "country")
 #: what a cancellation without a reason code is sent with (older copies of the docs require a reason)
 DEFAULT_CANCEL_REASON = "CANCEL_REASON_OTHER"
-CARRIER_CODES = frozenset(code.lower() for code in surface.CARRIERS)
+#: Meta's carrier codes are snake_case words (``fedex``, ``dhl_ecommerce_us``). The reference gives only samples of
+#: the full list, so any well-formed code passes here and Meta has the last word; a code that cannot be one (spaces,
+#: punctuation) is refused before the call.
+CARRIER_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{1,63}$")
 
 
 @dataclass
@@ -162,10 +165,11 @@ def _check_tracking(
     """Carrier and tracking number of a shipment or tracking update; returns the tracking number."""
     carrier = request.get("carrier")
     if carrier is None:
-        problems.append(f"carrier: required, one of {', '.join(surface.CARRIERS)}")
-    elif str(carrier).strip().lower() not in CARRIER_CODES:
+        problems.append(f"carrier: required, Meta's carrier code (e.g. {', '.join(surface.CARRIERS)})")
+    elif not CARRIER_CODE.match(str(carrier).strip()):
         problems.append(
-            f"carrier: {carrier!r} is not a known carrier code; use one of {', '.join(surface.CARRIERS)}"
+            f"carrier: {carrier!r} is not a carrier code (letters, digits and _ like "
+            f"{', '.join(surface.CARRIERS[:4])}); see Meta's carrier codes page"
         )
     number = request.get("tracking_number")
     if number is None or not str(number).strip():

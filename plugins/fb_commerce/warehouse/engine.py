@@ -37,7 +37,27 @@ def _json_default(value: Any) -> Any:
 
 
 json_dumps = functools.partial(json.dumps, default=_json_default, ensure_ascii=False, separators=(",", ":"))
-"""The JSON serializer of warehouse engines: Decimal as string, dates as ISO-8601."""
+"""The standard-library JSON serializer: Decimal as string, dates as ISO-8601."""
+
+
+def _fast_json_serializer() -> Any:
+    """msgspec's encoder (a dependency of Airflow itself), several times faster than ``json`` on the ``raw``
+    columns that keep Meta's objects, which is most of the cost of storing a page of orders. Decimal is written
+    as a string like :data:`json_dumps` does; dates as RFC 3339. Falls back to :data:`json_dumps`."""
+    try:
+        import msgspec
+    except ImportError:  # pragma: no cover - Airflow installs it
+        return json_dumps
+    encoder = msgspec.json.Encoder(decimal_format="string")
+
+    def serialize(value: Any) -> str:
+        return encoder.encode(value).decode("utf-8")
+
+    return serialize
+
+
+json_serializer = _fast_json_serializer()
+"""The JSON serializer of warehouse engines."""
 
 
 def _sqlite_wal(cursor: Any) -> None:
@@ -89,7 +109,7 @@ def create_warehouse_engine(url: str | URL, **engine_kwargs: Any) -> Engine:
     """
     url = sa.make_url(url)
     backend = url.get_backend_name()
-    kwargs: dict[str, Any] = {"json_serializer": json_dumps}
+    kwargs: dict[str, Any] = {"json_serializer": json_serializer}
     if backend == "sqlite":
         if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
             Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
