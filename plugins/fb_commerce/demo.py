@@ -144,6 +144,33 @@ def _step_orders_again(ctx: DemoContext) -> None:
     _print_orders(ctx)
 
 
+def _step_catalog_feed(ctx: DemoContext) -> None:
+    from fb_commerce.catalog.demo_products import seed_demo_products
+    from fb_commerce.catalog.summary import feed_summary
+
+    engine = ctx.engine()
+    print(f"  {seed_demo_products(engine)} products in merchant_products (3 of them deliberately bad)")
+    engine.dispose()  # no connection of ours stays open on the file while the DAG builds the feed
+    ctx.dag_test("fb_catalog_feed")
+    print(_indent(feed_summary(ctx.engine())))
+
+
+def _step_inventory(ctx: DemoContext) -> None:
+    from fb_commerce.catalog.demo_products import change_demo_inventory
+    from fb_commerce.catalog.summary import inventory_summary
+
+    engine = ctx.engine()
+    changed = change_demo_inventory(engine)
+    engine.dispose()
+    print("  the merchant changed: " + ", ".join(f"{n} {what}" for what, n in changed.items()))
+    ctx.dag_test("fb_inventory_sync")
+    print(_indent(inventory_summary(ctx.engine())))
+
+
+def _indent(text: str) -> str:
+    return "\n".join(line if line.startswith("  ") else f"  {line}" for line in text.splitlines())
+
+
 #: the demo, in order
 STEPS: list[tuple[str, Callable[[DemoContext], None]]] = [
     ("Warehouse schema", _step_warehouse),
@@ -151,6 +178,8 @@ STEPS: list[tuple[str, Callable[[DemoContext], None]]] = [
     ("Orders: pull, reference and acknowledge (fb_orders_sync)", _step_orders),
     ("OMS: ship, cancel and refund through the outbox (fb_order_updates)", _step_order_updates),
     ("Orders again: Meta's side read back (fb_orders_sync)", _step_orders_again),
+    ("Catalog: validated feed built and uploaded (fb_catalog_feed)", _step_catalog_feed),
+    ("Inventory: stock and price changes through the Batch API (fb_inventory_sync)", _step_inventory),
 ]
 
 

@@ -20,6 +20,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -140,7 +141,10 @@ def _adbc_database(url: sa.URL) -> Any:
         database = url.database or ""
         if not database or database == ":memory:":
             raise ValueError("an in-memory SQLite database cannot be read through a second connection")
-        return adbc_driver_sqlite.connect(database)
+        # Read-only, always: the driver links its own copy of SQLite, and a read-write connection of it deletes
+        # the WAL file when it closes, under the feet of this process's other connections to the same file (the
+        # warehouse's), which corrupts it (sqlite.org/howtocorrupt.html 2.2.1). A read-only one never does.
+        return adbc_driver_sqlite.connect(f"file:{quote(str(Path(database).resolve()))}?mode=ro")
     import adbc_driver_postgresql
 
     return adbc_driver_postgresql.connect(libpq_uri(url))

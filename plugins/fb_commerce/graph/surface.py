@@ -154,7 +154,7 @@ UPLOAD_SESSION_FIELDS = (
     "url",
     "filename",
 )
-UPLOAD_ERROR_FIELDS = ("id", "summary", "description", "severity", "samples", "total_count")
+UPLOAD_ERROR_FIELDS = ("id", "summary", "description", "severity", "error_type", "affected_surfaces", "samples", "total_count")
 ITEMS_BATCH_PARAMS = ("item_type", "requests", "allow_upsert")
 ITEMS_BATCH_MAX_REQUESTS = 5000
 ITEMS_BATCH_MAX_BYTES = 28 * 1024 * 1024

@@ -1,0 +1,137 @@
+"""Inventory delta pieces without a database or network: requests, value checks, packing into calls, batch status."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from types import SimpleNamespace
+
+import pytest
+from fb_commerce.catalog.batch_calls import BatchStatus, already_gone, is_pending
+from fb_commerce.catalog.feed_readback import state_row
+from fb_commerce.catalog.inventory import (
+    CREATE,
+    DELETE,
+    UPDATE,
+    DeltaCounts,
+    InventoryChange,
+    change_from_row,
+    delta_sql,
+    plan_batches,
+    sendable,
+)
+
+
+def change(retailer_id: str = "SKU-1", method: str = UPDATE, **values: object) -> InventoryChange:
+    base = {"availability": "in stock", "quantity": 3, "price": Decimal("19.90"), "currency": "USD"}
+    return InventoryChange(retailer_id, method, **{**base, **values})
+
+
+def test_update_request_carries_absolute_values_in_feed_style():
+    assert change(sale_price=Decimal(15)).request() == {
+        "method": "UPDATE",
+        "data": {"id": "SKU-1", "availability": "in stock", "quantity_to_sell_on_facebook": 3,
+                 "price": "19.90 USD", "sale_price": "15.00 USD"},
+    }
+    assert "sale_price" not in change().request()["data"]
+    assert change(synced_sale_price=Decimal(15)).request()["data"]["sale_price"] == ""  # the sale ended
+
+
+def test_delete_request_and_state_values():
+    gone = InventoryChange("SKU-9", DELETE)
+    assert gone.request() == {"method": "DELETE", "data": {"id": "SKU-9"}}
+    assert gone.problem() is None and set(gone.state_values().values()) == {None}
+
+
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ({"availability": "In Stock"}, "availability"),
+        ({"quantity": -1}, "quantity_to_sell_on_facebook"),
+        ({"quantity": None}, "quantity_to_sell_on_facebook"),
+        ({"price": None}, "price"),
+        ({"price": Decimal(-1)}, "price"),
+        ({"currency": "usd"}, "currency"),
+        ({"currency": None}, "currency"),
+        ({"sale_price": Decimal(25)}, "sale_price"),
+    ],
+)
+def test_bad_values_are_named(values, field):
+    assert change(**values).problem().startswith(field)
+    assert change().problem() is None
+
+
+def test_an_overlong_id_is_a_problem_even_for_a_delete():
+    assert InventoryChange("x" * 101, DELETE).problem().startswith("id")
+
+
+def test_rows_are_normalised():
+    row = SimpleNamespace(retailer_id=123, method=UPDATE, availability="in stock", quantity=4.0, price=19.899999,
+                          sale_price=None, currency="USD", synced_sale_price="12.5")
+    parsed = change_from_row(row)
+    assert (parsed.retailer_id, parsed.quantity, parsed.price, parsed.synced_sale_price) == (
+        "123", 4, Decimal("19.90"), Decimal("12.50"))
+    assert change_from_row(SimpleNamespace(**{**vars(row), "quantity": 2.5})).quantity is None
+    assert change_from_row(SimpleNamespace(**{**vars(row), "price": "abc"})).problem().startswith("price")
+
+
+def test_sendable_counts_new_and_bad_products_and_sends_a_repeated_id_once():
+    counts = DeltaCounts()
+    changes = [change("A"), change("B", CREATE), change("A", quantity=9), change("C", currency="??"),
+               InventoryChange("D", DELETE)]
+    sent = list(sendable(changes, counts))
+    assert [(c.retailer_id, c.method) for c in sent] == [("A", UPDATE), ("D", DELETE)]
+    assert (counts.updates, counts.deletes, counts.new_products, counts.invalid, counts.to_send) == (1, 1, 1, 2, 2)
+    assert counts.new_examples == ["B"] and "repeated" in counts.invalid_examples[0] + counts.invalid_examples[1]
+    assert "1 to update, 1 to delete" in counts.describe() and "fb_catalog_feed" in counts.describe()
+
+
+def test_calls_hold_at_most_the_batch_size():
+    plans = list(plan_batches([change(f"SKU-{n}") for n in range(7)], max_requests=3))
+    assert [len(p.requests) for p in plans] == [3, 3, 1]
+    assert [c.retailer_id for p in plans for c in p.changes] == [f"SKU-{n}" for n in range(7)]
+    body = plans[0].body()
+    assert body["item_type"] == "PRODUCT_ITEM" and body["allow_upsert"] is False and len(body["requests"]) == 3
+
+
+def test_calls_stay_under_the_byte_budget():
+    changes = [change(f"SKU-{n:03d}") for n in range(50)]
+    one = len(json.dumps(changes[0].request(), separators=(",", ":"))) + 1
+    budget = 200 + one * 10
+    plans = list(plan_batches(changes, max_requests=5000, max_bytes=budget))
+    assert all(len(json.dumps(p.body())) <= budget for p in plans)
+    assert [len(p.requests) for p in plans] == [10] * 5
+
+
+@pytest.mark.parametrize("size", [0, 5001])
+def test_batch_size_is_bounded(size):
+    with pytest.raises(ValueError, match="between 1 and 5000"):
+        list(plan_batches([change()], max_requests=size))
+
+
+def test_nothing_to_send_makes_no_call():
+    assert list(plan_batches([])) == []
+
+
+def test_delta_sql_is_null_safe_on_each_dialect():
+    sqlite = delta_sql("SELECT 1 AS id;", "sqlite")
+    postgres = delta_sql("SELECT 1 AS id", "postgresql")
+    assert "IS NOT st.price" in sqlite and "IS DISTINCT FROM st.price" in postgres
+    assert sqlite.count("SELECT 1 AS id") == 2 and ";" not in sqlite  # the source, twice, without its semicolon
+
+
+def test_feed_and_batch_agree_on_the_state_hash():
+    from_feed = state_row({"id": "SKU-1", "availability": "in stock", "quantity_to_sell_on_facebook": "3",
+                           "price": "19.90 USD", "sale_price": ""})
+    assert from_feed["row_hash"] == change().state_values()["row_hash"]
+    assert from_feed["row_hash"] != change(quantity=4).state_values()["row_hash"]
+
+
+def test_batch_status_helpers():
+    assert is_pending(None) and is_pending("IN_PROGRESS") and not is_pending("FINISHED") and not is_pending("ERROR")
+    status = BatchStatus("h", "FINISHED", errors=[{"id": "A", "message": "bad price"}, {"id": "A", "message": "x"},
+                                                  {"line": 3}], invalid_ids=["A"])
+    assert status.succeeded and not status.pending
+    assert status.messages_by_id() == {"A": "bad price; x"}
+    assert status.summary()["invalid_requests"] == 1
+    assert already_gone("Item SKU-1 does not exist in the catalog") and not already_gone("price is invalid")
