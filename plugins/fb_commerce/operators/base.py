@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
@@ -23,6 +24,37 @@ def as_number(value: Any, name: str) -> float:
         raise ValueError(f"setting {name} must be a number, got {value!r}") from None
 
 
+def open_warehouse(operator: BaseOperator, conn_id: str) -> Engine:
+    """The warehouse engine, its schema brought up to date first (or a clear refusal when upgrades are off).
+
+    The engine is disposed when the operator method decorated with :func:`releases_warehouse` ends.
+    """
+    from fb_commerce.hooks.warehouse import WarehouseHook
+
+    hook = WarehouseHook(conn_id)
+    operator.__dict__.setdefault("_open_warehouses", []).append(hook)
+    hook.ensure_schema()
+    return hook.get_engine()
+
+
+def releases_warehouse(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Close the warehouse connections ``method`` opened when it returns, defers or fails.
+
+    A process that runs several tasks (``dag.test``, ``airflow dags test``, a worker reusing its process) then
+    holds no connection between tasks; a SQLite warehouse in particular is best left without idle connections.
+    """
+
+    @functools.wraps(method)
+    def wrapper(self: BaseOperator, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            for hook in self.__dict__.pop("_open_warehouses", []):
+                hook.dispose()
+
+    return wrapper
+
+
 class FbCommerceOperator(BaseOperator):
     """Base of the operators that read or write the warehouse and call the Graph API.
 
@@ -40,12 +72,9 @@ class FbCommerceOperator(BaseOperator):
         self.warehouse_conn_id = warehouse_conn_id
 
     def warehouse(self) -> Engine:
-        """The warehouse engine, its schema upgraded first (or a clear refusal when upgrades are off)."""
-        from fb_commerce.hooks.warehouse import WarehouseHook
-
-        hook = WarehouseHook(self.warehouse_conn_id)
-        hook.ensure_schema()
-        return hook.get_engine()
+        """The warehouse engine (see :func:`open_warehouse`); decorate the calling method with
+        :func:`releases_warehouse`."""
+        return open_warehouse(self, self.warehouse_conn_id)
 
     def graph(self) -> FbCommerceHook:
         from fb_commerce.hooks.graph import FbCommerceHook

@@ -8,9 +8,8 @@ batch handles) is deferred to the triggers of :mod:`fb_commerce.triggers.catalog
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +17,7 @@ from airflow.sdk import BaseOperator
 
 from fb_commerce.catalog.rejects import DEFAULT_REJECT_LIMIT
 from fb_commerce.defaults import GRAPH_CONN_ID, WAREHOUSE_CONN_ID
+from fb_commerce.operators.base import open_warehouse, releases_warehouse
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -48,36 +48,6 @@ def _share(value: Any, name: str) -> float | None:
 
         raise AirflowFailException(f"{name} is a share between 0 and 1 (0.05 = 5%), not {value!r}")
     return share
-
-
-def _warehouse(operator: BaseOperator, conn_id: str) -> Engine:
-    """The warehouse engine, its schema brought up to date first; disposed when the calling method ends
-    (see :func:`_releases_warehouse`)."""
-    from fb_commerce.hooks.warehouse import WarehouseHook
-
-    hook = WarehouseHook(conn_id)
-    operator.__dict__.setdefault("_open_warehouses", []).append(hook)
-    hook.ensure_schema()
-    return hook.get_engine()
-
-
-def _releases_warehouse(method: Callable[..., Any]) -> Callable[..., Any]:
-    """Close the warehouse connections ``method`` opened when it returns, defers or fails.
-
-    A process that runs several tasks (``dag.test``, ``airflow dags test``) must not keep an SQLite connection
-    open while a feed build reads the same file through ADBC: see
-    :class:`~fb_commerce.catalog.upload_store.RejectSpool`.
-    """
-
-    @functools.wraps(method)
-    def wrapper(self: BaseOperator, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(self, *args, **kwargs)
-        finally:
-            for hook in self.__dict__.pop("_open_warehouses", []):
-                hook.dispose()
-
-    return wrapper
 
 
 def _fail(message: str) -> None:
@@ -283,14 +253,14 @@ class FeedUploadOperator(BaseOperator):
                          self.fb_conn_id, verb, feed_id, self.feed_name, catalog_id, feed_id, self.fb_conn_id)
         return feed_id
 
-    @_releases_warehouse
+    @releases_warehouse
     def execute(self, context: Any) -> None:
         from fb_commerce.catalog import upload, upload_store
         from fb_commerce.hooks.graph import FbCommerceHook
 
         built = self._built(context)
         _, url, _ = self._settings()
-        engine = _warehouse(self, self.warehouse_conn_id)
+        engine = open_warehouse(self, self.warehouse_conn_id)
         graph = FbCommerceHook(self.fb_conn_id)
         run_id = context["run_id"]
         feed_id = self._feed_id(graph, engine)
@@ -345,13 +315,13 @@ class FeedUploadOperator(BaseOperator):
 
     # --- step 3 ---------------------------------------------------------------------------------------------
 
-    @_releases_warehouse
+    @releases_warehouse
     def session_finished(self, context: Any, event: dict[str, Any]) -> dict[str, Any]:
         """Resumed when the session ended (or the wait failed): store counts and errors, then the report."""
         from fb_commerce.catalog import upload, upload_store
         from fb_commerce.hooks.graph import FbCommerceHook
 
-        engine = _warehouse(self, self.warehouse_conn_id)
+        engine = open_warehouse(self, self.warehouse_conn_id)
         upload_id = event.get("upload_id")
         if event.get("status") != "success":
             from airflow.sdk.exceptions import AirflowException
@@ -375,14 +345,14 @@ class FeedUploadOperator(BaseOperator):
             self._wait(upload_id, "error_report", "report_written")
         return self._finish(context, engine, graph, session, errors, report_loaded=False)
 
-    @_releases_warehouse
+    @releases_warehouse
     def report_written(self, context: Any, event: dict[str, Any]) -> dict[str, Any]:
         """Resumed when the error report is written (or the wait failed): download and load it, then finish."""
         from fb_commerce.catalog import upload, upload_store
         from fb_commerce.dag_defaults import data_dir
         from fb_commerce.hooks.graph import FbCommerceHook
 
-        engine = _warehouse(self, self.warehouse_conn_id)
+        engine = open_warehouse(self, self.warehouse_conn_id)
         graph = FbCommerceHook(self.fb_conn_id)
         upload_id = event["upload_id"]
         status, handle = upload.read_report_status(graph.client, upload_id)
@@ -527,12 +497,12 @@ class InventorySyncOperator(BaseOperator):
             _fail(f"batch_size must be between 1 and {ITEMS_BATCH_MAX_REQUESTS}, not {self.batch_size!r}")
         graph = FbCommerceHook(self.fb_conn_id)
         sync = InventorySync(
-            _warehouse(self, self.warehouse_conn_id), graph.client, graph.catalog_id, run_id=context["run_id"],
+            open_warehouse(self, self.warehouse_conn_id), graph.client, graph.catalog_id, run_id=context["run_id"],
             source=self.source or None, batch_size=size, abandon_after=self.abandon_after,
         )
         return sync, graph
 
-    @_releases_warehouse
+    @releases_warehouse
     def execute(self, context: Any) -> dict[str, Any] | None:
         sync, graph = self._sync(context)
         earlier = sync.prepare()
@@ -569,7 +539,7 @@ class InventorySyncOperator(BaseOperator):
             self._wait(sync.catalog_id, settled.pending_handles, method_name, **kwargs)
         return settled
 
-    @_releases_warehouse
+    @releases_warehouse
     def earlier_finished(self, context: Any, event: dict[str, Any]) -> dict[str, Any] | None:
         """Resumed when the earlier runs' handles finished: settle them, then send this run's delta."""
         sync, graph = self._sync(context)
@@ -592,7 +562,7 @@ class InventorySyncOperator(BaseOperator):
         self._wait(sync.catalog_id, sent.handles, "sent_finished", counts=counts)
         return None
 
-    @_releases_warehouse
+    @releases_warehouse
     def sent_finished(
         self, context: Any, event: dict[str, Any], counts: dict[str, int] | None = None
     ) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from fb_commerce.operators.base import as_number
+from fb_commerce.operators.base import as_number, releases_warehouse
 from fb_commerce.operators.orders import OrdersOperator
 
 if TYPE_CHECKING:
@@ -30,6 +30,7 @@ class ValidateOrderUpdatesOperator(OrdersOperator):
     """Checks every pending outbox request against its stored order and marks the invalid ones failed, with a
     message naming the row and the column, without calling Meta. Returns the counts per request kind."""
 
+    @releases_warehouse
     def execute(self, context: Any) -> dict[str, Any]:
         from fb_commerce.orders.send import reject_invalid
 
@@ -48,6 +49,7 @@ class SendOrderUpdatesOperator(OrdersOperator):
     policy retries it once access is back.
     """
 
+    @releases_warehouse
     def execute(self, context: Any) -> dict[str, Any]:
         from fb_commerce.orders.send import drain
 
@@ -76,6 +78,7 @@ class OrderUpdatesSummaryOperator(OrdersOperator):
         super().__init__(**kwargs)
         self.stuck_after_attempts = stuck_after_attempts
 
+    @releases_warehouse
     def execute(self, context: Any) -> dict[str, dict[str, int]]:
         from fb_commerce.orders.outbox import describe_status_counts, status_counts, stuck_requests
 

@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from fb_commerce.operators.base import FbCommerceOperator, as_number
+from fb_commerce.operators.base import FbCommerceOperator, as_number, releases_warehouse
 
 
 class OrdersOperator(FbCommerceOperator):
@@ -59,6 +59,7 @@ class PullOrdersOperator(_PullSettingsOperator):
         super().__init__(**kwargs)
         self.reference_generator = reference_generator
 
+    @releases_warehouse
     def execute(self, context: Any) -> dict[str, Any]:
         from fb_commerce.orders.pull import pull_orders
         from fb_commerce.orders.reference import load_generator
@@ -84,6 +85,7 @@ class AcknowledgeOrdersOperator(OrdersOperator):
     """Acknowledges the stored CREATED orders that have a reference, in batches of at most 100, recording
     acknowledged_at or the error per order."""
 
+    @releases_warehouse
     def execute(self, context: Any) -> dict[str, Any]:
         from fb_commerce.orders.acknowledge import acknowledge_orders
 
@@ -106,6 +108,7 @@ class ReadBackOrdersOperator(_PullSettingsOperator):
     """Reads back the cancellations, refunds, shipments and returns of changed orders, including what Meta did
     itself, into fb_cancellations, fb_refunds, fb_shipments and fb_returns."""
 
+    @releases_warehouse
     def execute(self, context: Any) -> dict[str, Any]:
         from fb_commerce.orders.readback import read_back
 
@@ -142,6 +145,7 @@ class CheckOrderAlertsOperator(OrdersOperator):
         self.stuck_created_minutes = stuck_created_minutes
         self.ship_by_warning_hours = ship_by_warning_hours
 
+    @releases_warehouse
     def execute(self, context: Any) -> int:
         from fb_commerce.orders.alerts import check_orders
 
