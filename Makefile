@@ -44,6 +44,7 @@ check: airflow-init
 bench: install
 	$(BIN)/python bench/parse_time.py
 	$(BIN)/python bench/feed.py
+	$(BIN)/python bench/inventory.py
 	$(BIN)/python bench/orders.py --latency
 
 # Regenerate constraints.txt from a clean venv (run after changing requirements*.txt).
