@@ -37,9 +37,15 @@ def run_dag(conf: dict | None = None):
     return dag.test(run_conf=conf or {})
 
 
-def test_all_checks_pass_against_the_sandbox(connections):
+def test_all_checks_pass_against_the_sandbox(connections, capfd, caplog):
     run = run_dag()
     assert run.state == "success"
+    # the task's whole log (and the XCom it returned) never carries the token or the app secret
+    out, err = capfd.readouterr()
+    xcom = str(run.get_task_instance("run_checks").xcom_pull(task_ids="run_checks"))
+    for text in (out, err, caplog.text, xcom):
+        assert defaults.SANDBOX_ACCESS_TOKEN not in text and defaults.SANDBOX_APP_SECRET not in text
+    assert "token" in xcom
     report = (connections / "reports" / "setup_check.txt").read_text()
     assert "All checks passed." in report and "FAIL" not in report
     for name in ("token", "commerce account", "order management app", "catalog and feed", "warehouse"):
