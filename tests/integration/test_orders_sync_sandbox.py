@@ -222,3 +222,26 @@ def test_read_back_stores_every_edge_the_sandbox_has(sandbox, client, engine):
     rows_before = dict(result.rows)
     again = read_back(client, engine, CMS)
     assert sum(again.rows.values()) < sum(rows_before.values()), "only the overlap is read again"
+
+
+def test_hourly_sweep_finds_what_meta_did_to_orders_outside_the_window(sandbox, client, engine):
+    """A refund need not move an order's last_updated (its status): the hourly wide sweep still finds it."""
+    from fb_commerce.orders.sync_state import READ_BACK_WATERMARK, advance_watermark
+    from fb_commerce.warehouse.schema import fb_refunds
+
+    now = dt.datetime.now(dt.timezone.utc)
+    first = read_back(client, engine, CMS, now=now)
+    assert first.swept_after is not None and first.rows["fb_refunds"] > 0
+    expected = first.rows["fb_refunds"]
+    # Pretend the refunds were made after we last looked, on orders whose last_updated stayed old.
+    advance_watermark(engine, READ_BACK_WATERMARK, now + dt.timedelta(days=1), now=now)
+    with engine.begin() as conn:
+        conn.execute(sa.delete(fb_refunds))
+
+    soon = read_back(client, engine, CMS, now=now + dt.timedelta(minutes=30))
+    assert soon.swept_after is None and soon.rows["fb_refunds"] == 0  # the watermark window misses them
+
+    later = read_back(client, engine, CMS, now=now + dt.timedelta(minutes=61))
+    assert later.swept_after is not None and later.rows["fb_refunds"] == expected
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(fb_refunds)).scalar_one() == expected

@@ -8,6 +8,11 @@ no call of its own; an edge longer than one inline page is read in full from ``/
 
 The window is ``updated_after`` from the ``orders_read_back`` watermark minus the overlap (a lookback on the first
 run), moved only after the rows are committed. Rows are upserted by Meta's id: reading one twice changes nothing.
+
+``updated_after`` follows an order's *status* changes (reference §1.3), and a refund or a partial cancellation of a
+COMPLETED order need not change its status. So once per ``sweep_every`` (default hourly) the two filtered listings
+read a wide window (``sweep_window``, default 30 days, the return window) instead: what Meta did to an older order
+is found within the hour even when its ``last_updated`` did not move.
 """
 
 from __future__ import annotations
@@ -25,9 +30,19 @@ from fb_commerce.graph.surface import ORDER_STATES, READ_BACK_EDGE_FIELDS
 from fb_commerce.orders.mapping import READ_BACK_EDGES
 from fb_commerce.orders.pull import DEFAULT_LOOKBACK, DEFAULT_OVERLAP, MAX_PAGE_SIZE, list_orders
 from fb_commerce.orders.states import ACKNOWLEDGED_STATES, HAS_CANCELLATIONS, HAS_REFUNDS
-from fb_commerce.orders.sync_state import READ_BACK_WATERMARK, advance_watermark, window_start
+from fb_commerce.orders.sync_state import (
+    READ_BACK_SWEEP,
+    READ_BACK_WATERMARK,
+    advance_watermark,
+    read_watermark,
+    window_start,
+)
 from fb_commerce.orders.values import edge, timestamp
 from fb_commerce.warehouse.upsert import upsert
+
+#: how far back and how often the filtered listings sweep regardless of the watermark (see the module docstring)
+DEFAULT_SWEEP_WINDOW = dt.timedelta(days=30)
+DEFAULT_SWEEP_EVERY = dt.timedelta(hours=1)
 
 ALL_EDGES = tuple(READ_BACK_EDGES)
 #: what changed orders are read for: what shipped, and what came back
@@ -62,10 +77,12 @@ class ReadBackResult:
     edge_calls: int = 0
     updated_after: dt.datetime | None = None
     watermark: dt.datetime | None = None
+    swept_after: dt.datetime | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"pages": self.pages, "orders": dict(self.orders), "rows": dict(self.rows),
                 "edge_calls": self.edge_calls,
+                "swept_after": self.swept_after.isoformat() if self.swept_after else None,
                 "updated_after": self.updated_after.isoformat() if self.updated_after else None,
                 "watermark": self.watermark.isoformat() if self.watermark else None}
 
@@ -94,22 +111,30 @@ def read_back(
     lookback: dt.timedelta = DEFAULT_LOOKBACK,
     page_size: int = MAX_PAGE_SIZE,
     edge_fields: Mapping[str, FieldSpec] | None = None,
+    sweep_window: dt.timedelta = DEFAULT_SWEEP_WINDOW,
+    sweep_every: dt.timedelta | None = DEFAULT_SWEEP_EVERY,
     now: dt.datetime | None = None,
 ) -> ReadBackResult:
     """Upsert the shipments, cancellations, refunds and returns of orders Meta changed; move the watermark.
 
     :param edge_fields: fields to ask per edge (default: ``surface.READ_BACK_EDGE_FIELDS``).
+    :param sweep_window: how far back the filtered listings read when a sweep is due.
+    :param sweep_every: how often a sweep is due; None never sweeps.
     """
     now = now or dt.datetime.now(dt.timezone.utc)
     edge_fields = dict(edge_fields or READ_BACK_EDGE_FIELDS)
     result = ReadBackResult(rows={table: 0 for _, table in READ_BACK_EDGES.values()})
     result.updated_after = window_start(engine, READ_BACK_WATERMARK, now=now, overlap=overlap, lookback=lookback)
+    last_sweep = read_watermark(engine, READ_BACK_SWEEP)
+    if sweep_every is not None and (last_sweep is None or now - last_sweep >= sweep_every):
+        result.swept_after = min(result.updated_after, now - sweep_window)
     newest: dt.datetime | None = None
     for listing in LISTINGS:
         fields: dict[str, FieldSpec | None] = {"id": None, "last_updated": None}
         fields.update({name: edge_fields.get(name) for name in listing.edges})
+        since = result.swept_after if result.swept_after and listing.filters else result.updated_after
         seen = 0
-        for page in list_orders(client, cms_id, fields=fields, states=listing.states, since=result.updated_after,
+        for page in list_orders(client, cms_id, fields=fields, states=listing.states, since=since,
                                 page_size=page_size, filters=listing.filters):
             result.pages += 1
             synced_at = dt.datetime.now(dt.timezone.utc)
@@ -129,5 +154,7 @@ def read_back(
                 result.rows[table] += len(table_rows)
         result.orders[listing.name] = seen
     result.watermark = advance_watermark(engine, READ_BACK_WATERMARK, newest, now=now)
+    if result.swept_after is not None:
+        advance_watermark(engine, READ_BACK_SWEEP, now, now=now)
     return result
 

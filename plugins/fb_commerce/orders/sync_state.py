@@ -22,6 +22,8 @@ from fb_commerce.warehouse.upsert import upsert
 #: fb_sync_state rows of fb_orders_sync
 ORDERS_WATERMARK = "orders"
 READ_BACK_WATERMARK = "orders_read_back"
+#: when the read-back last swept its wide window (a time of ours, not Meta's)
+READ_BACK_SWEEP = "orders_read_back_sweep"
 
 
 def read_watermark(bind: Engine | Connection, name: str) -> dt.datetime | None:
