@@ -107,6 +107,16 @@ def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return request.getfixturevalue("postgres_url")
 
 
+@pytest.fixture
+def warehouse_engine(warehouse_url: str) -> Iterator[object]:
+    """An engine on an empty warehouse at the latest migration, once on SQLite and once on PostgreSQL."""
+    from support import migrated_engine
+
+    engine = migrated_engine(warehouse_url)
+    yield engine
+    engine.dispose()
+
+
 # --- Graph API sandbox --------------------------------------------------------------------------------------
 
 

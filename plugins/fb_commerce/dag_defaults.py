@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-from pathlib import Path
 
 from fb_commerce.defaults import POOL
 
@@ -21,11 +19,3 @@ DEFAULT_ARGS = {
     "retry_exponential_backoff": 2.0,
     "max_retry_delay": dt.timedelta(minutes=30),
 }
-
-
-def data_dir() -> Path:
-    """The project's data folder (reports, feed files, the default SQLite warehouse)."""
-    default = Path(__file__).resolve().parents[2] / "data"
-    path = Path(os.environ.get("FB_COMMERCE_DATA_DIR") or default)
-    path.mkdir(parents=True, exist_ok=True)
-    return path

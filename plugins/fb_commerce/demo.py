@@ -19,19 +19,19 @@ from pathlib import Path
 from typing import Any
 
 from fb_commerce import defaults
-from fb_commerce.dag_defaults import data_dir
+from fb_commerce.warehouse.paths import data_dir
 from fb_commerce.environment import GRAPH_ENV, WAREHOUSE_ENV, sandbox_connection, sandbox_url
 from fb_commerce.local import airflow_bin
 
 
 def free_port(preferred: int) -> int:
     """The preferred port if nothing listens there, else any free one."""
+    from fb_commerce.devstack import free_port as any_free_port
+
     with socket.socket() as probe:
         if probe.connect_ex((defaults.SANDBOX_HOST, preferred)) != 0:
             return preferred
-    with socket.socket() as sock:
-        sock.bind((defaults.SANDBOX_HOST, 0))
-        return sock.getsockname()[1]
+    return any_free_port()
 
 
 @dataclass

@@ -12,7 +12,7 @@ import os
 from collections.abc import MutableMapping
 
 from fb_commerce import defaults
-from fb_commerce.dag_defaults import data_dir
+from fb_commerce.warehouse.paths import default_warehouse_path
 
 GRAPH_ENV = f"AIRFLOW_CONN_{defaults.GRAPH_CONN_ID.upper()}"
 WAREHOUSE_ENV = f"AIRFLOW_CONN_{defaults.WAREHOUSE_CONN_ID.upper()}"
@@ -40,7 +40,7 @@ def sandbox_url(host: str = defaults.SANDBOX_HOST, port: int = defaults.SANDBOX_
 
 
 def default_warehouse_connection() -> dict[str, object]:
-    return {"conn_type": "sqlite", "host": str(data_dir() / "warehouse.db")}
+    return {"conn_type": "sqlite", "host": str(default_warehouse_path())}
 
 
 def apply_local_defaults(env: MutableMapping[str, str] | None = None, *, sandbox_base_url: str | None = None) -> dict[str, str]:

@@ -14,20 +14,12 @@ import pytest
 import sqlalchemy as sa
 from fb_commerce import defaults
 from fb_commerce.catalog.demo_products import demo_product
-from fb_commerce.environment import sandbox_connection
+from support import set_connections
 
 pytestmark = pytest.mark.slow
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 GOOD = [f"SKU-{n:05d}" for n in range(1, 61)]
-
-
-def set_connections(monkeypatch, sandbox_url: str, warehouse_url: str, **graph_extra: object) -> None:
-    graph = sandbox_connection(sandbox_url)
-    graph["extra"] = {k: v for k, v in {**graph["extra"], **graph_extra}.items() if v is not None}
-    monkeypatch.setenv("AIRFLOW_CONN_FB_COMMERCE_DEFAULT", json.dumps(graph))
-    monkeypatch.setenv("AIRFLOW_CONN_FB_COMMERCE_WAREHOUSE",
-                       json.dumps({"conn_type": "generic", "extra": {"sqlalchemy_url": warehouse_url}}))
 
 
 def shop_in(warehouse_url: str):

@@ -3,7 +3,6 @@ through items_batch, the handles are followed by the trigger, and the sync state
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 from fb_commerce import defaults
 from fb_commerce.catalog import demo_products as demo
-from fb_commerce.environment import sandbox_connection
 from fb_commerce.sandbox.client import SandboxGraph
+from support import set_connections
 from test_fb_catalog_feed import rows, run_dag  # the same helpers (pytest puts this folder on sys.path)
 
 pytestmark = pytest.mark.slow
@@ -33,9 +32,7 @@ def fed_shop(sandbox, warehouse_url, tmp_path, monkeypatch) -> Iterator[sa.Engin
     engine = create_warehouse_engine(warehouse_url)
     upgrade(engine)
     demo.seed_demo_products(engine)
-    monkeypatch.setenv("AIRFLOW_CONN_FB_COMMERCE_DEFAULT", json.dumps(sandbox_connection(sandbox.url)))
-    monkeypatch.setenv("AIRFLOW_CONN_FB_COMMERCE_WAREHOUSE",
-                       json.dumps({"conn_type": "generic", "extra": {"sqlalchemy_url": warehouse_url}}))
+    set_connections(monkeypatch, sandbox.url, warehouse_url)
     monkeypatch.setenv("FB_COMMERCE_DATA_DIR", str(tmp_path))
     sandbox.admin.config(upload_delay_seconds=0.2, batch_delay_seconds=0.2)
     assert run_dag(engine).state == "success"

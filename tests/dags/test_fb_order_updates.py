@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,6 @@ import pytest
 import sqlalchemy as sa
 
 from fb_commerce import defaults
-from fb_commerce.environment import sandbox_connection
 from fb_commerce.graph.client import GraphClient, GraphSettings
 from fb_commerce.orders.demo_oms import order_ids, queue_demo_requests
 from fb_commerce.orders.pull import pull_orders
@@ -24,6 +22,7 @@ from fb_commerce.warehouse.schema import (
     fb_shipment_requests,
     metadata,
 )
+from support import set_connections
 
 pytestmark = pytest.mark.slow
 
@@ -34,23 +33,8 @@ ENDPOINTS = {
     ("fb_cancellation_requests", None): "POST /{order_id}/cancellations",
     ("fb_refund_requests", None): "POST /{order_id}/refunds",
 }
-FAST_RETRIES = {
-    "backoff_initial": 0.01,
-    "backoff_max": 0.05,
-    "max_attempts": 12,
-    "timeout": [2, 3],
-    "max_slowdown": 0.05,
-}
-
-
 def connect(monkeypatch, sandbox, warehouse_url: str, **extra: Any) -> None:
-    conn = sandbox_connection(sandbox.url)
-    conn["extra"].update({**FAST_RETRIES, **extra})
-    monkeypatch.setenv("AIRFLOW_CONN_FB_COMMERCE_DEFAULT", json.dumps(conn))
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_FB_COMMERCE_WAREHOUSE",
-        json.dumps({"conn_type": "generic", "extra": {"sqlalchemy_url": warehouse_url}}),
-    )
+    set_connections(monkeypatch, sandbox.url, warehouse_url, fast=True, **extra)
 
 
 def stored_orders(sandbox, url: str, monkeypatch, tmp_path: Path) -> sa.Engine:

@@ -8,7 +8,6 @@ and return read back.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -16,19 +15,17 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from fb_commerce.environment import sandbox_connection
 from fb_commerce.orders.values import edge
 from fb_commerce.warehouse.engine import create_warehouse_engine
 from fb_commerce.warehouse.migrate import upgrade
 from fb_commerce.warehouse.schema import fb_order_items, fb_orders
+from support import set_connections
 
 pytestmark = pytest.mark.slow
 
 DAG_FILE = Path(__file__).resolve().parents[2] / "dags" / "fb_orders_sync.py"
 #: the alert rules are off where a test is about the sync itself (the seeded shop has late orders)
 NO_ALERTS = {"stuck_created_minutes": 0, "ship_by_warning_hours": 0}
-FAST_RETRIES = {"backoff_initial": 0.01, "backoff_max": 0.05, "max_attempts": 12, "timeout": [2, 5],
-                "max_slowdown": 0.05}
 READ_BACK = {"shipments": "fb_shipments", "cancellations": "fb_cancellations", "refunds": "fb_refunds",
              "returns": "fb_returns"}
 ID_COLUMNS = {"fb_shipments": "shipment_id", "fb_cancellations": "cancellation_id", "fb_refunds": "refund_id",
@@ -47,11 +44,7 @@ def dag():
 
 
 def use_connections(monkeypatch, sandbox_url: str, warehouse_url: str, **extra: Any) -> None:
-    conn = sandbox_connection(sandbox_url)
-    conn["extra"].update({**FAST_RETRIES, **extra})
-    monkeypatch.setenv("AIRFLOW_CONN_FB_COMMERCE_DEFAULT", json.dumps(conn))
-    monkeypatch.setenv("AIRFLOW_CONN_FB_COMMERCE_WAREHOUSE", json.dumps({"conn_type": "generic",
-                                                                          "extra": {"sqlalchemy_url": warehouse_url}}))
+    set_connections(monkeypatch, sandbox_url, warehouse_url, fast=True, **{"timeout": [2, 5], **extra})
 
 
 @pytest.fixture

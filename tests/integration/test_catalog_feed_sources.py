@@ -162,6 +162,7 @@ def test_the_sqlalchemy_fallback_writes_the_same_file(warehouse: str, tmp_path: 
     adbc = build_feed(warehouse, None, tmp_path / f"adbc.{fmt}", fmt=fmt, reject_limit=None)
     fallback = build_feed(warehouse, None, tmp_path / f"fallback.{fmt}", fmt=fmt, reject_limit=None,
                           method="sqlalchemy", batch_size=4)
+    assert adbc.method.startswith("adbc-")
     assert fallback.method.startswith("sqlalchemy-")
     assert (tmp_path / f"adbc.{fmt}").read_bytes() == (tmp_path / f"fallback.{fmt}").read_bytes()
 

@@ -19,6 +19,7 @@ from fb_commerce.catalog.feed_readback import read_feed_state
 from fb_commerce.catalog.sync_state import feed_marker, replace_from_feed
 from fb_commerce.environment import sandbox_connection
 from fb_commerce.graph.client import GraphClient, GraphSettings
+from support import set_connections
 
 CATALOG = defaults.SANDBOX_CATALOG_ID
 FEED = defaults.SANDBOX_FEED_ID
@@ -172,10 +173,7 @@ def test_sync_state_from_the_feed_keeps_refused_products_and_sweeps_the_rest(war
 
 @pytest.fixture
 def connections(sandbox, warehouse, monkeypatch, tmp_path):
-    monkeypatch.setenv("AIRFLOW_CONN_FB_COMMERCE_DEFAULT", json.dumps(sandbox_connection(sandbox.url)))
-    url = warehouse.url.render_as_string(hide_password=False)
-    monkeypatch.setenv("AIRFLOW_CONN_FB_COMMERCE_WAREHOUSE",
-                       json.dumps({"conn_type": "generic", "extra": {"sqlalchemy_url": url}}))
+    set_connections(monkeypatch, sandbox.url, warehouse)
     monkeypatch.setenv("FB_COMMERCE_DATA_DIR", str(tmp_path))
     sandbox.admin.config(upload_delay_seconds=0.3)
     return warehouse

@@ -11,17 +11,15 @@ from fb_commerce import defaults
 from fb_commerce.environment import sandbox_connection
 from fb_commerce.graph import GraphAuthError, GraphCommerceError, GraphRateLimitWait
 from fb_commerce.hooks.graph import FbCommerceHook
+from support import set_connections
 
 CMS = defaults.SANDBOX_CMS_ID
 ALL_STATES = "FB_PROCESSING,CREATED,IN_PROGRESS,COMPLETED"
 
 
 def connect(monkeypatch, url: str, **extra) -> FbCommerceHook:
-    conn = sandbox_connection(url)
-    # fast back-off so fault tests take seconds; a short read timeout so timeout faults cost little
-    conn["extra"].update({"backoff_initial": 0.01, "backoff_max": 0.05, "max_attempts": 12, "timeout": [2, 0.5], "max_slowdown": 0.05})
-    conn["extra"].update(extra)
-    monkeypatch.setenv("AIRFLOW_CONN_FB_COMMERCE_DEFAULT", json.dumps(conn))
+    # a short read timeout so timeout faults cost little
+    set_connections(monkeypatch, url, fast=True, timeout=[2, 0.5], **extra)
     return FbCommerceHook()
 
 

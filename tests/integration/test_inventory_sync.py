@@ -21,6 +21,7 @@ from fb_commerce.environment import sandbox_connection
 from fb_commerce.graph import GraphRateLimitWait
 from fb_commerce.graph.client import GraphClient, GraphSettings
 from fb_commerce.warehouse.schema import merchant_products
+from support import set_connections
 
 CATALOG = defaults.SANDBOX_CATALOG_ID
 SOURCE = load_source()
@@ -211,10 +212,7 @@ def test_bad_source_values_are_skipped_and_named(shop, client, sandbox):
 
 @pytest.fixture
 def connections(sandbox, shop, monkeypatch) -> sa.Engine:
-    monkeypatch.setenv("AIRFLOW_CONN_FB_COMMERCE_DEFAULT", json.dumps(sandbox_connection(sandbox.url)))
-    monkeypatch.setenv("AIRFLOW_CONN_FB_COMMERCE_WAREHOUSE",
-                       json.dumps({"conn_type": "generic", "extra": {"sqlalchemy_url": str(shop.url.render_as_string(
-                           hide_password=False))}}))
+    set_connections(monkeypatch, sandbox.url, shop)
     return shop
 
 

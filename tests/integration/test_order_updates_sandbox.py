@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from fb_commerce import defaults
-from fb_commerce.graph.client import GraphClient, GraphSettings
+from fb_commerce.graph.client import GraphClient
 from fb_commerce.orders import outbox
 from fb_commerce.orders.demo_oms import queue_demo_requests
 from fb_commerce.orders.pull import pull_orders
@@ -25,6 +25,7 @@ from fb_commerce.warehouse.schema import (
     fb_refund_requests,
     fb_shipment_requests,
 )
+from support import fast_client
 
 SHIPMENTS, TRACKING = "POST /{order_id}/shipments", "POST /{order_id}/update_shipment"
 CANCELLATIONS, REFUNDS = "POST /{order_id}/cancellations", "POST /{order_id}/refunds"
@@ -32,19 +33,7 @@ _CLOCK = itertools.count()
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 
-def make_client(url: str, **settings: Any) -> GraphClient:
-    """A client with fast back-off, so that fault tests take seconds."""
-    values = {
-        "backoff_initial": 0.01,
-        "backoff_max": 0.05,
-        "max_attempts": 12,
-        "timeout": (2.0, 3.0),
-        "max_slowdown": 0.05,
-        **settings,
-    }
-    return GraphClient(
-        defaults.SANDBOX_ACCESS_TOKEN, defaults.SANDBOX_APP_SECRET, GraphSettings(base_url=url, **values)
-    )
+make_client = fast_client  # a client with fast back-off, so that fault tests take seconds
 
 
 @pytest.fixture

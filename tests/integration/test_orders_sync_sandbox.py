@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from fb_commerce import defaults
-from fb_commerce.graph.client import GraphClient, GraphSettings
+from fb_commerce.graph.client import GraphClient
 from fb_commerce.graph.errors import GraphTransientError
 from fb_commerce.orders import store as store_module
 from fb_commerce.orders.acknowledge import CANNOT_ACKNOWLEDGE, acknowledge_orders, orders_to_acknowledge
@@ -19,9 +18,8 @@ from fb_commerce.orders.readback import read_back
 from fb_commerce.orders.reference import load_generator
 from fb_commerce.orders.sync_state import ORDERS_WATERMARK, read_watermark
 from fb_commerce.orders.values import edge
-from fb_commerce.warehouse.engine import create_warehouse_engine
-from fb_commerce.warehouse.migrate import upgrade
 from fb_commerce.warehouse.schema import fb_order_items, fb_orders
+from support import fast_client
 
 CMS = defaults.SANDBOX_CMS_ID
 
@@ -32,17 +30,12 @@ def numbered_reference(order: dict, number: int) -> str:
 
 
 def client_for(sandbox, **settings) -> GraphClient:
-    fast = {"backoff_initial": 0.01, "backoff_max": 0.05, "max_slowdown": 0.05, "timeout": (2.0, 5.0)}
-    return GraphClient(defaults.SANDBOX_ACCESS_TOKEN, defaults.SANDBOX_APP_SECRET,
-                       GraphSettings(base_url=sandbox.url, **{**fast, **settings}))
+    return fast_client(sandbox.url, **{"timeout": (2.0, 5.0), **settings})
 
 
 @pytest.fixture
-def engine(warehouse_url: str) -> Iterator[Engine]:
-    engine = create_warehouse_engine(warehouse_url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
+def engine(warehouse_engine: Engine) -> Engine:
+    return warehouse_engine
 
 
 @pytest.fixture

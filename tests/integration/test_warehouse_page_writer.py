@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -14,19 +13,14 @@ from fb_commerce.graph.client import GraphClient, GraphSettings
 from fb_commerce.graph.surface import ORDER_FIELDS, ORDER_STATES
 from fb_commerce.orders.mapping import item_rows, order_row
 from fb_commerce.warehouse.page_writer import write_rows
-from fb_commerce.warehouse.engine import create_warehouse_engine
-from fb_commerce.warehouse.migrate import upgrade
 from fb_commerce.warehouse.schema import fb_order_items, fb_orders
 
 NOW = dt.datetime(2026, 11, 27, 12, 0, 0, 123456, tzinfo=dt.timezone.utc)
 
 
 @pytest.fixture
-def engine(warehouse_url: str) -> Iterator[Engine]:
-    engine = create_warehouse_engine(warehouse_url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
+def engine(warehouse_engine: Engine) -> Engine:
+    return warehouse_engine
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -29,11 +28,8 @@ T0 = dt.datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=UTC)
 
 
 @pytest.fixture
-def engine(warehouse_url: str) -> Iterator[Engine]:
-    engine = create_warehouse_engine(warehouse_url)
-    migrate.upgrade(engine)
-    yield engine
-    engine.dispose()
+def engine(warehouse_engine: Engine) -> Engine:
+    return warehouse_engine
 
 
 def _order(order_id: str, **overrides: Any) -> dict[str, Any]:

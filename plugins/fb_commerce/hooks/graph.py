@@ -70,6 +70,28 @@ def settings_from_connection(conn: Connection) -> GraphSettings:
     return settings
 
 
+def mask_connection_secrets(conn: Connection) -> None:
+    """Make sure the token and app secret are masked in every log line, whatever logs them."""
+    try:
+        from airflow.sdk.log import mask_secret
+    except ImportError:  # pragma: no cover - only outside Airflow
+        return
+    mask_secret(conn.password)
+    secret = connection_extra(conn, "app_secret")
+    if secret:
+        mask_secret(secret)
+
+
+def client_from_connection(conn: Connection, *, session: requests.Session | None = None) -> GraphClient:
+    """The Graph client a connection describes (hook, triggers and CLI build it the same way); secrets masked."""
+    if not conn.password:
+        raise GraphAuthError(f"Connection {conn.conn_id} has no access token (its password field is empty).")
+    mask_connection_secrets(conn)
+    return GraphClient(
+        conn.password, connection_extra(conn, "app_secret"), settings_from_connection(conn), session=session
+    )
+
+
 class FbCommerceHook(HttpHook):
     """Talks to Meta's Commerce Platform through the Graph API.
 
@@ -97,20 +119,8 @@ class FbCommerceHook(HttpHook):
         conn = self.get_connection(self.fb_conn_id)
         if not conn.password:
             raise GraphAuthError(f"Connection {self.fb_conn_id} has no access token (its password field is empty).")
-        self._mask(conn)
+        mask_connection_secrets(conn)
         return conn
-
-    @staticmethod
-    def _mask(conn: Connection) -> None:
-        """Make sure the token and app secret are masked in every log line, whatever logs them."""
-        try:
-            from airflow.sdk.log import mask_secret
-        except ImportError:  # pragma: no cover - only outside Airflow
-            return
-        mask_secret(conn.password)
-        secret = connection_extra(conn, "app_secret")
-        if secret:
-            mask_secret(secret)
 
     def extra(self, name: str, default: Any = None) -> Any:
         return connection_extra(self.connection, name, default)
@@ -169,13 +179,7 @@ class FbCommerceHook(HttpHook):
 
     @cached_property
     def client(self) -> GraphClient:
-        conn = self.connection
-        return GraphClient(
-            conn.password,
-            connection_extra(conn, "app_secret"),
-            settings_from_connection(conn),
-            session=self.get_conn(),
-        )
+        return client_from_connection(self.connection, session=self.get_conn())
 
     def get(self, path: str, *, fields: FieldSpec | None = None, params: Mapping[str, Any] | None = None) -> dict:
         return self.client.get(path, fields=fields, params=params)

@@ -349,7 +349,7 @@ class FeedUploadOperator(BaseOperator):
     def report_written(self, context: Any, event: dict[str, Any]) -> dict[str, Any]:
         """Resumed when the error report is written (or the wait failed): download and load it, then finish."""
         from fb_commerce.catalog import upload, upload_store
-        from fb_commerce.dag_defaults import data_dir
+        from fb_commerce.warehouse.paths import data_dir
         from fb_commerce.hooks.graph import FbCommerceHook
 
         engine = open_warehouse(self, self.warehouse_conn_id)

@@ -52,7 +52,7 @@ class SetupCheckOperator(BaseOperator):
             self.log.info("%s", line)
         if hook is not None:
             hook.log_summary()
-        from fb_commerce.dag_defaults import data_dir
+        from fb_commerce.warehouse.paths import data_dir
 
         report_file = Path(self.report_path or data_dir() / "reports" / "setup_check.txt")
         report_file.parent.mkdir(parents=True, exist_ok=True)

@@ -40,11 +40,10 @@ class _GraphPollTrigger(BaseTrigger):
         """A Graph client from the connection, read without blocking the triggerer's loop."""
         from airflow.sdk import BaseHook
 
-        from fb_commerce.graph.client import GraphClient
-        from fb_commerce.hooks.graph import connection_extra, settings_from_connection
+        from fb_commerce.hooks.graph import client_from_connection
 
         conn = await BaseHook.aget_connection(self.fb_conn_id)
-        return GraphClient(conn.password, connection_extra(conn, "app_secret"), settings_from_connection(conn))
+        return client_from_connection(conn)
 
     def check(self, client: Any) -> dict[str, Any] | None:
         """One round of checks (runs in a thread); the event's payload when done, else None."""

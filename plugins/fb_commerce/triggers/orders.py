@@ -36,17 +36,16 @@ MAX_PAGES_PER_POLL = 20
 
 def _client_for(conn: Connection) -> tuple[GraphClient, str]:
     """The Graph client and commerce account of a connection (imports the hook module: run it off the loop)."""
-    from fb_commerce.graph.client import GraphClient
     from fb_commerce.graph.errors import GraphError
-    from fb_commerce.hooks.graph import connection_extra, settings_from_connection
+    from fb_commerce.hooks.graph import client_from_connection, connection_extra
 
     cms_id = connection_extra(conn, "cms_id")
     if not cms_id:
         raise GraphError(f"Connection {conn.conn_id} has no cms_id: set it in the connection's extra")
-    settings = settings_from_connection(conn)
+    client = client_from_connection(conn)
     # A poll repeats soon anyway: fail fast instead of retrying for minutes inside one poll.
-    settings.max_attempts = min(settings.max_attempts, 2)
-    return GraphClient(conn.password, connection_extra(conn, "app_secret"), settings), str(cms_id)
+    client.settings.max_attempts = min(client.settings.max_attempts, 2)
+    return client, str(cms_id)
 
 
 def created_orders_since(client: GraphClient, cms_id: str, second: int) -> list[dict[str, Any]]:
