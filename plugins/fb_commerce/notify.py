@@ -27,7 +27,12 @@ class AlertNotifier(AppriseNotifier):
         import apprise
 
         services = apprise.Apprise()
-        self.hook.set_config_from_conn(conn=self.hook.get_connection(self.apprise_conn_id), apprise_obj=services)
+        connection = self.hook.get_connection(self.apprise_conn_id)
+        if "config" not in connection.extra_dejson:
+            raise NotificationFailed(
+                f'connection {self.apprise_conn_id} has no extra "config" (e.g. {{"path": "<Apprise URL>"}})'
+            )
+        self.hook.set_config_from_conn(conn=connection, apprise_obj=services)
         if not len(services):
             raise NotificationFailed(f"connection {self.apprise_conn_id} has no Apprise URL that Apprise accepts")
         delivered = services.notify(body=self.body, title=self.title or "", notify_type=self.notify_type,
