@@ -12,6 +12,7 @@ from fb_commerce.operators.orders import (
     ReadBackOrdersOperator,
 )
 from fb_commerce.operators.retry import GraphRetryPolicy
+from fb_commerce.operators.run_state import watch_run
 from fb_commerce.triggers.orders import NewOrdersTrigger
 
 #: produced by pull_orders; consumers (e.g. reconciliation) schedule on it
@@ -55,6 +56,12 @@ with DAG(
         "ship_by_warning_hours": Param(
             24, type="number", minimum=0, description="Alert: unshipped within this of ship-by (0 = off)"
         ),
+        "return_unanswered_hours": Param(
+            48, type="number", minimum=0, description="Alert: return REQUESTED longer (0 = off)"
+        ),
+        "freshness_minutes": Param(
+            60, type="number", minimum=0, description="Alert: no successful orders pull for this long (0 = off)"
+        ),
     },
     doc_md="""
 ### fb_orders_sync
@@ -68,7 +75,8 @@ idempotency keys, and only orders already stored are acknowledged.
 | `pull_orders` | `commerce_orders` in all four states (FB_PROCESSING is stored, never acted on), every field, 100 per page, `updated_after` = watermark − overlap (first run: now − lookback). Each page is upserted into `fb_orders` + `fb_order_items` in one transaction, where new orders also get their `merchant_order_reference` (Meta's if it has one, else the generator's). The watermark (`fb_sync_state.orders`, Meta's newest `last_updated` stored) moves only after the last page is committed. Emits the asset `fb_commerce://warehouse/fb_orders`. |
 | `acknowledge_orders` | Stored CREATED orders with a reference and no `acknowledged_at`, ≤100 per `acknowledge_orders` call, key = hash of the batch (ids, references, stored `last_updated`) + generation, so a retry or rerun replays. Per-order results: `acknowledged_at` and the new state, or the error code and message (`acknowledge_error_*`). When an order is still FB_PROCESSING Meta refuses the whole call: the rest is sent again with a new key (generation + 1). |
 | `read_back_orders` | Orders with `filters=has_cancellations` and `has_refunds` (all their edges) and acknowledged orders that changed (shipments, returns), edges read inline, upserted into `fb_cancellations`, `fb_refunds`, `fb_shipments`, `fb_returns`; own watermark `fb_sync_state.orders_read_back`. Once an hour the two filtered listings sweep the last 30 days instead, because a refund or partial cancellation need not change an order's status (what `updated_after` follows). Runs even if acknowledging failed. |
-| `check_order_alerts` | Fails, listing each order in its log, when an order stayed CREATED unacknowledged longer than `stuck_created_minutes`, or an IN_PROGRESS order with no shipment is within `ship_by_warning_hours` of the end of its ship-by day. Runs after the others whatever they did; never retried. |
+| `check_order_alerts` | Alerts when an order stayed CREATED unacknowledged longer than `stuck_created_minutes`, an IN_PROGRESS order with no shipment is within `ship_by_warning_hours` of the end of its ship-by day, a return stayed REQUESTED longer than `return_unanswered_hours`, or no orders pull succeeded for `freshness_minutes`. Each alert is a log line and a notification through the connection `fb_commerce_alerts` (Apprise: e-mail, Slack, webhooks; absent: log lines only), sent **once** (kept in `fb_alerts`), plus one daily digest of those still open. Green when it notified; fails only when it could not. Runs after the others whatever they did; never retried. |
+| `watcher` | Skipped when every task succeeded; fails, and so fails the run, when any task failed (the tasks above that run anyway do not hide a failed sync). |
 
 **Schedule**: every 5 minutes (cron, UTC) **or** when the asset `fb_commerce://graph/commerce_orders/created` gets an
 event: its `AssetWatcher` runs `NewOrdersTrigger` in the triggerer, which asks Meta every 20 s for one CREATED order
@@ -84,6 +92,8 @@ updated since the last it saw, so a new order is acknowledged within about a min
 | `reference_generator` | empty (`FB-000123`) | dotted path of a `(order_row, number) -> str` callable; only the DAG param or run conf |
 | `stuck_created_minutes` | 60 | alert threshold for CREATED orders (0 = off) |
 | `ship_by_warning_hours` | 24 | alert threshold before the ship-by day ends (0 = off) |
+| `return_unanswered_hours` | 48 | alert threshold for returns still REQUESTED (0 = off) |
+| `freshness_minutes` | 60 | alert when no orders pull succeeded for this long (0 = off); `fb_setup_check` checks it daily too |
 
 Graph tasks run in the `fb_graph_api` pool and retry with back-off; when Meta asks to wait minutes the attempt ends
 and the retry waits that long (`GraphRetryPolicy`). Connections: `fb_commerce_default`, `fb_commerce_warehouse`.
@@ -113,5 +123,8 @@ and the retry waits that long (`GraphRetryPolicy`). Connections: `fb_commerce_de
         retries=0,
         stuck_created_minutes=setting("stuck_created_minutes"),
         ship_by_warning_hours=setting("ship_by_warning_hours"),
+        return_unanswered_hours=setting("return_unanswered_hours"),
+        freshness_minutes=setting("freshness_minutes"),
     )
     pull >> acknowledge >> read_back >> alerts
+    watch_run(dag)  # the all_done tasks above must not make a failed run look green

@@ -31,16 +31,20 @@ def set_connections(
     warehouse_url: str | Engine | None = None,
     *,
     fast: bool = False,
+    token: str | None = None,
     **graph_extra: Any,
 ) -> None:
     """Point ``fb_commerce_default`` at a sandbox and, when given, ``fb_commerce_warehouse`` at a warehouse.
 
     :param fast: use :data:`FAST_RETRIES`.
+    :param token: another access token than the sandbox's (e.g. a wrong one).
     :param graph_extra: more connection extras; a None value removes that extra (e.g. ``feed_id=None``).
     """
     graph = sandbox_connection(sandbox_url)
     extra = {**graph["extra"], **(FAST_RETRIES if fast else {}), **graph_extra}
     graph["extra"] = {k: v for k, v in extra.items() if v is not None}
+    if token is not None:
+        graph["password"] = token
     monkeypatch.setenv(GRAPH_ENV, json.dumps(graph))
     if warehouse_url is not None:
         if isinstance(warehouse_url, Engine):
@@ -67,3 +71,54 @@ def migrated_engine(url: str) -> Engine:
     engine = create_warehouse_engine(url)
     upgrade(engine)
     return engine
+
+
+def set_alerts_connection(monkeypatch: pytest.MonkeyPatch, *urls: str) -> None:
+    """Point ``fb_commerce_alerts`` (an apprise connection) at ``urls``, e.g. ``json://127.0.0.1:PORT/``."""
+    config = [{"path": url} for url in urls]
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_FB_COMMERCE_ALERTS", json.dumps({"conn_type": "apprise", "extra": {"config": config}})
+    )
+
+
+def closed_port() -> int:
+    """A local TCP port nothing listens on (bound, then released), for a service that cannot be reached."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class WebhookReceiver:
+    """A local HTTP server (a thread) that keeps every JSON body POSTed to it: where an Apprise ``json://``
+    URL delivers, so tests see exactly what a notification carried."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.messages: list[dict[str, Any]] = []
+        received = self.messages
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                received.append(json.loads(body))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> WebhookReceiver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -11,6 +11,8 @@ GRAPH_BASE_URL = "https://graph.facebook.com"
 
 GRAPH_CONN_ID = "fb_commerce_default"
 WAREHOUSE_CONN_ID = "fb_commerce_warehouse"
+#: optional: an apprise connection where alerts go (without it they are log lines only)
+ALERTS_CONN_ID = "fb_commerce_alerts"
 CONN_TYPE = "fb_commerce"
 POOL = "fb_graph_api"
 POOL_SLOTS = 4

@@ -62,3 +62,22 @@ def test_dag_files_do_no_io_or_heavy_imports_at_parse_time():
         )
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         assert out.stdout.strip() == "", f"{path.name} imports {out.stdout.strip()} at parse time"
+
+
+def failure_reaches_a_leaf(task) -> bool:
+    """Whether a failure of ``task`` fails the run: Airflow sets a run's state from its leaves, so the failure
+    must reach a leaf, through tasks that become upstream_failed (all_success) or a watcher (one_failed)."""
+    for child in task.downstream_list:
+        if child.trigger_rule == "one_failed" and not child.downstream_list:
+            return True
+        if child.trigger_rule == "all_success" and (not child.downstream_list or failure_reaches_a_leaf(child)):
+            return True
+    return False
+
+
+def test_a_failed_task_fails_the_run_in_every_dag(dagbag):
+    for dag_id, dag in dagbag.dags.items():
+        for task in dag.tasks:
+            assert not task.downstream_list or failure_reaches_a_leaf(task), (
+                f"{dag_id}.{task.task_id}: its failure reaches no leaf, so the run could end green"
+            )

@@ -19,13 +19,14 @@ from fb_commerce.orders.values import edge
 from fb_commerce.warehouse.engine import create_warehouse_engine
 from fb_commerce.warehouse.migrate import upgrade
 from fb_commerce.warehouse.schema import fb_order_items, fb_orders
-from support import set_connections
+from support import WebhookReceiver, set_alerts_connection, set_connections
 
 pytestmark = pytest.mark.slow
 
 DAG_FILE = Path(__file__).resolve().parents[2] / "dags" / "fb_orders_sync.py"
 #: the alert rules are off where a test is about the sync itself (the seeded shop has late orders)
-NO_ALERTS = {"stuck_created_minutes": 0, "ship_by_warning_hours": 0}
+NO_ALERTS = {"stuck_created_minutes": 0, "ship_by_warning_hours": 0, "return_unanswered_hours": 0,
+             "freshness_minutes": 0}
 READ_BACK = {"shipments": "fb_shipments", "cancellations": "fb_cancellations", "refunds": "fb_refunds",
              "returns": "fb_returns"}
 ID_COLUMNS = {"fb_shipments": "shipment_id", "fb_cancellations": "cancellation_id", "fb_refunds": "refund_id",
@@ -128,7 +129,8 @@ def test_killed_between_storing_and_acknowledging_then_fb_processing_orders_late
     sandbox.admin.faults(timeout_rate=1.0, timeout_ms=200, paths=["acknowledge_orders"])
     failed = dag.test(run_conf=NO_ALERTS)
     assert states(failed) == {"pull_orders": "success", "acknowledge_orders": "failed",
-                              "read_back_orders": "success", "check_order_alerts": "success"}
+                              "read_back_orders": "success", "check_order_alerts": "success", "watcher": "failed"}
+    assert failed.state == "failed"  # the read-back and the alerts ran all the same, and the run says it failed
     truth = {o["id"]: o for o in sandbox.admin.state(include="orders")["orders"]}
     with warehouse.connect() as conn:
         waiting = conn.execute(sa.select(fb_orders.c.order_id).where(fb_orders.c.state == "CREATED")).scalars().all()
@@ -152,10 +154,8 @@ def test_killed_between_storing_and_acknowledging_then_fb_processing_orders_late
     assert_matches_sandbox(warehouse, sandbox)
 
 
-def test_alert_task_fails_listing_the_orders_after_the_others_ran(dag, sandbox, warehouse, capfd):
-    run = dag.test()
-    assert states(run) == {"pull_orders": "success", "acknowledge_orders": "success",
-                           "read_back_orders": "success", "check_order_alerts": "failed"}
+def late_and_on_time_orders(sandbox) -> tuple[list[str], list[str]]:
+    """Unshipped IN_PROGRESS orders of the sandbox whose ship-by day ends within 23 h, and beyond 25 h."""
     now = dt.datetime.now(dt.timezone.utc)
     unshipped = [o for o in sandbox.admin.state(include="orders")["orders"]
                  if o["state"] == "IN_PROGRESS" and not edge(o, "shipments")]
@@ -164,9 +164,59 @@ def test_alert_task_fails_listing_the_orders_after_the_others_ran(dag, sandbox, 
     late = [oid for oid, end in ends.items() if end - now < dt.timedelta(hours=23)]
     on_time = [oid for oid, end in ends.items() if end - now > dt.timedelta(hours=25)]
     assert late and on_time, "the seeded shop has unshipped orders both past and far from their ship-by date"
+    return late, on_time
+
+
+def test_alerts_are_notified_once_and_the_run_stays_green(dag, sandbox, warehouse, monkeypatch, capfd):
+    with WebhookReceiver() as receiver:
+        # a webhook with credentials in its URL: they must not show in any log
+        set_alerts_connection(monkeypatch, f"json://alerts:hook-s3cret@127.0.0.1:{receiver.port}/fb")
+        run = dag.test()
+        assert states(run) == {"pull_orders": "success", "acknowledge_orders": "success",
+                               "read_back_orders": "success", "check_order_alerts": "success",
+                               "watcher": "skipped"}
+        assert run.state == "success"
+        rerun = dag.test()  # the same orders are still late: nothing is sent again
+        assert rerun.state == "success", states(rerun)
+    late, on_time = late_and_on_time_orders(sandbox)
+    [message] = receiver.messages
+    assert message["title"].startswith("fb-commerce: ") and message["title"].endswith(" new alerts")
+    for oid in late:
+        assert f"ship-by date at risk: order {oid}" in message["message"]
+    for oid in on_time:
+        assert f"order {oid} " not in message["message"]
     output = capfd.readouterr()
     log = output.out + output.err
     for oid in late:
-        assert f"ship-by date at risk: order {oid}" in log
-    for oid in on_time:
-        assert f"order {oid}" not in log
+        assert f"New alert: ship-by date at risk: order {oid}" in log
+    assert "hook-s3cret" not in log
+    assert "Traceback" not in log
+    with warehouse.connect() as conn:
+        stored = conn.execute(sa.text("select subject, notified_at from fb_alerts "
+                                      "where condition = 'ship_by_at_risk'")).all()
+    assert {row.subject for row in stored} >= set(late) and all(row.notified_at for row in stored)
+
+
+def test_without_a_notifier_alerts_are_log_lines_and_a_warning(dag, sandbox, warehouse, capfd):
+    run = dag.test()
+    assert run.state == "success", states(run)
+    log = "".join(capfd.readouterr())
+    late, _ = late_and_on_time_orders(sandbox)
+    for oid in late:
+        assert f"New alert: ship-by date at risk: order {oid}" in log
+    assert "No notifier configured (connection fb_commerce_alerts)" in log
+
+
+def test_freshness_alert_goes_out_while_the_sync_keeps_failing(dag, sandbox, warehouse, monkeypatch):
+    use_connections(monkeypatch, sandbox.url, str(warehouse.url.render_as_string(hide_password=False)),
+                    max_attempts=1)
+    sandbox.admin.faults(error_rate=1.0, paths=["commerce_orders"])  # Meta keeps failing the listing
+    with WebhookReceiver() as receiver:
+        set_alerts_connection(monkeypatch, f"json://127.0.0.1:{receiver.port}/")
+        conf = {**NO_ALERTS, "freshness_minutes": 60}
+        first, second = dag.test(run_conf=conf), dag.test(run_conf=conf)
+    for run in (first, second):
+        assert states(run)["pull_orders"] == "failed" and states(run)["check_order_alerts"] == "success"
+        assert run.state == "failed"
+    [message] = receiver.messages  # once, not once per run
+    assert "orders sync stale: no successful orders sync ever" in message["message"]

@@ -146,8 +146,8 @@ RECREATE_ORDERS = '''"""recreate fb_orders"""
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "rebuild"
+down_revision = "{head}"
 branch_labels = None
 depends_on = None
 
@@ -166,12 +166,14 @@ def test_sqlite_batch_rebuild_keeps_child_rows(tmp_path, scratch_migrations) -> 
     """Batch mode rebuilds fb_orders by copy, drop and rename; its ON DELETE CASCADE children must survive."""
     from fb_commerce.warehouse.upsert import upsert
 
-    (scratch_migrations / "versions" / "0002_recreate_orders.py").write_text(RECREATE_ORDERS)
+    head = migrate.head_revision()  # the new revision goes on top of whatever the project has
+    (scratch_migrations / "versions" / "9999_recreate_orders.py").write_text(RECREATE_ORDERS.format(head=head))
+    migrate._script.cache_clear()
     engine = create_warehouse_engine(f"sqlite:///{tmp_path / 'rebuild.db'}")
-    migrate.upgrade(engine, "0001")
+    migrate.upgrade(engine, head)
     upsert(engine, schema.fb_orders, [{"order_id": "1", "state": "CREATED"}])
     upsert(engine, schema.fb_order_items, [{"order_id": "1", "item_id": "a", "quantity": 1}])
-    assert migrate.upgrade(engine) == "0002"
+    assert migrate.upgrade(engine) == "rebuild"
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(schema.fb_order_items)).scalar() == 1
     engine.dispose()
@@ -189,13 +191,14 @@ def test_new_revision_from_a_schema_change(
         table.to_metadata(changed)
     changed.tables["fb_orders"].append_column(sa.Column("gift_message", sa.Text()))
     monkeypatch.setattr(schema, "metadata", changed)
+    following = f"{len(migrate.known_revisions()) + 1:04d}"  # revision ids follow the number of revisions
     try:
         path = migrate.new_revision(engine, "add gift message")
-        assert path.endswith("0002_add_gift_message.py")
-        assert "gift_message" in (scratch_migrations / "versions" / "0002_add_gift_message.py").read_text()
-        assert migrate.head_revision() == "0002"
+        assert path.endswith(f"{following}_add_gift_message.py")
+        assert "gift_message" in (scratch_migrations / "versions" / f"{following}_add_gift_message.py").read_text()
+        assert migrate.head_revision() == following
         assert migrate.schema_differences(engine) != []
-        assert migrate.upgrade(engine) == "0002"
+        assert migrate.upgrade(engine) == following
         assert migrate.schema_differences(engine) == []
     finally:
         engine.dispose()

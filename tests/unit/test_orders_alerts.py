@@ -1,4 +1,5 @@
-"""Alert rules: orders stuck in CREATED, and unshipped orders near their ship-by date."""
+"""Alert rules: orders stuck in CREATED, unshipped orders near their ship-by date, returns left unanswered, and
+an orders sync gone stale."""
 
 from __future__ import annotations
 
@@ -7,9 +8,17 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from fb_commerce.orders.alerts import SHIP_BY_AT_RISK, STUCK_CREATED, check_orders, ship_by_deadline
+from fb_commerce.orders.alerts import (
+    RETURN_UNANSWERED,
+    SHIP_BY_AT_RISK,
+    STUCK_CREATED,
+    SYNC_STALE,
+    check_orders,
+    ship_by_deadline,
+)
+from fb_commerce.orders.sync_state import ORDERS_PULLED, advance_watermark
 from fb_commerce.warehouse.engine import create_warehouse_engine
-from fb_commerce.warehouse.schema import fb_orders, fb_shipments, metadata
+from fb_commerce.warehouse.schema import fb_orders, fb_returns, fb_shipments, metadata
 
 NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.timezone.utc)
 HOUR = dt.timedelta(hours=1)
@@ -75,3 +84,34 @@ def test_rules_can_be_turned_off(engine):
     add(engine, "late", "IN_PROGRESS", ship_by=NOW.date())
     assert flagged(engine, stuck_after=None, ship_within=None) == {}
     assert flagged(engine, stuck_after=None) == {"late": SHIP_BY_AT_RISK}
+
+
+def test_returns_requested_longer_than_the_threshold_alert_once_per_return(engine):
+    add(engine, "o1", "COMPLETED")
+    with engine.begin() as conn:
+        conn.execute(sa.insert(fb_returns), [
+            {"return_id": "r-old", "order_id": "o1", "return_status": "REQUESTED", "created_at": NOW - 49 * HOUR},
+            {"return_id": "r-old-2", "order_id": "o1", "return_status": "REQUESTED", "created_at": NOW - 50 * HOUR},
+            {"return_id": "r-new", "order_id": "o1", "return_status": "REQUESTED", "created_at": NOW - 47 * HOUR},
+            {"return_id": "r-done", "order_id": "o1", "return_status": "APPROVED", "created_at": NOW - 90 * HOUR},
+        ])
+    alerts = check_orders(engine, now=NOW, stuck_after=None, ship_within=None,
+                          return_unanswered=dt.timedelta(hours=48))
+    assert {a.key for a in alerts} == {(RETURN_UNANSWERED, "r-old"), (RETURN_UNANSWERED, "r-old-2")}
+    assert alerts[0].line() == ("return unanswered: order o1 (reference FB-o1): return r-old requested 49.0 h ago, "
+                                "neither approved nor refused")
+
+
+def test_freshness_follows_the_last_successful_pull(engine):
+    def stale(now: dt.datetime) -> list[str]:
+        return [a.line() for a in check_orders(engine, now=now, stuck_after=None, ship_within=None,
+                                               freshness=dt.timedelta(minutes=60))]
+
+    assert stale(NOW) == ["orders sync stale: no successful orders sync ever; threshold 1.0 h"]
+    advance_watermark(engine, ORDERS_PULLED, NOW, now=NOW)
+    assert stale(NOW + 59 * dt.timedelta(minutes=1)) == []
+    [alert] = check_orders(engine, now=NOW + 3 * HOUR, stuck_after=None, ship_within=None,
+                           freshness=dt.timedelta(minutes=60))
+    assert alert.key == (SYNC_STALE, "orders") and alert.order_id is None
+    assert alert.line() == ("orders sync stale: no successful orders sync since 2026-11-27T12:00:00+00:00 "
+                            "(3.0 h ago); threshold 1.0 h")

@@ -8,9 +8,11 @@ Numeric settings are template fields, so a DAG can take them from params, run co
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from fb_commerce.defaults import ALERTS_CONN_ID
 from fb_commerce.operators.base import FbCommerceOperator, as_number, releases_warehouse
 
 
@@ -128,50 +130,87 @@ class ReadBackOrdersOperator(_PullSettingsOperator):
 
 
 class CheckOrderAlertsOperator(OrdersOperator):
-    """Fails, listing the orders in its log, when an order stayed CREATED too long or an IN_PROGRESS order nears
-    its ship-by date with nothing shipped.
+    """Finds what needs a person (orders stuck in CREATED, ship-by dates at risk, returns unanswered, an orders
+    sync gone stale), records it in fb_alerts and notifies each alert once through the alerts connection, with a
+    daily digest of those still open. Alerts are log lines and notifications: the task is green when it told
+    someone, and fails only when it could not (warehouse, notifier).
 
     :param stuck_created_minutes: alert on orders CREATED for longer than this; 0 turns the rule off (templated).
     :param ship_by_warning_hours: alert on unshipped orders whose ship-by day ends within this; 0 turns the rule
         off (templated).
+    :param return_unanswered_hours: alert on returns REQUESTED for longer than this; 0 turns it off (templated).
+    :param freshness_minutes: alert when no orders pull succeeded for this long; 0 turns it off (templated).
+    :param rules: the rules this task looks after (default: all); open alerts of other rules are left alone.
+    :param alerts_conn_id: the Apprise connection alerts go to; absent: log lines only (templated).
     """
 
     template_fields: Sequence[str] = (*OrdersOperator.template_fields, "stuck_created_minutes",
-                                      "ship_by_warning_hours")
+                                      "ship_by_warning_hours", "return_unanswered_hours", "freshness_minutes",
+                                      "alerts_conn_id")
 
     def __init__(self, *, stuck_created_minutes: float | str = 60, ship_by_warning_hours: float | str = 24,
-                 **kwargs: Any) -> None:
+                 return_unanswered_hours: float | str = 48, freshness_minutes: float | str = 60,
+                 rules: Sequence[str] | None = None, alerts_conn_id: str = ALERTS_CONN_ID, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.stuck_created_minutes = stuck_created_minutes
         self.ship_by_warning_hours = ship_by_warning_hours
+        self.return_unanswered_hours = return_unanswered_hours
+        self.freshness_minutes = freshness_minutes
+        self.rules = tuple(rules) if rules else None
+        self.alerts_conn_id = alerts_conn_id
+
+    def thresholds(self) -> dict[str, dt.timedelta | None]:
+        """Each rule's threshold (None: off), from the settings."""
+        from fb_commerce.orders import alerts
+
+        def setting(name: str, unit: str) -> dt.timedelta | None:
+            value = as_number(getattr(self, name), name)
+            return dt.timedelta(**{unit: value}) if value > 0 else None
+
+        return {
+            alerts.STUCK_CREATED: setting("stuck_created_minutes", "minutes"),
+            alerts.SHIP_BY_AT_RISK: setting("ship_by_warning_hours", "hours"),
+            alerts.RETURN_UNANSWERED: setting("return_unanswered_hours", "hours"),
+            alerts.SYNC_STALE: setting("freshness_minutes", "minutes"),
+        }
 
     @releases_warehouse
-    def execute(self, context: Any) -> int:
-        from fb_commerce.orders.alerts import check_orders
+    def execute(self, context: Any) -> dict[str, int]:
+        from fb_commerce.orders import alerts
+        from fb_commerce.orders.alert_state import notify_round
 
-        stuck = as_number(self.stuck_created_minutes, "stuck_created_minutes")
-        ship = as_number(self.ship_by_warning_hours, "ship_by_warning_hours")
-        alerts = check_orders(
-            self.warehouse(),
-            now=dt.datetime.now(dt.timezone.utc),
-            stuck_after=dt.timedelta(minutes=stuck) if stuck > 0 else None,
-            ship_within=dt.timedelta(hours=ship) if ship > 0 else None,
+        rules = self.rules or alerts.RULES
+        thresholds = {rule: value for rule, value in self.thresholds().items() if rule in rules}
+        engine = self.warehouse()
+        now = dt.datetime.now(dt.timezone.utc)
+        found = alerts.check_orders(
+            engine, now=now, stuck_after=thresholds.get(alerts.STUCK_CREATED),
+            ship_within=thresholds.get(alerts.SHIP_BY_AT_RISK),
+            return_unanswered=thresholds.get(alerts.RETURN_UNANSWERED), freshness=thresholds.get(alerts.SYNC_STALE),
         )
-        if not alerts:
-            self.log.info("No order needs attention")
-            return 0
-        for alert in alerts:
-            self.log.error("%s", alert.line())
-        from airflow.sdk.exceptions import AirflowFailException
+        # a rule turned off is checked all the same, finding nothing: its open alerts are resolved
+        result = notify_round(engine, found, rules=rules, now=now, send=self._sender())
+        for alert in result.new:
+            self.log.warning("New alert: %s", alert.line())
+        if result.digest:
+            self.log.info("Daily digest sent: %d alerts still open", len(result.digest))
+        self.log.info(
+            "%d alerts open (%s), %d new, %d resolved",
+            result.open, ", ".join(f"{sum(a.rule == r for a in found)} {alerts.LABELS[r]}" for r in rules),
+            len(result.new), result.resolved,
+        )
+        return {"open": result.open, "new": len(result.new), "resolved": result.resolved,
+                "digest": len(result.digest)}
 
-        by_rule: dict[str, int] = {}
-        for alert in alerts:
-            by_rule[alert.rule] = by_rule.get(alert.rule, 0) + 1
-        # Fail without retrying: the orders need a person, not another try; the log lists them.
-        raise AirflowFailException(
-            f"{len(alerts)} orders need attention ("
-            + ", ".join(f"{n} {rule}" for rule, n in by_rule.items())
-            + "): "
-            + ", ".join(a.order_id for a in alerts[:50])
-            + (" ..." if len(alerts) > 50 else "")
-        )
+    def _sender(self) -> Callable[[str, str], None]:
+        """Sends through the alerts connection; without it, the log is the only notification."""
+        from fb_commerce.notify import alerts_connection_exists, send_alert
+
+        if alerts_connection_exists(self.alerts_conn_id):
+            return functools.partial(send_alert, conn_id=self.alerts_conn_id)
+
+        def log_only(title: str, body: str) -> None:
+            self.log.warning("No notifier configured (connection %s): alerts are log lines only. %s",
+                             self.alerts_conn_id, title)
+
+        return log_only

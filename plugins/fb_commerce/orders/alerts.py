@@ -4,8 +4,13 @@
   still not acknowledged; Meta keeps showing the merchant "needs to be acknowledged" and the buyer waits.
 - **ship-by at risk**: an IN_PROGRESS order without any shipment whose ``ship_by_date`` ends within N hours (or
   has passed); Meta may cancel it itself when the deadline is missed.
+- **return unanswered**: a return the buyer requested (``REQUESTED`` in ``fb_returns``) longer ago than a
+  threshold, neither approved nor refused.
+- **orders sync stale**: no orders pull succeeded for longer than a threshold (or none ever did), whatever the
+  reason (token, Meta, the warehouse, a paused DAG): every other rule then works on old data.
 
-A rule with a threshold of 0 (or None) is off.
+A rule with a threshold of 0 (or None) is off. These are conditions of the business, not failures of a task:
+:mod:`fb_commerce.orders.alert_state` records them and notifies each once.
 """
 
 from __future__ import annotations
@@ -17,25 +22,55 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from fb_commerce.orders.states import CREATED, IN_PROGRESS
-from fb_commerce.warehouse.schema import fb_orders, fb_shipments
+from fb_commerce.orders.sync_state import ORDERS_PULLED, read_watermark
+from fb_commerce.warehouse.schema import fb_orders, fb_returns, fb_shipments
 
-STUCK_CREATED = "stuck in CREATED"
-SHIP_BY_AT_RISK = "ship-by date at risk"
+#: the rules (the ``condition`` column of fb_alerts)
+STUCK_CREATED = "stuck_created"
+SHIP_BY_AT_RISK = "ship_by_at_risk"
+RETURN_UNANSWERED = "return_unanswered"
+SYNC_STALE = "orders_sync_stale"
+ORDER_RULES = (STUCK_CREATED, SHIP_BY_AT_RISK, RETURN_UNANSWERED)
+RULES = (*ORDER_RULES, SYNC_STALE)
+#: how each rule reads in a log line or a notification
+LABELS = {
+    STUCK_CREATED: "stuck in CREATED",
+    SHIP_BY_AT_RISK: "ship-by date at risk",
+    RETURN_UNANSWERED: "return unanswered",
+    SYNC_STALE: "orders sync stale",
+}
+#: the subject of the freshness alert (there is one orders sync)
+SYNC_SUBJECT = "orders"
+REQUESTED = "REQUESTED"
 DEFAULT_STUCK_AFTER = dt.timedelta(minutes=60)
 DEFAULT_SHIP_WITHIN = dt.timedelta(hours=24)
+DEFAULT_RETURN_UNANSWERED = dt.timedelta(hours=48)
+DEFAULT_FRESHNESS = dt.timedelta(minutes=60)
 
 
 @dataclass(frozen=True)
 class OrderAlert:
-    """One order one rule flags, with what a person needs to find and judge it."""
+    """One thing one rule flags, with what a person needs to find and judge it.
+
+    ``(rule, subject)`` identifies it across runs: the order id, the return id, or ``orders`` for freshness.
+    """
 
     rule: str
-    order_id: str
+    order_id: str | None
     reference: str | None
     detail: str
+    subject: str = ""
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """What fb_alerts keys it by: the rule and the subject (the order id unless said otherwise)."""
+        return self.rule, self.subject or self.order_id or ""
 
     def line(self) -> str:
-        return f"{self.rule}: order {self.order_id} (reference {self.reference or '-'}): {self.detail}"
+        label = LABELS.get(self.rule, self.rule)
+        if self.order_id is None:
+            return f"{label}: {self.detail}"
+        return f"{label}: order {self.order_id} (reference {self.reference or '-'}): {self.detail}"
 
 
 def _age(delta: dt.timedelta) -> str:
@@ -94,12 +129,44 @@ def ship_by_at_risk(engine: Engine, *, now: dt.datetime, within: dt.timedelta) -
     return alerts
 
 
+def returns_unanswered(engine: Engine, *, now: dt.datetime, threshold: dt.timedelta) -> list[OrderAlert]:
+    """Returns still REQUESTED longer than ``threshold`` after the buyer asked (Meta's ``created_at``)."""
+    since = sa.func.coalesce(fb_returns.c.created_at, fb_returns.c.first_seen_at)
+    query = (
+        sa.select(fb_returns.c.return_id, fb_returns.c.order_id, fb_returns.c.created_at,
+                  fb_returns.c.first_seen_at, fb_orders.c.merchant_order_reference)
+        .select_from(fb_returns.outerjoin(fb_orders, fb_orders.c.order_id == fb_returns.c.order_id))
+        .where(fb_returns.c.return_status == REQUESTED, since < now - threshold)
+        .order_by(fb_returns.c.order_id, fb_returns.c.return_id)
+    )
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    return [
+        OrderAlert(RETURN_UNANSWERED, row.order_id, row.merchant_order_reference,
+                   f"return {row.return_id} requested {_age(now - (row.created_at or row.first_seen_at))} ago, "
+                   "neither approved nor refused", subject=row.return_id)
+        for row in rows
+    ]
+
+
+def sync_stale(engine: Engine, *, now: dt.datetime, threshold: dt.timedelta) -> list[OrderAlert]:
+    """The freshness alert: no orders pull succeeded within ``threshold`` (or none ever did)."""
+    last = read_watermark(engine, ORDERS_PULLED)
+    if last is not None and now - last <= threshold:
+        return []
+    when = f"since {last.isoformat(timespec='seconds')} ({_age(now - last)} ago)" if last else "ever"
+    return [OrderAlert(SYNC_STALE, None, None,
+                       f"no successful orders sync {when}; threshold {_age(threshold)}", subject=SYNC_SUBJECT)]
+
+
 def check_orders(
     engine: Engine,
     *,
     now: dt.datetime,
     stuck_after: dt.timedelta | None = DEFAULT_STUCK_AFTER,
     ship_within: dt.timedelta | None = DEFAULT_SHIP_WITHIN,
+    return_unanswered: dt.timedelta | None = None,
+    freshness: dt.timedelta | None = None,
 ) -> list[OrderAlert]:
     """Every alert of every rule that is on."""
     alerts: list[OrderAlert] = []
@@ -107,4 +174,8 @@ def check_orders(
         alerts += stuck_created(engine, now=now, threshold=stuck_after)
     if ship_within:
         alerts += ship_by_at_risk(engine, now=now, within=ship_within)
+    if return_unanswered:
+        alerts += returns_unanswered(engine, now=now, threshold=return_unanswered)
+    if freshness:
+        alerts += sync_stale(engine, now=now, threshold=freshness)
     return alerts

@@ -26,7 +26,13 @@ from fb_commerce.graph.fields import FieldSpec
 from fb_commerce.graph.surface import ORDER_FIELDS, ORDER_STATES
 from fb_commerce.orders.reference import ReferenceGenerator, default_reference
 from fb_commerce.orders.store import StoredPage, store_page
-from fb_commerce.orders.sync_state import ORDERS_WATERMARK, advance_watermark, unix_seconds, window_start
+from fb_commerce.orders.sync_state import (
+    ORDERS_PULLED,
+    ORDERS_WATERMARK,
+    advance_watermark,
+    unix_seconds,
+    window_start,
+)
 
 log = logging.getLogger(__name__)
 
@@ -165,4 +171,5 @@ def pull_orders(
                       stored.items)
     # Every page is committed: only now may the watermark move.
     result.watermark = advance_watermark(engine, ORDERS_WATERMARK, result.newest, now=now)
+    advance_watermark(engine, ORDERS_PULLED, now, now=now)  # the pull succeeded: the freshness alert follows it
     return result

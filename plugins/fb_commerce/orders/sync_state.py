@@ -24,6 +24,9 @@ ORDERS_WATERMARK = "orders"
 READ_BACK_WATERMARK = "orders_read_back"
 #: when the read-back last swept its wide window (a time of ours, not Meta's)
 READ_BACK_SWEEP = "orders_read_back_sweep"
+#: when an orders pull last succeeded (a time of ours): the freshness alert reads it. The watermark cannot tell,
+#: since it only moves when Meta has changed orders
+ORDERS_PULLED = "orders_pulled"
 
 
 def read_watermark(bind: Engine | Connection, name: str) -> dt.datetime | None:

@@ -595,6 +595,31 @@ fb_sync_state = sa.Table(
     ),
 )
 
+fb_alerts = sa.Table(
+    "fb_alerts",
+    metadata,
+    sa.Column(
+        "condition", CODE, primary_key=True,
+        comment="stuck_created|ship_by_at_risk|return_unanswered|orders_sync_stale, or daily_digest.",
+    ),
+    sa.Column(
+        "subject", ID, primary_key=True,
+        comment="What it is about: the order id, the return id, 'orders' (freshness), the UTC day (digest).",
+    ),
+    sa.Column("order_id", ID),
+    sa.Column("merchant_order_reference", ID),
+    sa.Column("detail", sa.Text(), comment="What was seen, as in the notification."),
+    sa.Column("first_seen_at", UtcDateTime(), nullable=False),
+    sa.Column("last_seen_at", UtcDateTime(), nullable=False),
+    sa.Column("notified_at", UtcDateTime(), comment="When it was sent (or only logged: no notifier); NULL: not yet."),
+    sa.Column("resolved_at", UtcDateTime(), comment="When the condition was no longer seen; NULL: open."),
+    sa.Index("ix_fb_alerts_resolved_at", "resolved_at"),
+    comment=(
+        "One row per alert condition, so each is notified once, and one per day's digest. Written and read by "
+        "the alert tasks of fb_orders_sync and fb_setup_check."
+    ),
+)
+
 fb_cs_actions = sa.Table(
     "fb_cs_actions",
     metadata,
