@@ -25,7 +25,10 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	$(BIN)/pip install -q --no-deps -e .
 	@touch $(STAMP)
 
-# Airflow metadata DB, connections (from the environment, sandbox defaults otherwise) and the pool.
+# Migrates Airflow's metadata DB (AIRFLOW_HOME), sets the fb_graph_api pool, stores the connections
+# fb_commerce_default and fb_commerce_warehouse in that DB (from $AIRFLOW_CONN_<ID> when set, else the sandbox at
+# 127.0.0.1:8765 and the SQLite file $(FB_COMMERCE_DATA_DIR)/warehouse.db; a rerun updates them) and migrates the
+# warehouse schema.
 airflow-init: install
 	@$(BIN)/fb-commerce airflow-init
 
