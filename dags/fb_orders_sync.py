@@ -48,7 +48,7 @@ with DAG(
         "lookback_days": Param(30, type="number", minimum=0, description="How far back the first pull reads"),
         "page_size": Param(100, type="integer", minimum=1, maximum=100, description="Orders per page (Meta: 100)"),
         "reference_generator": Param(
-            "", type="string",
+            None, type=["null", "string"],
             description="Dotted path of a (order_row, number) -> str callable; empty gives FB-000123",
         ),
         "stuck_created_minutes": Param(60, type="number", minimum=0, description="Alert: CREATED longer (0 = off)"),
@@ -91,7 +91,7 @@ and the retry waits that long (`GraphRetryPolicy`). Connections: `fb_commerce_de
 ) as dag:
     pull = PullOrdersOperator(
         task_id="pull_orders",
-        reference_generator="{{ params.reference_generator }}",
+        reference_generator="{{ params.reference_generator or '' }}",  # None (not set) must not render "None"
         outlets=[STORED_ORDERS],
         retry_policy=GraphRetryPolicy(),
         **WINDOW,
