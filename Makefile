@@ -15,7 +15,7 @@ export FB_COMMERCE_DATA_DIR ?= $(CURDIR)/data
 export PATH := $(BIN):$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test install airflow-init sandbox check bench constraints clean
+.PHONY: demo test install airflow-init airflow sandbox check bench constraints clean
 
 install: $(STAMP)
 
@@ -34,6 +34,13 @@ airflow-init: install
 
 demo: airflow-init
 	@$(BIN)/fb-commerce demo
+
+# The Airflow UI on http://127.0.0.1:$(PORT) with every service (api-server, scheduler, dag-processor, triggerer)
+# and the sandbox, in the same AIRFLOW_HOME, data folder and warehouse as `make demo`; prints how to log in.
+# Ctrl-C stops them all. It runs airflow-init itself first.
+PORT ?= 8080
+airflow: install
+	@$(BIN)/fb-commerce airflow --port $(PORT)
 
 test: install
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

@@ -59,6 +59,12 @@ def _cmd_airflow_init(args: argparse.Namespace) -> int:
     return airflow_init(pool_slots=args.pool_slots, sandbox_base_url=args.sandbox_url)
 
 
+def _cmd_airflow(args: argparse.Namespace) -> int:
+    from fb_commerce.local import run_local_airflow
+
+    return run_local_airflow(port=args.port, sandbox_port=args.sandbox_port, password=args.password)
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from fb_commerce.demo import run_demo
 
@@ -108,6 +114,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--sandbox-url",
         default=None,
         help=f"where fb_commerce_default points when $AIRFLOW_CONN_FB_COMMERCE_DEFAULT is not set (default {sandbox_url()})",
+    )
+
+    p = add(
+        "airflow",
+        _cmd_airflow,
+        "run Airflow locally on 127.0.0.1 (api-server with the UI, scheduler, dag-processor, triggerer) and the "
+        "sandbox, in $AIRFLOW_HOME with the connections of airflow-init; Ctrl-C stops everything",
+    )
+    p.add_argument("--port", type=int, default=8080, help="the UI's and REST API's port (default 8080)")
+    p.add_argument(
+        "--sandbox-port",
+        type=int,
+        default=defaults.SANDBOX_PORT,
+        help=f"the sandbox's port (default {defaults.SANDBOX_PORT}; a sandbox already answering there is used)",
+    )
+    p.add_argument(
+        "--password",
+        default=None,
+        help="the UI password of the user admin (default $FB_COMMERCE_AIRFLOW_PASSWORD, else 'admin')",
     )
 
     p = add("demo", _cmd_demo, "start the sandbox, run the pipelines end to end on it, print a summary")
