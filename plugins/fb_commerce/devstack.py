@@ -184,7 +184,9 @@ class AirflowStack:
         generates a password for a user the file lacks, so the login stays the one configured here."""
         passwords = json.loads(self.passwords_file.read_text() or "{}") if self.passwords_file.exists() else {}
         passwords[ADMIN_USER] = self.admin_password
-        self.passwords_file.write_text(json.dumps(passwords) + "\n")
+        # readable by its owner only, from the moment it is created
+        with os.fdopen(os.open(self.passwords_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
+            out.write(json.dumps(passwords) + "\n")
         self.passwords_file.chmod(0o600)
 
     def _wait(self, ready: Any, timeout: float, what: str) -> None:
