@@ -15,7 +15,7 @@ export FB_COMMERCE_DATA_DIR ?= $(CURDIR)/data
 export PATH := $(BIN):$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test install airflow-init sandbox check bench constraints clean
+.PHONY: demo test install airflow-init airflow sandbox check bench constraints clean
 
 install: $(STAMP)
 
@@ -25,12 +25,22 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	$(BIN)/pip install -q --no-deps -e .
 	@touch $(STAMP)
 
-# Airflow metadata DB, connections (from the environment, sandbox defaults otherwise) and the pool.
+# Migrates Airflow's metadata DB (AIRFLOW_HOME), sets the fb_graph_api pool, stores the connections
+# fb_commerce_default and fb_commerce_warehouse in that DB (from $AIRFLOW_CONN_<ID> when set, else the sandbox at
+# 127.0.0.1:8765 and the SQLite file $(FB_COMMERCE_DATA_DIR)/warehouse.db; a rerun updates them) and migrates the
+# warehouse schema.
 airflow-init: install
 	@$(BIN)/fb-commerce airflow-init
 
 demo: airflow-init
 	@$(BIN)/fb-commerce demo
+
+# The Airflow UI on http://127.0.0.1:$(PORT) with every service (api-server, scheduler, dag-processor, triggerer)
+# and the sandbox, in the same AIRFLOW_HOME, data folder and warehouse as `make demo`; prints how to log in.
+# Ctrl-C stops them all. It runs airflow-init itself first.
+PORT ?= 8080
+airflow: install
+	@$(BIN)/fb-commerce airflow --port $(PORT)
 
 test: install
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

@@ -122,3 +122,21 @@ class WebhookReceiver:
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def trigger_form(params: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], list[str]]:
+    """What Airflow 3.3's trigger form does with a DAG's params (``GET /api/v2/dags/{dag_id}/details``, each
+    ``{"value", "schema", ...}``): the conf it submits, and the params that keep its Trigger button disabled.
+
+    The form (airflow-core/src/airflow/ui/src/components/FlexibleForm) counts a param as required unless its schema
+    has no ``type`` or a type list containing ``"null"``, marks a required param with a null or empty value as an
+    error, and sends every param's value as the run's conf; a text field cleared by the user sends null.
+    """
+    conf = {name: param["value"] for name, param in params.items()}
+    blocked = []
+    for name, param in params.items():
+        kind = param["schema"].get("type")
+        required = bool(kind) and not (isinstance(kind, list) and "null" in kind)
+        if required and param["value"] in (None, ""):
+            blocked.append(name)
+    return conf, blocked

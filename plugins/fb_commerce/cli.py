@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 
 from fb_commerce import __version__, defaults
+from fb_commerce.environment import sandbox_url
 
 
 def _cmd_sandbox(args: argparse.Namespace) -> int:
@@ -54,7 +56,13 @@ def _cmd_db(args: argparse.Namespace) -> int:
 def _cmd_airflow_init(args: argparse.Namespace) -> int:
     from fb_commerce.local import airflow_init
 
-    return airflow_init(pool_slots=args.pool_slots)
+    return airflow_init(pool_slots=args.pool_slots, sandbox_base_url=args.sandbox_url)
+
+
+def _cmd_airflow(args: argparse.Namespace) -> int:
+    from fb_commerce.local import run_local_airflow
+
+    return run_local_airflow(port=args.port, sandbox_port=args.sandbox_port, password=args.password)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -95,8 +103,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warehouse-conn-id", default=defaults.WAREHOUSE_CONN_ID)
     p.add_argument("--local-defaults", action="store_true", help="use the SQLite warehouse when no connection is set")
 
-    p = add("airflow-init", _cmd_airflow_init, "migrate Airflow's DB, create the fb_graph_api pool, migrate the warehouse")
+    p = add(
+        "airflow-init",
+        _cmd_airflow_init,
+        "migrate Airflow's DB, create the fb_graph_api pool, store the fb_commerce_default and fb_commerce_warehouse "
+        "connections in it (from $AIRFLOW_CONN_<ID>, else the sandbox and the SQLite file), migrate the warehouse",
+    )
     p.add_argument("--pool-slots", type=int, default=None, help=f"default $FB_COMMERCE_POOL_SLOTS or {defaults.POOL_SLOTS}")
+    p.add_argument(
+        "--sandbox-url",
+        default=None,
+        help=f"where fb_commerce_default points when $AIRFLOW_CONN_FB_COMMERCE_DEFAULT is not set (default {sandbox_url()})",
+    )
+
+    p = add(
+        "airflow",
+        _cmd_airflow,
+        "run Airflow locally on 127.0.0.1 (api-server with the UI, scheduler, dag-processor, triggerer) and the "
+        "sandbox, in $AIRFLOW_HOME with the connections of airflow-init; Ctrl-C stops everything",
+    )
+    p.add_argument("--port", type=int, default=8080, help="the UI's and REST API's port (default 8080)")
+    p.add_argument(
+        "--sandbox-port",
+        type=int,
+        default=defaults.SANDBOX_PORT,
+        help=f"the sandbox's port (default {defaults.SANDBOX_PORT}; a sandbox already answering there is used)",
+    )
+    p.add_argument(
+        "--password",
+        default=None,
+        help="the UI password of the user admin (default $FB_COMMERCE_AIRFLOW_PASSWORD, else 'admin')",
+    )
 
     p = add("demo", _cmd_demo, "start the sandbox, run the pipelines end to end on it, print a summary")
     p.add_argument("--port", type=int, default=defaults.SANDBOX_PORT, help="sandbox port (a free one if taken)")
@@ -112,9 +149,22 @@ def _quiet_logs(verbose: bool) -> None:
         logging.disable(logging.INFO)
 
 
+#: commands that read connections as Airflow's own server-side tools do (environment, then the metadata DB)
+_READS_METADATA_CONNECTIONS = ("check", "db", "airflow-init")
+
+
+def _read_metadata_connections() -> None:
+    """Outside a task, the Task SDK looks connections up in the environment only, unless the process says it is
+    server side (as Airflow's scheduler and API server do): then the metadata database is searched too, so what
+    `fb-commerce airflow-init` stored there, or what was created in the UI, is found."""
+    os.environ.setdefault("_AIRFLOW_PROCESS_CONTEXT", "server")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command in _READS_METADATA_CONNECTIONS:
+        _read_metadata_connections()
     _quiet_logs(getattr(args, "verbose", False) or args.command in ("sandbox",))
     if not getattr(args, "command", None):
         parser.print_help()

@@ -1,7 +1,11 @@
 """`make demo`: start the sandbox, run the pipelines on it end to end, print what happened.
 
 Each step runs a DAG with `airflow dags test` (the same code path as a scheduled run, in one process) against a
-fresh sandbox and a fresh demo warehouse under ``$FB_COMMERCE_DATA_DIR/demo``. Logs of every step are kept there.
+fresh sandbox and a fresh SQLite warehouse. It uses what `make airflow` uses: the same AIRFLOW_HOME (its runs are
+recorded in the metadata DB, so the UI shows them) and the data folder's default warehouse
+``$FB_COMMERCE_DATA_DIR/warehouse.db`` (emptied at the start of each demo; reports and feed files beside it), whatever
+``AIRFLOW_CONN_FB_COMMERCE_WAREHOUSE`` says, so the demo never writes to a configured warehouse. Logs of every step
+go to ``$FB_COMMERCE_DATA_DIR/demo``.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from fb_commerce import defaults
-from fb_commerce.warehouse.paths import data_dir
+from fb_commerce.warehouse.paths import WAREHOUSE_FILE, data_dir
 from fb_commerce.environment import GRAPH_ENV, WAREHOUSE_ENV, sandbox_connection, sandbox_url
 from fb_commerce.local import airflow_bin
 
@@ -34,9 +38,13 @@ def free_port(preferred: int) -> int:
     return any_free_port()
 
 
+#: the demo's step logs, in the data folder
+LOGS = "demo"
+
+
 @dataclass
 class DemoContext:
-    """Where the demo runs: its folder, environment for child processes and the sandbox URL."""
+    """Where the demo runs: the data folder, environment for child processes and the sandbox URL."""
 
     folder: Path
     env: dict[str, str]
@@ -47,10 +55,10 @@ class DemoContext:
         """The demo warehouse (created once per step; SQLite)."""
         from fb_commerce.warehouse.engine import create_warehouse_engine
 
-        return create_warehouse_engine(f"sqlite:///{self.folder / 'warehouse.db'}")
+        return create_warehouse_engine(f"sqlite:///{self.folder / WAREHOUSE_FILE}")
 
     def log_file(self, name: str) -> Path:
-        return self.folder / "logs" / f"{name}.log"
+        return self.folder / LOGS / f"{name}.log"
 
     def dag_test(self, dag_id: str, conf: dict | None = None) -> None:
         """Run one DAG with `airflow dags test`; on failure show the end of its log and stop the demo."""
@@ -69,7 +77,7 @@ class DemoContext:
             errors = [line for line in text.splitlines() if "[error" in line or "Exception:" in line]
             print("\n".join(errors[-10:]), file=sys.stderr)
             raise DemoFailed(f"{dag_id} failed after {took:.0f} s; full log: {log}")
-        print(f"  {dag_id}: success in {took:.0f} s (log {log.relative_to(self.folder.parent)})", flush=True)
+        print(f"  {dag_id}: success in {took:.0f} s (log {log.relative_to(self.folder)})", flush=True)
 
     def fb_commerce(self, *args: str) -> str:
         """Run an `fb-commerce` subcommand in the demo's environment; its output is returned (and logged)."""
@@ -184,7 +192,7 @@ STEPS: list[tuple[str, Callable[[DemoContext], None]]] = [
 
 
 def _start_sandbox(port: int, folder: Path, env: dict[str, str]) -> subprocess.Popen:
-    log = (folder / "logs" / "sandbox.log").open("w")
+    log = (folder / LOGS / "sandbox.log").open("w")
     process = subprocess.Popen(
         [str(Path(sys.executable).with_name("fb-commerce")), "sandbox", "--port", str(port)],
         env=env,
@@ -197,25 +205,28 @@ def _start_sandbox(port: int, folder: Path, env: dict[str, str]) -> subprocess.P
         SandboxAdmin(sandbox_url(port=port)).wait_ready(timeout=30)
     except Exception:
         process.terminate()
-        raise DemoFailed(f"The sandbox did not start; see {folder / 'logs' / 'sandbox.log'}") from None
+        raise DemoFailed(f"The sandbox did not start; see {folder / LOGS / 'sandbox.log'}") from None
     return process
 
 
 def run_demo(port: int = defaults.SANDBOX_PORT, keep_sandbox: bool = False) -> int:
-    folder = data_dir() / "demo"
-    shutil.rmtree(folder, ignore_errors=True)  # each demo starts from a fresh sandbox and an empty warehouse
-    (folder / "logs").mkdir(parents=True)
+    folder = data_dir()
+    # each demo starts from a fresh sandbox, so from an empty warehouse too (SQLite's side files with it)
+    shutil.rmtree(folder / LOGS, ignore_errors=True)
+    for leftover in folder.glob(f"{WAREHOUSE_FILE}*"):
+        leftover.unlink()
+    (folder / LOGS).mkdir(parents=True)
     port = free_port(port)
     url = sandbox_url(port=port)
     env = os.environ.copy()
     env.update(
         {
             GRAPH_ENV: json.dumps(sandbox_connection(url)),
-            WAREHOUSE_ENV: json.dumps({"conn_type": "sqlite", "host": str(folder / "warehouse.db")}),
+            WAREHOUSE_ENV: json.dumps({"conn_type": "sqlite", "host": str(folder / WAREHOUSE_FILE)}),
             "FB_COMMERCE_DATA_DIR": str(folder),
         }
     )
-    print(f"fb-commerce demo: sandbox at {url}, warehouse {folder / 'warehouse.db'}", flush=True)
+    print(f"fb-commerce demo: sandbox at {url}, warehouse {folder / WAREHOUSE_FILE}", flush=True)
     started = time.monotonic()
     sandbox = _start_sandbox(port, folder, env)
     context = DemoContext(folder=folder, env=env, sandbox_url=url)
@@ -232,5 +243,8 @@ def run_demo(port: int = defaults.SANDBOX_PORT, keep_sandbox: bool = False) -> i
         else:
             sandbox.terminate()
             sandbox.wait(timeout=10)
-    print(f"\nDemo finished in {time.monotonic() - started:.0f} s. Logs and reports: {folder}")
+    print(
+        f"\nDemo finished in {time.monotonic() - started:.0f} s. Logs: {folder / LOGS}; reports: {folder / 'reports'}.\n"
+        "`make airflow` shows these runs and this warehouse in the Airflow UI."
+    )
     return 0

@@ -1,8 +1,9 @@
 """Start the Airflow 3 services that docker-compose.yml runs, directly on this machine (no Docker).
 
-Used by the stack test and the latency benchmark: api-server, scheduler, dag-processor, triggerer and, with the
-CeleryExecutor, a Celery worker on Redis; plus the Graph API sandbox as its own process. Each stack has its own
-AIRFLOW_HOME, metadata database and Celery queue, so several can share a PostgreSQL and a Redis server.
+Used by `fb-commerce airflow` (`make airflow`), the stack tests and the latency benchmark: api-server, scheduler,
+dag-processor, triggerer and, with the CeleryExecutor, a Celery worker on Redis; plus the Graph API sandbox as its own
+process. Each stack has its own AIRFLOW_HOME, metadata database and Celery queue, so several can share a PostgreSQL
+and a Redis server. Every service listens on 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -33,6 +34,21 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+#: the UI's user when the stack asks for a login (see AirflowStack.admin_password)
+ADMIN_USER = "admin"
+
+
+def _signal_group(pgid: int, sig: int) -> bool:
+    """Send ``sig`` to a process group; False when the group is empty (0 only asks whether it still exists)."""
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # a member still exists but is not ours to signal (never expected here)
+        return True
+    return True
+
+
 def _bin(name: str) -> str:
     return str(Path(sys.executable).with_name(name))
 
@@ -49,6 +65,13 @@ class AirflowStack:
     :param external_sandbox: URL of a sandbox already running; none is started then.
     :param dags_folder: the DAGs to load (default: the repo's dags/).
     :param extra_env: more environment for every service (e.g. ``AIRFLOW_VAR_*``).
+    :param data_dir: ``FB_COMMERCE_DATA_DIR`` of the services; None = ``home/data``.
+    :param stored_connections: False (tests): the two project connections are set in the services' environment,
+        pointing at this stack's sandbox and at ``data_dir/warehouse.db``. True (`fb-commerce airflow`): the services
+        read what `fb-commerce airflow-init` stored in the metadata DB (from the caller's AIRFLOW_CONN_* variables,
+        else the sandbox at ``sandbox_url`` and the default SQLite file), which the Connections page shows.
+    :param admin_password: None (tests): every request is an admin, no login. Else the UI asks for a login and the
+        user ``admin`` has this password (Airflow's SimpleAuthManager reads it from its passwords file).
     """
 
     home: Path
@@ -59,12 +82,18 @@ class AirflowStack:
     external_sandbox: str | None = None
     dags_folder: Path = REPO / "dags"
     extra_env: dict[str, str] = field(default_factory=dict)
+    data_dir: Path | None = None
+    stored_connections: bool = False
+    admin_password: str | None = None
     api_port: int = field(default_factory=free_port)
     sandbox_port: int = field(default_factory=free_port)
     queue: str = field(default_factory=lambda: f"fbc_{uuid.uuid4().hex[:8]}")
     #: one secret for every service: the api-server signs the workers' task tokens with it
     jwt_secret: str = field(default_factory=lambda: uuid.uuid4().hex)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    #: what `fb-commerce airflow-init` printed at start (pool, connections, warehouse)
+    init_output: str = field(default="", init=False)
+    _token: str | None = field(default=None, init=False, repr=False)
 
     @property
     def api_url(self) -> str:
@@ -73,6 +102,15 @@ class AirflowStack:
     @property
     def sandbox_url(self) -> str:
         return self.external_sandbox or f"http://127.0.0.1:{self.sandbox_port}"
+
+    @property
+    def services_data_dir(self) -> Path:
+        return self.data_dir or self.home / "data"
+
+    @property
+    def passwords_file(self) -> Path:
+        """Where SimpleAuthManager keeps its users' passwords (Airflow's default place in AIRFLOW_HOME)."""
+        return self.home / "simple_auth_manager_passwords.json.generated"
 
     def environment(self) -> dict[str, str]:
         env = os.environ.copy()
@@ -88,18 +126,22 @@ class AirflowStack:
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                 "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
                 "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api_url}/execution/",
-                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": str(self.admin_password is None),
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.passwords_file),
+                "AIRFLOW__API__HOST": "127.0.0.1",
                 "AIRFLOW__API__PORT": str(self.api_port),
                 "AIRFLOW__API_AUTH__JWT_SECRET": self.jwt_secret,
                 "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
                 "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
                 "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
                 "AIRFLOW__OPERATORS__DEFAULT_QUEUE": self.queue,
-                "FB_COMMERCE_DATA_DIR": str(self.home / "data"),
-                GRAPH_ENV: json.dumps(sandbox_connection(self.sandbox_url)),
-                WAREHOUSE_ENV: json.dumps({"conn_type": "sqlite", "host": str(self.home / "data" / "warehouse.db")}),
+                "FB_COMMERCE_DATA_DIR": str(self.services_data_dir),
             }
         )
+        if not self.stored_connections:
+            env[GRAPH_ENV] = json.dumps(sandbox_connection(self.sandbox_url))
+            env[WAREHOUSE_ENV] = json.dumps({"conn_type": "sqlite", "host": str(self.services_data_dir / "warehouse.db")})
         if self.executor == "CeleryExecutor":
             env["AIRFLOW__CELERY__BROKER_URL"] = self.broker_url or "redis://127.0.0.1:6379/0"
             result_db = db.replace("postgresql+psycopg2://", "db+postgresql://") if db.startswith("postgresql") else f"db+{db}"
@@ -117,11 +159,17 @@ class AirflowStack:
         """What docker-compose's airflow-init does, then every service; returns when the API answers."""
         (self.home / "logs").mkdir(parents=True, exist_ok=True)
         env = self.environment()
-        subprocess.run([_bin("airflow"), "db", "migrate"], env=env, check=True, capture_output=True)
-        subprocess.run([_bin("fb-commerce"), "airflow-init"], env=env, check=True, capture_output=True)
+        init = subprocess.run(
+            [_bin("fb-commerce"), "airflow-init", "--sandbox-url", self.sandbox_url], env=env, capture_output=True, text=True
+        )
+        if init.returncode != 0:
+            raise RuntimeError(f"fb-commerce airflow-init failed:\n{init.stdout[-4000:]}{init.stderr[-4000:]}")
+        self.init_output = init.stdout
+        if self.admin_password is not None:
+            self._write_password()
         if not self.external_sandbox:
             self._spawn("sandbox", _bin("fb-commerce"), "sandbox", "--port", str(self.sandbox_port), *self.sandbox_args)
-        self._spawn("api-server", _bin("airflow"), "api-server", "--port", str(self.api_port))
+        self._spawn("api-server", _bin("airflow"), "api-server", "--host", "127.0.0.1", "--port", str(self.api_port))
         self._spawn("scheduler", _bin("airflow"), "scheduler")
         self._spawn("dag-processor", _bin("airflow"), "dag-processor")
         self._spawn("triggerer", _bin("airflow"), "triggerer")
@@ -130,6 +178,16 @@ class AirflowStack:
         self._wait(lambda: requests.get(f"{self.api_url}/api/v2/monitor/health", timeout=2).ok, timeout, "api-server")
         self._wait(lambda: requests.get(f"{self.sandbox_url}/_sandbox/health", timeout=2).ok, timeout, "sandbox")
         return self
+
+    def _write_password(self) -> None:
+        """Give ``admin`` its password in SimpleAuthManager's file before the api-server starts: Airflow only
+        generates a password for a user the file lacks, so the login stays the one configured here."""
+        passwords = json.loads(self.passwords_file.read_text() or "{}") if self.passwords_file.exists() else {}
+        passwords[ADMIN_USER] = self.admin_password
+        # readable by its owner only, from the moment it is created
+        with os.fdopen(os.open(self.passwords_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
+            out.write(json.dumps(passwords) + "\n")
+        self.passwords_file.chmod(0o600)
 
     def _wait(self, ready: Any, timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
@@ -145,16 +203,35 @@ class AirflowStack:
             time.sleep(1)
         raise TimeoutError(f"{what} not ready after {timeout:.0f} s; logs in {self.home / 'logs'}")
 
-    # --- REST API (the simple auth manager with all-admins: no token needed locally) -------------------------
+    # --- REST API (all admins: no token needed; with a password: the token of a login) ------------------------
+
+    def login(self, username: str = ADMIN_USER, password: str | None = None) -> str:
+        """An access token for the REST API, as the UI's login form gets it (SimpleAuthManager's token endpoint)."""
+        response = requests.post(
+            f"{self.api_url}/auth/token",
+            json={"username": username, "password": password if password is not None else self.admin_password},
+            timeout=30,
+        )
+        response.raise_for_status()
+        return response.json()["access_token"]
+
+    def _headers(self) -> dict[str, str]:
+        if self.admin_password is None:
+            return {}
+        if self._token is None:
+            self._token = self.login()
+        return {"Authorization": f"Bearer {self._token}"}
 
     def api(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = requests.request(method, f"{self.api_url}/api/v2/{path}", timeout=30, **kwargs)
+        response = requests.request(
+            method, f"{self.api_url}/api/v2/{path}", headers=self._headers(), timeout=30, **kwargs
+        )
         response.raise_for_status()
         return response.json() if response.content else None
 
     def wait_for_dag(self, dag_id: str, timeout: float = 120) -> None:
         def parsed() -> bool:
-            response = requests.get(f"{self.api_url}/api/v2/dags/{dag_id}", timeout=5)
+            response = requests.get(f"{self.api_url}/api/v2/dags/{dag_id}", headers=self._headers(), timeout=5)
             return response.status_code == 200
 
         self._wait(parsed, timeout, f"DAG {dag_id}")
@@ -192,15 +269,31 @@ class AirflowStack:
         instances = self.api("GET", f"dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
         return {ti["task_id"]: ti["state"] for ti in instances}
 
-    def stop(self) -> None:
+    def wait(self) -> str:
+        """Block until a service exits by itself; return its name (the others keep running: call :meth:`stop`)."""
+        while True:
+            for name, process in self.processes.items():
+                if process.poll() is not None:
+                    return name
+            time.sleep(1)
+
+    def stop(self, timeout: float = 20) -> None:
+        """Terminate every service and whatever it started (each runs in its own process group), then wait until
+        each group is empty, killing what is left after ``timeout``: nothing is left behind."""
         for process in self.processes.values():
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
+            _signal_group(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
         for process in self.processes.values():
             try:
-                process.wait(timeout=20)
+                process.wait(timeout=max(deadline - time.monotonic(), 0.1))
             except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+                _signal_group(process.pid, signal.SIGKILL)
+                process.wait()
+        for process in self.processes.values():
+            # a worker or task process may outlive its service's main process by a moment
+            while _signal_group(process.pid, 0) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            _signal_group(process.pid, signal.SIGKILL)
         self.processes.clear()
 
     def __enter__(self) -> AirflowStack:
@@ -214,4 +307,4 @@ class AirflowStack:
         self.stop()
 
 
-__all__ = ["AirflowStack", "defaults", "free_port"]
+__all__ = ["ADMIN_USER", "AirflowStack", "defaults", "free_port"]
