@@ -23,8 +23,6 @@ pytestmark = pytest.mark.slow
 
 FB_COMMERCE = str(Path(sys.executable).with_name("fb-commerce"))
 DAG_IDS = {"fb_setup_check", "fb_orders_sync", "fb_order_updates", "fb_catalog_feed", "fb_inventory_sync"}
-#: fails the run on the sandbox's seeded data (ship-by at risk) by design of today's alerts, not of the form
-BUSINESS_ALERT_TASKS = {"check_order_alerts"}
 
 
 def _until(what: str, check: Callable[[], object], timeout: float, process: subprocess.Popen, log: Path) -> object:
@@ -125,10 +123,8 @@ def test_make_airflow_serves_the_ui_triggers_every_dag_and_stops_on_ctrl_c(tmp_p
         finished = _until("every run finished", states, 600, process, log)
         for dag_id, run_id in runs.items():
             tasks = {ti["task_id"]: ti["state"] for ti in api("GET", f"dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]}
-            not_green = {task: state for task, state in tasks.items() if state != "success"}
-            if finished[dag_id] == "success":
-                continue
-            assert set(not_green) <= BUSINESS_ALERT_TASKS, f"{dag_id} {finished[dag_id]}: {tasks}; logs in {home / 'logs'}"
+            # green all the way: alerts on the seeded orders are notifications, not failed runs
+            assert finished[dag_id] == "success", f"{dag_id} {finished[dag_id]}: {tasks}; logs in {home / 'logs'}"
 
         # Ctrl-C: every service and everything they started is gone when the command returns
         services = {pid for pid, (parent, _, _) in _processes().items() if parent == process.pid}
