@@ -34,7 +34,7 @@ def test_update_request_carries_absolute_values_in_feed_style():
                  "price": "19.90 USD", "sale_price": "15.00 USD"},
     }
     assert "sale_price" not in change().request()["data"]
-    assert change(synced_sale_price=Decimal(15)).request()["data"]["sale_price"] == ""  # the sale ended
+    assert change(synced_sale_price=Decimal(15)).request()["data"]["sale_price"] is None  # the sale ended: null
 
 
 def test_delete_request_and_state_values():

@@ -9,7 +9,9 @@ from typing import Any
 from fastapi import APIRouter, Body, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 
+from . import orders as ops
 from .catalog import error_report_csv
+from .errors import GraphError
 from .faults import FaultConfig
 from .model import ORDER_STATES
 from .seed import live_orders
@@ -19,6 +21,22 @@ from .state import Sandbox, SeedParams
 
 def _bad(exc: Exception) -> HTTPException:
     return HTTPException(status_code=400, detail=str(exc))
+
+
+def _refused(exc: GraphError) -> HTTPException:
+    """Meta's own rules refused an admin action (e.g. cancelling shipped items): say which, with the code."""
+    return HTTPException(status_code=400, detail={"message": exc.message, "code": exc.code,
+                                                  "error_subcode": exc.subcode})
+
+
+def _restocks(sb: Sandbox, order: Any, lines: list[tuple[str, int]]) -> dict[str, int]:
+    """{retailer_id: units} a restocking cancellation put back into the catalog."""
+    put_back: dict[str, int] = {}
+    for item_id, quantity in lines:
+        line = order.item(item_id)
+        if line is not None and line.retailer_id in sb.products:
+            put_back[line.retailer_id] = put_back.get(line.retailer_id, 0) + quantity
+    return put_back
 
 
 def admin_router(sb: Sandbox) -> APIRouter:
@@ -120,6 +138,47 @@ def admin_router(sb: Sandbox) -> APIRouter:
         with sb.lock:
             sb.tick()
             return {"ids": live_orders(sb, count, state, minutes)}
+
+    @api.post("/orders/{order_id}/cancel")
+    def cancel_order(order_id: str, payload: dict[str, Any] = Body(default_factory=dict)) -> dict[str, Any]:
+        """Meta cancels a live order itself (buyer support, a missed SLA): ``items`` as in Graph's cancellations
+        (None: everything unshipped), ``restock`` puts the units back into the catalog's quantities."""
+        reason = {"reason_code": str(payload.get("reason") or "CANCEL_REASON_OTHER")}
+        if payload.get("description"):
+            reason["reason_description"] = str(payload["description"])
+        params = {"items": payload.get("items"), "cancel_reason": reason,
+                  "restock_items": payload.get("restock", False)}
+        with sb.lock:
+            sb.tick()
+            order = sb.orders.get(order_id)
+            if order is None:
+                raise HTTPException(status_code=404, detail=f"no order {order_id}")
+            try:
+                cancellation = ops.cancel(sb, order, params, sb.now(), initiated_by="FACEBOOK")
+            except GraphError as exc:
+                raise _refused(exc) from exc
+            restocked = _restocks(sb, order, cancellation.lines) if cancellation.restock_items else {}
+            return {"id": cancellation.id, "order_id": order.id, "state": order.state, "restocked": restocked}
+
+    @api.post("/orders/{order_id}/refund")
+    def refund_order(order_id: str, payload: dict[str, Any] = Body(default_factory=dict)) -> dict[str, Any]:
+        """Meta refunds a live order itself: ``items`` as in Graph's refunds (None: everything shipped and not
+        refunded, plus shipping), ``reason`` (default FACEBOOK_INITIATED), ``reason_text``, ``shipping``."""
+        params: dict[str, Any] = {"items": payload.get("items"),
+                                  "reason_code": str(payload.get("reason") or "FACEBOOK_INITIATED"),
+                                  "reason_text": payload.get("reason_text")}
+        if payload.get("shipping") is not None:
+            params["shipping"] = {"shipping_refund": payload["shipping"]}
+        with sb.lock:
+            sb.tick()
+            order = sb.orders.get(order_id)
+            if order is None:
+                raise HTTPException(status_code=404, detail=f"no order {order_id}")
+            try:
+                refund = ops.refund(sb, order, params, sb.now(), initiated_by="FACEBOOK")
+            except GraphError as exc:
+                raise _refused(exc) from exc
+            return {"id": refund.id, "order_id": order.id, "state": order.state, "total": str(refund.total)}
 
     @api.get("/files/error_reports/{upload_id}.csv")
     def error_report(upload_id: str) -> PlainTextResponse:
