@@ -173,20 +173,12 @@ def correct_state(connection: Connection, found: dict[str, dict[str, Any]], now:
     return [u["was"] for u in updates]
 
 
-def read_back_restocks(
-    engine: Engine,
-    client: GraphClient,
-    catalog_id: str,
-    *,
-    overlap: dt.timedelta = DEFAULT_OVERLAP,
-    lookback: dt.timedelta = DEFAULT_LOOKBACK,
-    now: dt.datetime | None = None,
-) -> Restocks:
+def read_back_restocks(engine: Engine, client: GraphClient, catalog_id: str, now: dt.datetime | None = None) -> Restocks:
     """Read the products of restocked orders back from Meta and correct the sync state; move the watermark."""
     now = now or dt.datetime.now(dt.UTC)
     name = watermark_name(catalog_id)
     with engine.connect() as connection:
-        since = window_start(connection, name, now=now, overlap=overlap, lookback=lookback)
+        since = window_start(connection, name, now=now, overlap=DEFAULT_OVERLAP, lookback=DEFAULT_LOOKBACK)
         retailer_ids = affected_products(connection, since)
     result = Restocks(read=len(retailer_ids))
     if retailer_ids:

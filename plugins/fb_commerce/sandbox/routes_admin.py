@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +140,18 @@ def admin_router(sb: Sandbox) -> APIRouter:
             sb.tick()
             return {"ids": live_orders(sb, count, state, minutes)}
 
+    def as_meta(order_id: str, action: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
+        """Run a change Meta makes itself on a live order, under the lock; Meta's rule errors become a 400."""
+        with sb.lock:
+            sb.tick()
+            order = sb.orders.get(order_id)
+            if order is None:
+                raise HTTPException(status_code=404, detail=f"no order {order_id}")
+            try:
+                return {"order_id": order.id, **action(order), "state": order.state}
+            except GraphError as exc:
+                raise _refused(exc) from exc
+
     @api.post("/orders/{order_id}/cancel")
     def cancel_order(order_id: str, payload: dict[str, Any] = Body(default_factory=dict)) -> dict[str, Any]:
         """Meta cancels a live order itself (buyer support, a missed SLA): ``items`` as in Graph's cancellations
@@ -148,17 +161,13 @@ def admin_router(sb: Sandbox) -> APIRouter:
             reason["reason_description"] = str(payload["description"])
         params = {"items": payload.get("items"), "cancel_reason": reason,
                   "restock_items": payload.get("restock", False)}
-        with sb.lock:
-            sb.tick()
-            order = sb.orders.get(order_id)
-            if order is None:
-                raise HTTPException(status_code=404, detail=f"no order {order_id}")
-            try:
-                cancellation = ops.cancel(sb, order, params, sb.now(), initiated_by="FACEBOOK")
-            except GraphError as exc:
-                raise _refused(exc) from exc
+
+        def cancel(order: Any) -> dict[str, Any]:
+            cancellation = ops.cancel(sb, order, params, sb.now(), initiated_by="FACEBOOK")
             restocked = _restocks(sb, order, cancellation.lines) if cancellation.restock_items else {}
-            return {"id": cancellation.id, "order_id": order.id, "state": order.state, "restocked": restocked}
+            return {"id": cancellation.id, "restocked": restocked}
+
+        return as_meta(order_id, cancel)
 
     @api.post("/orders/{order_id}/refund")
     def refund_order(order_id: str, payload: dict[str, Any] = Body(default_factory=dict)) -> dict[str, Any]:
@@ -169,16 +178,12 @@ def admin_router(sb: Sandbox) -> APIRouter:
                                   "reason_text": payload.get("reason_text")}
         if payload.get("shipping") is not None:
             params["shipping"] = {"shipping_refund": payload["shipping"]}
-        with sb.lock:
-            sb.tick()
-            order = sb.orders.get(order_id)
-            if order is None:
-                raise HTTPException(status_code=404, detail=f"no order {order_id}")
-            try:
-                refund = ops.refund(sb, order, params, sb.now(), initiated_by="FACEBOOK")
-            except GraphError as exc:
-                raise _refused(exc) from exc
-            return {"id": refund.id, "order_id": order.id, "state": order.state, "total": str(refund.total)}
+
+        def refund(order: Any) -> dict[str, Any]:
+            result = ops.refund(sb, order, params, sb.now(), initiated_by="FACEBOOK")
+            return {"id": result.id, "total": str(result.total)}
+
+        return as_meta(order_id, refund)
 
     @api.get("/files/error_reports/{upload_id}.csv")
     def error_report(upload_id: str) -> PlainTextResponse:
