@@ -380,3 +380,22 @@ def test_a_restock_the_oms_asked_for_is_read_back_and_corrected(shop, client, sa
     meta = catalog(sandbox)
     assert {s: meta[s]["quantity_to_sell_on_facebook"] for s in lines} == {
         s: 40 + n for n, s in enumerate(sorted(lines))}
+
+
+def test_advisory_warnings_hold_nothing_back_and_an_unattributed_one_holds_back_the_whole_handle(shop):
+    from fb_commerce.catalog.batch_calls import BatchStatus
+    from fb_commerce.catalog.inventory import InventoryChange, plan_batches
+
+    changes = [InventoryChange(f"SKU-0000{n}", UPDATE, "in stock", 5, Decimal("9.99"), None, "USD") for n in (1, 2)]
+    ledger = BatchLedger(shop, CATALOG)
+    [plan] = plan_batches(changes)
+    for handle in ("advised", "unattributed"):
+        ledger.confirm(ledger.reserve(plan, "t"), handle)
+    # Meta's example of an advisory warning (catalog diagnostics): a field the sync never sends
+    advised = ledger.settle(BatchStatus("advised", "FINISHED", warnings=[
+        {"line": 0, "id": "SKU-00001", "message": "These fields have missing information: Make items easier to "
+                                                  "discover by providing google_product_category information."}]))
+    assert (advised.synced, advised.not_applied) == (2, 0) and "google_product_category" in advised.advisories[0]
+    unattributed = ledger.settle(BatchStatus("unattributed", "FINISHED", warnings=[
+        {"line": 1, "message": "A value was dropped"}]))
+    assert (unattributed.synced, unattributed.not_applied) == (0, 2)
