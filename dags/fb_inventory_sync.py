@@ -28,15 +28,19 @@ with DAG(
 Every 15 minutes, sends Meta what changed in stock and price since it last accepted them.
 
 1. Handles an earlier run sent but did not settle (a killed or throttled task) are awaited and settled first.
+   Then the products of orders whose cancellation restocked them at Meta (`fb_cancellations`, or
+   `fb_cancellation_requests` sent with `restock_items`) are read back from the catalog, so the delta corrects
+   the quantities Meta raised by itself.
 2. The delta between `include/sql/catalog/inventory_source.sql` (quantity_to_sell_on_facebook, availability,
    price, sale_price per product) and **fb_catalog_sync_state** is computed in one SQL statement: UPDATE for changed
    products, DELETE for products gone from the source. Products Meta does not have yet are left to
    `fb_catalog_feed`, which sends them with all their fields (the log counts them). Nothing changed: no call.
 3. The changes go out through `items_batch` (PRODUCT_ITEM) in calls of at most `batch_size` requests and 27 MB,
    each recorded in **fb_batch_requests** / **fb_batch_request_items** before and after it is sent.
-4. The task **defers** until every handle finished (no worker held), then marks each item synced or failed with
-   Meta's message (`ids_of_invalid_requests`); only accepted items update **fb_catalog_sync_state**. Refused ones
-   stay different and go out again next run.
+4. The task **defers** until every handle finished (no worker held), then marks each item synced, failed with
+   Meta's message (`ids_of_invalid_requests`), or not_applied when a per-item warning says a value was ignored;
+   only synced items update **fb_catalog_sync_state**. The others stay different and go out again next run (the
+   log lists them). A sale that ended goes out as `sale_price: null`.
 
 Meta's Catalog Batch throttle (80014): the client backs off; when Meta asks for a long wait the task ends and Airflow
 retries it after that wait. A rerun never sends twice what was settled, and re-sending an unconfirmed call is

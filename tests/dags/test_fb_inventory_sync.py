@@ -108,3 +108,49 @@ def test_graph_tasks_run_in_the_pool_and_read_graph_errors_on_retry():
         task = bag.get_dag(dag_id).get_task(task_id)
         assert task.pool == POOL and isinstance(task.retry_policy, GraphRetryPolicy), (dag_id, task_id)
     assert bag.get_dag("fb_catalog_feed").get_task("build_feed").pool != POOL  # no Graph call, no Graph slot
+
+
+def catalog_quantities(sandbox, skus) -> dict[str, int]:
+    products = {p["retailer_id"]: p for p in sandbox.admin.state(include="products")["products"]}
+    return {sku: products[sku]["quantity_to_sell_on_facebook"] for sku in skus}
+
+
+def test_a_value_meta_ignored_is_not_synced_and_the_next_run_sends_it_again(fed_shop, sandbox):
+    sandbox.admin.config(items_batch_ignored_fields=["sale_price"])  # Meta drops it with a warning
+    demo.change_demo_inventory(fed_shop)
+    sale = demo.sku(next(iter(demo.SALE_CHANGES)))
+    run = run_dag(fed_shop, dag_id="fb_inventory_sync")
+    assert run.state == "success"
+    items = {i.retailer_id: i for i in rows(fed_shop, "SELECT * FROM fb_batch_request_items")}
+    assert items[sale].status == "not_applied" and "sale_price" in items[sale].error_message
+    assert {i.status for r, i in items.items() if r != sale} == {"synced"}
+    [state] = rows(fed_shop, "SELECT sale_price FROM fb_catalog_sync_state WHERE retailer_id = :r", r=sale)
+    assert state.sale_price is None  # still what Meta last accepted
+
+    sandbox.admin.config(items_batch_ignored_fields=[])
+    again = run_dag(fed_shop, dag_id="fb_inventory_sync")
+    assert again.state == "success" and items_batch_calls(sandbox) == 2
+    retried = rows(fed_shop, "SELECT i.retailer_id, i.status FROM fb_batch_request_items i JOIN fb_batch_requests r "
+                             "ON r.handle = i.handle WHERE r.run_id = :r", r=again.run_id)
+    assert [(i.retailer_id, i.status) for i in retried] == [(sale, "synced")]
+    catalog = {p["retailer_id"]: p for p in sandbox.admin.state(include="products")["products"]}
+    assert catalog[sale]["sale_price"] is not None
+
+
+def test_a_restock_meta_made_is_corrected_by_the_next_run(fed_shop, sandbox):
+    [order_id] = sandbox.admin.create_orders(1, state="IN_PROGRESS")
+    order = next(o for o in sandbox.admin.state(include="orders")["orders"] if o["id"] == order_id)
+    units: dict[str, int] = {}
+    for item in order["items"]["data"]:
+        units[item["retailer_id"]] = units.get(item["retailer_id"], 0) + item["quantity"]
+    before = catalog_quantities(sandbox, units)  # what the feed sent: the merchant's stock
+
+    sandbox.admin.cancel_order(order_id, restock=True, reason="CUSTOMER_REQUESTED")  # buyer support, at Meta
+    assert catalog_quantities(sandbox, units) == {s: q + units[s] for s, q in before.items()}
+    orders = run_dag(fed_shop, dag_id="fb_orders_sync")
+    assert orders.get_task_instance("read_back_orders").state == "success"
+
+    run = run_dag(fed_shop, dag_id="fb_inventory_sync")
+    assert run.state == "success"
+    assert catalog_quantities(sandbox, units) == before  # Meta offers what the merchant has again
+    assert items_batch_calls(sandbox) == 1

@@ -239,7 +239,7 @@ def test_operator_defers_to_the_batch_trigger_which_reports_the_handles_finished
     assert event.payload["status"] == "success" and event.payload["handles"] == [handle]
     result = operator.sent_finished(context, event.payload, **(deferred.value.kwargs or {}))
     assert result == {"updates": 8, "deletes": 1, "new_products": 4, "invalid": 0, "calls": 1, "synced": 9,
-                      "failed": 0}
+                      "failed": 0, "not_applied": 0, "restocks_read": 0, "restocks_corrected": 0}
 
 
 def test_operator_settles_earlier_handles_before_sending(connections, client, sandbox):
@@ -272,3 +272,130 @@ def test_trigger_times_out_with_an_error_event(sandbox, monkeypatch):
     event = asyncio.run(trigger.run().asend(None))
     assert event.payload["status"] == "error" and event.payload["reason"] == "timeout"
     assert event.payload["waiting"] == [handle]
+
+
+# --- a sale that ends, values Meta ignored, restocks Meta made ----------------------------------------------
+
+
+def state_row(engine: sa.Engine, sku: str):
+    from fb_commerce.warehouse.schema import fb_catalog_sync_state as state
+
+    with engine.connect() as connection:  # through the table, so money comes back as Decimal on SQLite too
+        return connection.execute(sa.select(state).where(state.c.retailer_id == sku)).one()
+
+
+def test_a_sale_that_ends_in_the_source_ends_on_meta(shop, client, sandbox):
+    set_product(shop, "SKU-00003", sale_price=Decimal("2.00"))
+    full_sync(shop, client)
+    assert catalog(sandbox)["SKU-00003"]["sale_price"] == "2.00 USD"
+
+    set_product(shop, "SKU-00003", sale_price=None)  # the sale is over
+    full_sync(shop, client)
+    assert catalog(sandbox)["SKU-00003"]["sale_price"] is None
+    assert [b["warnings"] for b in sandbox.admin.state(include="batches")["batches"]] == [[], []]
+    assert state_row(shop, "SKU-00003").sale_price is None
+    assert [c for c in iter_delta(shop, SOURCE) if c.method != "CREATE"] == []
+
+
+def test_a_value_meta_ignored_with_a_warning_is_not_synced_and_goes_again(shop, client, sandbox):
+    sandbox.admin.config(items_batch_ignored_fields=["price"])  # Meta keeps its price, warns, applies the rest
+    set_product(shop, "SKU-00002", price=Decimal("1.25"), stock=9)
+    sync = InventorySync(shop, client, CATALOG, run_id="warned")
+    sent = sync.send()
+    settled = sync.settle(wait_for_handles(client, CATALOG, sent.handles, poll_interval=0.05))
+    assert (settled.synced, settled.failed, settled.not_applied) == (0, 0, 1)
+    assert "SKU-00002" in settled.failures[0] and "price" in settled.failures[0]
+    [item] = rows(shop, "SELECT status, error_message FROM fb_batch_request_items")
+    assert item.status == "not_applied" and "price" in item.error_message
+    assert state_row(shop, "SKU-00002").price == demo.demo_product(2)["price"]  # not what Meta ignored
+    assert catalog(sandbox)["SKU-00002"]["quantity_to_sell_on_facebook"] == 9  # the rest did apply
+
+    sandbox.admin.config(items_batch_ignored_fields=[])
+    full_sync(shop, client)  # the next run sends it again
+    assert calls(sandbox) == 2
+    assert catalog(sandbox)["SKU-00002"]["price"] == "1.25 USD"
+    assert state_row(shop, "SKU-00002").price == Decimal("1.25")
+    assert [c for c in iter_delta(shop, SOURCE) if c.method != "CREATE"] == []
+
+
+def order_with_products(sandbox) -> tuple[str, dict[str, int]]:
+    """A live IN_PROGRESS order whose products are all in the catalog: its id and {retailer_id: quantity}."""
+    [order_id] = sandbox.admin.create_orders(1, state="IN_PROGRESS")
+    order = next(o for o in sandbox.admin.state(include="orders")["orders"] if o["id"] == order_id)
+    lines: dict[str, int] = {}
+    for item in order["items"]["data"]:
+        lines[item["retailer_id"]] = lines.get(item["retailer_id"], 0) + item["quantity"]
+    return order_id, lines
+
+
+def align(shop: sa.Engine, client: GraphClient, sandbox, skus: dict[str, int]) -> None:
+    """Give the order's products a known stock in the source and on Meta."""
+    for n, sku in enumerate(sorted(skus)):
+        set_product(shop, sku, stock=40 + n)
+    full_sync(shop, client)
+    assert {s: catalog(sandbox)[s]["quantity_to_sell_on_facebook"] for s in skus} == {
+        s: 40 + n for n, s in enumerate(sorted(skus))}
+
+
+def products_reads(sandbox) -> int:
+    return sandbox.admin.stats()["requests"].get("GET /{catalog_id}/products", 0)
+
+
+def test_a_restock_meta_made_on_a_cancellation_is_read_back_and_corrected(shop, client, sandbox):
+    from fb_commerce.orders.pull import pull_orders
+    from fb_commerce.orders.readback import read_back
+
+    order_id, lines = order_with_products(sandbox)
+    align(shop, client, sandbox, lines)
+    pull_orders(client, shop, defaults.SANDBOX_CMS_ID)
+    sandbox.admin.cancel_order(order_id, restock=True, reason="CUSTOMER_REQUESTED")  # buyer support, at Meta
+    meta = catalog(sandbox)
+    assert {s: meta[s]["quantity_to_sell_on_facebook"] for s in lines} == {
+        s: 40 + n + lines[s] for n, s in enumerate(sorted(lines))}  # Meta raised the stock by itself
+
+    read_back(client, shop, defaults.SANDBOX_CMS_ID)  # fb_orders_sync stores the cancellation
+    full_sync(shop, client)
+    meta = catalog(sandbox)
+    assert {s: meta[s]["quantity_to_sell_on_facebook"] for s in lines} == {
+        s: 40 + n for n, s in enumerate(sorted(lines))}  # back to what the merchant has
+    reads = products_reads(sandbox)
+    assert reads == 1  # only the affected items were read, in one call
+    full_sync(shop, client)
+    assert calls(sandbox) == 2 and products_reads(sandbox) in (reads, reads + 1)  # settled: nothing to send
+
+
+def test_a_restock_the_oms_asked_for_is_read_back_and_corrected(shop, client, sandbox):
+    from fb_commerce.orders.pull import pull_orders
+    from fb_commerce.orders.send import drain
+    from fb_commerce.warehouse.schema import fb_cancellation_requests
+
+    order_id, lines = order_with_products(sandbox)
+    align(shop, client, sandbox, lines)
+    pull_orders(client, shop, defaults.SANDBOX_CMS_ID)
+    with shop.begin() as connection:
+        connection.execute(sa.insert(fb_cancellation_requests).values(
+            request_id="oms-cancel-1", order_id=order_id, reason_code="OUT_OF_STOCK", restock_items=True))
+    assert drain(shop, client.post).total("sent") == 1  # fb_order_updates; no read-back of orders since
+    full_sync(shop, client)
+    meta = catalog(sandbox)
+    assert {s: meta[s]["quantity_to_sell_on_facebook"] for s in lines} == {
+        s: 40 + n for n, s in enumerate(sorted(lines))}
+
+
+def test_advisory_warnings_hold_nothing_back_and_an_unattributed_one_holds_back_the_whole_handle(shop):
+    from fb_commerce.catalog.batch_calls import BatchStatus
+    from fb_commerce.catalog.inventory import InventoryChange, plan_batches
+
+    changes = [InventoryChange(f"SKU-0000{n}", UPDATE, "in stock", 5, Decimal("9.99"), None, "USD") for n in (1, 2)]
+    ledger = BatchLedger(shop, CATALOG)
+    [plan] = plan_batches(changes)
+    for handle in ("advised", "unattributed"):
+        ledger.confirm(ledger.reserve(plan, "t"), handle)
+    # Meta's example of an advisory warning (catalog diagnostics): a field the sync never sends
+    advised = ledger.settle(BatchStatus("advised", "FINISHED", warnings=[
+        {"line": 0, "id": "SKU-00001", "message": "These fields have missing information: Make items easier to "
+                                                  "discover by providing google_product_category information."}]))
+    assert (advised.synced, advised.not_applied) == (2, 0) and "google_product_category" in advised.advisories[0]
+    unattributed = ledger.settle(BatchStatus("unattributed", "FINISHED", warnings=[
+        {"line": 1, "message": "A value was dropped"}]))
+    assert (unattributed.synced, unattributed.not_applied) == (0, 2)

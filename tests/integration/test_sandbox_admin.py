@@ -124,3 +124,49 @@ def test_admin_rejects_bad_input(sandbox) -> None:
     with pytest.raises(SandboxAdminError):
         sandbox.admin.create_orders(1, state="SHIPPED")
     assert sandbox.admin.health()["ok"] is True
+
+
+def _live_order(sandbox, state: str) -> dict:
+    [order_id] = sandbox.admin.create_orders(1, state=state)
+    return next(o for o in sandbox.admin.state(include="orders")["orders"] if o["id"] == order_id)
+
+
+def _quantities(sandbox) -> dict[str, int]:
+    return {p["retailer_id"]: p["quantity_to_sell_on_facebook"] for p in sandbox.admin.state(include="products")["products"]}
+
+
+def test_admin_cancels_a_live_order_as_meta_with_a_restock(sandbox) -> None:
+    order = _live_order(sandbox, "IN_PROGRESS")
+    before = _quantities(sandbox)
+    first = order["items"]["data"][0]
+    answer = sandbox.admin.cancel_order(order["id"], items=[{"item_id": first["id"], "quantity": 1}], restock=True,
+                                        reason="CUSTOMER_REQUESTED")
+    assert answer["restocked"] == {first["retailer_id"]: 1}
+    after = _quantities(sandbox)
+    assert after[first["retailer_id"]] == before[first["retailer_id"]] + 1  # Meta raised the stock by itself
+    assert {k: v for k, v in after.items() if k != first["retailer_id"]} == {
+        k: v for k, v in before.items() if k != first["retailer_id"]}
+    cancelled = next(o for o in sandbox.admin.state(include="orders")["orders"] if o["id"] == order["id"])
+    [cancellation] = cancelled["cancellations"]["data"]
+    assert cancellation["id"] == answer["id"] and cancellation["cancel_reason"]["reason_code"] == "CUSTOMER_REQUESTED"
+    # Graph sees it like any cancellation: has_cancellations lists the order
+    listed = SandboxGraph(sandbox.url).get(f"{defaults.SANDBOX_CMS_ID}/commerce_orders", state="IN_PROGRESS,COMPLETED",
+                                           filters="has_cancellations").json()["data"]
+    assert order["id"] in {o["id"] for o in listed}
+
+    rest = sandbox.admin.cancel_order(order["id"])  # the rest, no restock: quantities stay
+    assert rest["restocked"] == {} and rest["state"] == "COMPLETED" and _quantities(sandbox) == after
+    with pytest.raises(SandboxAdminError, match="already cancelled"):
+        sandbox.admin.cancel_order(order["id"])
+    with pytest.raises(SandboxAdminError, match="404"):
+        sandbox.admin.cancel_order("no-such-order")
+
+
+def test_admin_refunds_a_shipped_order_as_meta(sandbox) -> None:
+    order = _live_order(sandbox, "COMPLETED")
+    answer = sandbox.admin.refund_order(order["id"], reason_text="Refunded by buyer support")
+    refunded = next(o for o in sandbox.admin.state(include="orders")["orders"] if o["id"] == order["id"])
+    [refund] = refunded["refunds"]["data"]
+    assert refund["id"] == answer["id"] and float(answer["total"]) > 0
+    with pytest.raises(SandboxAdminError, match="already"):
+        sandbox.admin.refund_order(order["id"])

@@ -196,6 +196,45 @@ def test_items_batch_upsert_rules(sandbox, graph) -> None:
     assert status["ids_of_invalid_requests"] == ["GHOST"] and "required" in status["errors"][0]["message"]
 
 
+def test_items_batch_null_clears_an_optional_field_and_an_empty_one_is_ignored(sandbox, graph) -> None:
+    sandbox.admin.config(batch_delay_seconds=0)
+    on_sale = [{"method": "UPDATE", "data": {"id": f"SKU-0000{n}", "sale_price": "1.00 USD",
+                                             "sale_price_effective_date": "2030-01-01T00:00+00:00/2030-02-01T00:00+00:00"}}
+               for n in (1, 2)]
+    batch_status(graph, send_batch(graph, on_sale).json()["handles"][0])
+    ended = [{"method": "UPDATE", "data": {"id": "SKU-00001", "sale_price": None, "sale_price_effective_date": None}},
+             {"method": "UPDATE", "data": {"id": "SKU-00002", "sale_price": ""}},
+             {"method": "UPDATE", "data": {"id": "SKU-00003", "price": None}}]
+    status = batch_status(graph, send_batch(graph, ended).json()["handles"][0])
+    products = {p["retailer_id"]: p for p in sandbox.admin.state(include="products")["products"]}
+    assert products["SKU-00001"]["sale_price"] is None
+    assert "sale_price_effective_date" not in products["SKU-00001"]["extra"]
+    assert products["SKU-00002"]["sale_price"] == "1.00 USD" and products["SKU-00003"]["price"] is not None
+    assert status["errors_total_count"] == 0
+    assert [(w["id"], "ignored" in w["message"]) for w in status["warnings"]] == [
+        ("SKU-00002", True), ("SKU-00003", True)]
+
+
+def test_items_batch_ignored_fields_knob(sandbox, graph) -> None:
+    sandbox.admin.config(batch_delay_seconds=0, items_batch_ignored_fields=["price"])
+    update = [{"method": "UPDATE", "data": {"id": "SKU-00001", "price": "2.22 USD", "quantity_to_sell_on_facebook": 5}}]
+    status = batch_status(graph, send_batch(graph, update).json()["handles"][0])
+    product = next(p for p in sandbox.admin.state(include="products")["products"] if p["retailer_id"] == "SKU-00001")
+    assert product["price"] != "2.22 USD" and product["quantity_to_sell_on_facebook"] == 5
+    [warning] = status["warnings"]
+    assert warning["id"] == "SKU-00001" and "price" in warning["message"] and "ignored" in warning["message"]
+
+
+def test_products_filter_by_retailer_id(sandbox, graph) -> None:
+    wanted = graph.get(f"{CATALOG}/products", fields="retailer_id,quantity_to_sell_on_facebook",
+                       filter=json.dumps({"retailer_id": {"is_any": ["SKU-00002", "SKU-00001", "GONE"]}})).json()
+    assert [p["retailer_id"] for p in wanted["data"]] == ["SKU-00001", "SKU-00002"]
+    one = graph.get(f"{CATALOG}/products", filter=json.dumps({"retailer_id": {"eq": "SKU-00003"}})).json()
+    assert len(one["data"]) == 1
+    other = graph.get(f"{CATALOG}/products", filter=json.dumps({"brand": {"i_contains": "acme"}}))
+    assert other.status_code == 400 and other.json()["error"]["code"] == 100
+
+
 def test_items_batch_limits(sandbox, graph) -> None:
     one = [{"method": "UPDATE", "data": {"id": "SKU-00001", "quantity_to_sell_on_facebook": 1}}]
     no_type = graph.post(f"{CATALOG}/items_batch", data={"requests": one})

@@ -96,6 +96,10 @@ def test_feed_upload_and_batch_status_fields_exist_in_the_sdk():
     assert set(surface.BATCH_STATUS_FIELDS) <= field_names(sdk_class("CheckBatchRequestStatus"))
 
 
+def test_product_read_back_fields_exist_on_the_sdk_product_item():
+    assert set(surface.PRODUCT_READ_BACK_FIELDS) <= field_names(sdk_class("ProductItem"))
+
+
 def test_catalog_enums_are_sdk_values():
     item = sdk_class("ProductItem")
     assert set(surface.AVAILABILITY) <= enum_values(item, "Availability")

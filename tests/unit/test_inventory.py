@@ -7,7 +7,7 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
-from fb_commerce.catalog.batch_calls import BatchStatus, already_gone, is_pending
+from fb_commerce.catalog.batch_calls import BatchStatus, already_gone, is_pending, value_not_applied
 from fb_commerce.catalog.feed_readback import state_row
 from fb_commerce.catalog.inventory import (
     CREATE,
@@ -34,7 +34,7 @@ def test_update_request_carries_absolute_values_in_feed_style():
                  "price": "19.90 USD", "sale_price": "15.00 USD"},
     }
     assert "sale_price" not in change().request()["data"]
-    assert change(synced_sale_price=Decimal(15)).request()["data"]["sale_price"] == ""  # the sale ended
+    assert change(synced_sale_price=Decimal(15)).request()["data"]["sale_price"] is None  # the sale ended: null
 
 
 def test_delete_request_and_state_values():
@@ -135,3 +135,40 @@ def test_batch_status_helpers():
     assert status.messages_by_id() == {"A": "bad price; x"}
     assert status.summary()["invalid_requests"] == 1
     assert already_gone("Item SKU-1 does not exist in the catalog") and not already_gone("price is invalid")
+
+
+@pytest.mark.parametrize(
+    "message, not_applied",
+    [
+        # Meta's own examples (items_batch reference; check_batch_request_status diagnostics)
+        ("Unrecognised field: A request for item batch_api_product_123 contains unrecognised field: 'unknown_field'",
+         True),
+        ("These fields have missing information: Make items easier to discover by providing google_product_category "
+         "information.", False),
+        # the sandbox's
+        ("sale_price '' is not like '9.99 USD' (amount, space, ISO 4217 code): the value was ignored", True),
+        ("price could not be applied: the value was ignored", True),
+        # a field the sync sends, named: whatever the wording, its value is in doubt
+        ("The sale_price must be lower than the price", True),
+        ("quantity_to_sell_on_facebook is higher than recommended", True),
+        # advisory, about fields the sync never sends
+        ("Images smaller than 500 x 500 pixels may look blurry", False),
+        ("sale_price_effective_date is missing: the sale has no end", False),
+        ("", False),
+    ],
+)
+def test_a_warning_is_a_value_not_applied_when_it_names_our_field_or_says_so(message, not_applied):
+    assert value_not_applied(message) is not_applied
+
+
+def test_warnings_by_item():
+    status = BatchStatus("h", "FINISHED", warnings=[
+        {"line": 0, "id": "A", "message": "price: the value was ignored"},
+        {"line": 0, "id": "A", "message": "Unknown field colour: the value was ignored"},
+        {"line": 1, "id": "B", "message": "These fields have missing information: google_product_category"},
+    ])
+    assert status.not_applied_by_id() == {
+        "A": "price: the value was ignored; Unknown field colour: the value was ignored"}
+    assert status.advisories() == ["B: These fields have missing information: google_product_category"]
+    no_id = BatchStatus("h", "FINISHED", warnings=[{"line": 4, "message": "a value was dropped"}])
+    assert no_id.not_applied_by_id() == {"": "a value was dropped"}  # stands for every item of the handle

@@ -21,6 +21,20 @@ FINISHED = "FINISHED"
 PENDING_STATUSES = frozenset({"", "IN_PROGRESS", "PENDING", "STARTED", "QUEUED", "DISPATCHED"})
 # A DELETE of an item Meta no longer has reached its goal: the item is gone.
 _ALREADY_GONE = re.compile(r"does not exist|not found|no such item", re.IGNORECASE)
+# A per-item warning says a value of ours was not applied when it names a field an inventory UPDATE carries, or
+# says in so many words that a value or field was dropped. Meta's warnings mean "the bad field was dropped, the
+# rest ingested" (feed upload errors, severity warning; items_batch "warns about unsupported fields but still
+# ingests the fields it recognizes"); advisory ones about fields the sync never sends, such as Meta's example
+# "These fields have missing information: ... providing google_product_category information", change nothing we
+# sent and do not hold an item back.
+_SENT_FIELD = re.compile(
+    r"\b(availability|quantity_to_sell_on_facebook|inventory|quantity|price|sale_price)\b", re.IGNORECASE
+)
+_VALUE_DROPPED = re.compile(
+    r"ignor|not (?:been )?applied|could not be (?:applied|saved|updated|used)|dropped|discarded|"
+    r"unrecogni[sz]ed|unknown field|not supported",
+    re.IGNORECASE,
+)
 
 
 def is_pending(status: str | None) -> bool:
@@ -31,6 +45,11 @@ def is_pending(status: str | None) -> bool:
 def already_gone(message: str | None) -> bool:
     """Whether an error message says the item does not exist (a DELETE of it has nothing left to do)."""
     return bool(message and _ALREADY_GONE.search(message))
+
+
+def value_not_applied(message: str | None) -> bool:
+    """Whether a per-item warning says a value the sync sent was not applied (see ``_SENT_FIELD``)."""
+    return bool(message and (_SENT_FIELD.search(message) or _VALUE_DROPPED.search(message)))
 
 
 @dataclass(frozen=True)
@@ -62,6 +81,26 @@ class BatchStatus:
             if isinstance(error, dict) and error.get("id"):
                 messages.setdefault(str(error["id"]), []).append(str(error.get("message") or "invalid request"))
         return {retailer_id: "; ".join(texts) for retailer_id, texts in messages.items()}
+
+    def not_applied_by_id(self) -> dict[str, str]:
+        """The per-item warnings saying a value was not applied, by retailer id (several joined with "; ").
+
+        A warning of that kind without an id cannot be pinned to an item: it is filed under ``""``, which
+        stands for every item of the handle.
+        """
+        messages: dict[str, list[str]] = {}
+        for warning in self.warnings:
+            text = str(warning.get("message") or "")
+            if value_not_applied(text):
+                messages.setdefault(str(warning.get("id") or ""), []).append(text)
+        return {retailer_id: "; ".join(texts) for retailer_id, texts in messages.items()}
+
+    def advisories(self) -> list[str]:
+        """The warnings that do not say a value was not applied (kept with the handle, logged)."""
+        return [
+            f"{w.get('id') or '(no id)'}: {w.get('message')}" for w in self.warnings
+            if not value_not_applied(str(w.get("message") or ""))
+        ]
 
     def summary(self) -> dict[str, Any]:
         """The answer without its long lists, for the ``raw`` column and logs."""

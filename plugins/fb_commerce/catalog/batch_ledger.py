@@ -6,8 +6,10 @@
    (``unsent:<uuid>``, status ``SENDING``);
 2. :meth:`BatchLedger.confirm`: after Meta answered with a handle, the rows move to that handle (status NULL:
    sent, not yet checked); :meth:`BatchLedger.release` removes them when the call was refused;
-3. :meth:`BatchLedger.settle`: once the handle finished, each item becomes ``synced`` or ``failed`` (with Meta's
-   message) and the accepted ones are copied into ``fb_catalog_sync_state``, in one transaction.
+3. :meth:`BatchLedger.settle`: once the handle finished, each item becomes ``synced``, ``failed`` (refused, with
+   Meta's message) or ``not_applied`` (accepted with a warning that a value was ignored, with the warning), and
+   only the ``synced`` ones are copied into ``fb_catalog_sync_state``, in one transaction. The others stay
+   different from the source, so the next run's delta sends them again.
 
 A task killed between 1 and 2 leaves a provisional record: the next run drops it (:meth:`drop_unconfirmed`) and the
 delta, which still sees those products as different, sends them again. Meta may then get the same absolute values
@@ -39,6 +41,8 @@ UNSENT_PREFIX = "unsent:"
 SENDING = "SENDING"
 ABANDONED = "ABANDONED"
 PENDING, FAILED = "pending", "failed"
+#: Meta took the request but said (a per-item warning) that a value was not applied: not synced, sent again.
+NOT_APPLIED = "not_applied"
 #: Errors kept per handle in fb_batch_requests.errors/warnings (the per-item message is on each item anyway).
 MAX_STORED_MESSAGES = 1000
 
@@ -49,19 +53,24 @@ def _now() -> dt.datetime:
 
 @dataclass
 class Settled:
-    """What settling handles found: items accepted and refused, and the handles still running."""
+    """What settling handles found: items accepted, refused and not applied (a warning said a value was ignored),
+    the handles still running, and the advisory warnings (which hold nothing back)."""
 
     synced: int = 0
     failed: int = 0
+    not_applied: int = 0
     pending_handles: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    advisories: list[str] = field(default_factory=list)
 
     def add(self, other: Settled) -> None:
         """Add another result's counts."""
         self.synced += other.synced
         self.failed += other.failed
+        self.not_applied += other.not_applied
         self.pending_handles += other.pending_handles
         self.failures += other.failures
+        self.advisories += other.advisories
 
 
 class BatchLedger:
@@ -179,6 +188,7 @@ class BatchLedger:
                 return Settled(pending_handles=[status.handle])
             if status.succeeded:
                 self._mark_invalid(connection, status)
+                self._mark_not_applied(connection, status)
                 connection.execute(
                     sa.update(ITEMS).where(ITEMS.c.handle == status.handle, ITEMS.c.status == PENDING)
                     .values(status=SYNCED)
@@ -195,11 +205,14 @@ class BatchLedger:
             failures = [
                 f"{retailer_id}: {message}" for retailer_id, message in connection.execute(
                     sa.select(ITEMS.c.retailer_id, ITEMS.c.error_message)
-                    .where(ITEMS.c.handle == status.handle, ITEMS.c.status == FAILED)
+                    .where(ITEMS.c.handle == status.handle, ITEMS.c.status.in_((FAILED, NOT_APPLIED)))
                     .order_by(ITEMS.c.retailer_id).limit(5)
                 )
             ]
-        return Settled(synced=counts.get(SYNCED, 0), failed=counts.get(FAILED, 0), failures=failures)
+        return Settled(
+            synced=counts.get(SYNCED, 0), failed=counts.get(FAILED, 0), not_applied=counts.get(NOT_APPLIED, 0),
+            failures=failures, advisories=status.advisories()[:5],
+        )
 
     def _record(self, connection: Connection, status: BatchStatus, now: dt.datetime) -> None:
         values = {
@@ -240,6 +253,27 @@ class BatchLedger:
                 .where(ITEMS.c.handle == status.handle, ITEMS.c.method == DELETE, ITEMS.c.retailer_id.in_(gone))
                 .values(status=SYNCED)
             )
+
+    @staticmethod
+    def _mark_not_applied(connection: Connection, status: BatchStatus) -> None:
+        """Items a warning says Meta did not fully apply stay unsynced, with the warning as their message."""
+        messages = status.not_applied_by_id()
+        if not messages:
+            return
+        if "" in messages:  # a warning without an id may concern any item of the handle: none counts as synced
+            connection.execute(
+                sa.update(ITEMS).where(ITEMS.c.handle == status.handle, ITEMS.c.status == PENDING)
+                .values(status=NOT_APPLIED, error_message=f"Meta did not apply a value (warning): {messages['']}")
+            )
+            return
+        connection.execute(
+            sa.update(ITEMS)
+            .where(ITEMS.c.handle == sa.bindparam("h"), ITEMS.c.retailer_id == sa.bindparam("r"),
+                   ITEMS.c.status == PENDING)
+            .values(status=NOT_APPLIED, error_message=sa.bindparam("m")),
+            [{"h": status.handle, "r": retailer_id, "m": f"Meta did not apply a value (warning): {message}"}
+             for retailer_id, message in messages.items()],
+        )
 
     @staticmethod
     def _fail_pending(connection: Connection, handle: str, message: str) -> None:

@@ -133,8 +133,9 @@ class InventoryChange:
         if self.sale_price is not None:
             data["sale_price"] = money_text(self.sale_price, self.currency)
         elif self.synced_sale_price is not None:
-            # The sale ended: an empty value clears the field, as in a feed (unconfirmed for items_batch).
-            data["sale_price"] = ""
+            # The sale ended: Meta keeps a sale "until the sale_price is changed to null" (items_batch reference,
+            # Supported Fields); an empty string is not a price and would be ignored with a warning.
+            data["sale_price"] = None
         return {"method": self.method, "data": data}
 
     def state_values(self) -> dict[str, Any]:

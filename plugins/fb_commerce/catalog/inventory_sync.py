@@ -7,7 +7,7 @@ Airflow.
     sync = InventorySync(engine, client, catalog_id, run_id="manual")
     earlier = sync.prepare()              # handles from killed or slow earlier runs
     sync.settle(earlier)
-    sent = sync.send()                    # delta -> items_batch calls, recorded before and after
+    sent = sync.send()                    # restocks read back, delta -> items_batch calls, recorded
     sync.settle(wait_for_handles(client, catalog_id, sent.handles))
 """
 
@@ -35,6 +35,7 @@ from fb_commerce.catalog.inventory import (
     plan_batches,
     sendable,
 )
+from fb_commerce.catalog.inventory_restocks import Restocks, read_back_restocks
 from fb_commerce.graph.client import GraphClient
 
 log = logging.getLogger(__name__)
@@ -50,15 +51,18 @@ class Sent:
     counts: DeltaCounts
     handles: list[str] = field(default_factory=list)
     requests_sent: int = 0
+    restocks: Restocks = field(default_factory=Restocks)
 
     def describe(self) -> str:
         """One line for a task log."""
         if not self.handles:
-            return f"Inventory delta: {self.counts.describe()}; nothing to send, no call made"
-        return (
-            f"Inventory delta: {self.counts.describe()}; sent {self.requests_sent:,} changes in "
-            f"{len(self.handles)} items_batch call(s)"
-        )
+            text = f"Inventory delta: {self.counts.describe()}; nothing to send, no call made"
+        else:
+            text = (
+                f"Inventory delta: {self.counts.describe()}; sent {self.requests_sent:,} changes in "
+                f"{len(self.handles)} items_batch call(s)"
+            )
+        return f"{text}; {self.restocks.describe()}"
 
 
 class InventorySync:
@@ -102,18 +106,26 @@ class InventorySync:
         return self.ledger.outstanding()
 
     def send(self) -> Sent:
-        """Compute the delta and send it; every call is recorded before and after it is made.
+        """Read back the products Meta restocked, compute the delta and send it; every call is recorded before
+        and after it is made.
 
         A refused call (throttled for long, 80014; invalid) is released and its error raised: the calls made before
         it stay recorded and are settled by the next attempt.
         """
         counts = DeltaCounts()
-        sent = Sent(counts)
+        sent = Sent(counts, restocks=self.read_back_restocks())
         # closing(): a refused call must not leave the delta's cursor (and its read transaction) open.
         with closing(iter_delta(self.engine, load_source(self.source))) as delta:
             for plan in plan_batches(sendable(delta, counts), self.batch_size, self.max_bytes):
                 self._send_one(plan, sent)
         return sent
+
+    def read_back_restocks(self) -> Restocks:
+        """Correct the sync state of products Meta restocked itself (see :mod:`inventory_restocks`), unless a
+        handle is still outstanding: its UPDATE could land after the read."""
+        if self.ledger.outstanding():
+            return Restocks(skipped=True)
+        return read_back_restocks(self.engine, self.client, self.catalog_id)
 
     def _send_one(self, plan: BatchPlan, sent: Sent) -> None:
         """One call, recorded before and after."""
@@ -144,8 +156,12 @@ class InventorySync:
 def describe_settled(settled: Settled) -> str:
     """One line for a task log."""
     text = f"{settled.synced:,} changes accepted by Meta and marked synced, {settled.failed:,} refused"
+    if settled.not_applied:
+        text += f", {settled.not_applied:,} not applied (a warning said a value was ignored; sent again next run)"
     if settled.failures:
         text += " (e.g. " + "; ".join(settled.failures[:5]) + ")"
+    if settled.advisories:
+        text += "; advisory warnings (nothing held back): " + "; ".join(settled.advisories[:3])
     if settled.pending_handles:
         text += f"; {len(settled.pending_handles)} handle(s) still running"
     return text

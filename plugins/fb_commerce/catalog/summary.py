@@ -68,10 +68,12 @@ def inventory_summary(engine: Engine) -> str:
             .order_by(items.c.method, items.c.status)
         ).all()
         refused = connection.execute(
-            sa.select(items.c.retailer_id, items.c.error_message)
-            .where(items.c.handle.in_(handles), items.c.status == "failed").order_by(items.c.retailer_id).limit(5)
+            sa.select(items.c.status, items.c.retailer_id, items.c.error_message)
+            .where(items.c.handle.in_(handles), items.c.status.in_(("failed", "not_applied")))
+            .order_by(items.c.status, items.c.retailer_id).limit(5)
         ).all()
     lines = [f"  run {run_id}: {calls[0]} items_batch call(s) carrying {calls[1] or 0:,} changes"]
     lines += [f"  {method}: {count:,} {status}" for method, status, count in counts]
-    lines += [f"  refused: {retailer_id}: {message}" for retailer_id, message in refused]
+    label = {"failed": "refused", "not_applied": "not applied, sent again next run"}
+    lines += [f"  {label[status]}: {retailer_id}: {message}" for status, retailer_id, message in refused]
     return "\n".join(lines)

@@ -169,6 +169,9 @@ BATCH_STATUS_FIELDS = (
     "warnings_total_count",
     "ids_of_invalid_requests",
 )
+#: what the inventory sync reads back of products Meta restocked (GET /{catalog_id}/products?filter=...)
+PRODUCT_READ_BACK_FIELDS = ("retailer_id", "availability", "quantity_to_sell_on_facebook")
+PRODUCTS_PARAMS = ("filter",)
 AVAILABILITY = ("in stock", "out of stock")
 CONDITION = ("new", "refurbished", "used")
 
@@ -238,6 +241,7 @@ ENDPOINTS = (
     Endpoint("CommerceOrder", "returns", "GET"),
     Endpoint("ProductCatalog", "", "GET", (), "ProductCatalog", "api_get"),
     Endpoint("ProductCatalog", "product_feeds", "POST", FEED_CREATE_PARAMS, "ProductCatalog", "create_product_feed"),
+    Endpoint("ProductCatalog", "products", "GET", PRODUCTS_PARAMS, "ProductCatalog", "get_products"),
     Endpoint("ProductCatalog", "items_batch", "POST", ITEMS_BATCH_PARAMS, "ProductCatalog", "create_items_batch"),
     Endpoint(
         "ProductCatalog", "check_batch_request_status", "GET", BATCH_STATUS_PARAMS, "ProductCatalog",

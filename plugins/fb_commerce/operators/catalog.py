@@ -448,8 +448,12 @@ class InventorySyncOperator(BaseOperator):
     2. the delta between the inventory source and fb_catalog_sync_state is computed in SQL; UPDATEs and DELETEs
        go out in calls of at most ``batch_size`` requests (and 27 MB), each recorded before and after the call;
        nothing changed means no call at all;
-    3. deferral until every handle finished; then each item is marked synced or failed (Meta's message) in
-       fb_batch_request_items, and the accepted ones update fb_catalog_sync_state.
+    3. deferral until every handle finished; then each item is marked synced, failed (Meta's message) or
+       not_applied (a per-item warning said a value was ignored) in fb_batch_request_items, and only the synced
+       ones update fb_catalog_sync_state; the others go out again next run.
+
+    Before the delta, products of orders whose cancellation restocked them at Meta are read back from the
+    catalog, so the delta corrects what Meta raised by itself.
 
     When Meta throttles the Catalog Batch API (80014) the client backs off; when it asks for a long wait the
     task ends with GraphRateLimitWait and Airflow retries it after that wait (the calls already made are settled
@@ -556,9 +560,11 @@ class InventorySyncOperator(BaseOperator):
             "new_products": sent.counts.new_products,
             "invalid": sent.counts.invalid,
             "calls": len(sent.handles),
+            "restocks_read": sent.restocks.read,
+            "restocks_corrected": sent.restocks.corrected,
         }
         if not sent.handles:
-            return {**counts, "synced": 0, "failed": 0}
+            return {**counts, "synced": 0, "failed": 0, "not_applied": 0}
         self._wait(sync.catalog_id, sent.handles, "sent_finished", counts=counts)
         return None
 
@@ -570,10 +576,17 @@ class InventorySyncOperator(BaseOperator):
         sync, graph = self._sync(context)
         settled = self._settle(sync, event, "sent_finished", counts=counts)
         graph.log_summary()
-        result = {**(counts or {}), "synced": settled.synced, "failed": settled.failed}
+        result = {**(counts or {}), "synced": settled.synced, "failed": settled.failed,
+                  "not_applied": settled.not_applied}
         if settled.failed:
             self.log.warning(
                 "%d changes were refused by Meta; they stay different and go out again next run. Messages are in "
                 "fb_batch_request_items (status 'failed')", settled.failed,
+            )
+        if settled.not_applied:
+            self.log.warning(
+                "%d changes were taken by Meta with a warning that a value was not applied (e.g. %s); they are "
+                "not marked synced and go out again next run. Warnings are in fb_batch_request_items (status "
+                "'not_applied')", settled.not_applied, "; ".join(settled.failures[:3]),
             )
         return result

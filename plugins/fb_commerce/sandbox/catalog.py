@@ -173,26 +173,44 @@ def _apply_request(sb: Sandbox, batch: BatchRequest, line: int, request: Any, at
             return f"Item {retailer_id} does not exist in the catalog"
         del sb.products[retailer_id]
         return None
-    data = {str(k): _text(v) for k, v in request.get("data", {}).items() if v is not None}
-    for name, value in list(data.items()):
+
+    def ignored(message: str) -> None:
+        batch.warnings.append({"line": line, "id": retailer_id, "message": f"{message}: the value was ignored"})
+
+    skipped = set(sb.config.items_batch_ignored_fields)
+    data: dict[str, str | None] = {}
+    fields = request.get("data") if isinstance(request.get("data"), dict) else {}
+    for name, raw in fields.items():
+        name = str(name)
         if name not in KNOWN:
-            batch.warnings.append({"line": line, "id": retailer_id, "message": f"Unknown field {name} was ignored"})
-            del data[name]
-            continue
-        problem = check(name, value)
-        if problem is not None:
+            ignored(f"Unknown field {name}")
+        elif name in skipped:
+            ignored(f"{name} could not be applied")
+        elif raw is None:
+            # null clears an optional field: Meta documents that a sale without sale_price_effective_date lasts
+            # "until the sale_price is changed to null" (items_batch reference, Supported Fields).
+            if name in REQUIRED:
+                ignored(f"{name} is required and cannot be cleared")
+            else:
+                data[name] = None
+        else:
+            value = _text(raw)
+            problem = check(name, value)
+            if problem is None:
+                data[name] = value
+                continue
             severity, _, description = problem
             if severity == FATAL or name in ("quantity_to_sell_on_facebook", "inventory"):
                 return description
-            batch.warnings.append({"line": line, "id": retailer_id, "message": description})
-            del data[name]
+            ignored(description)
     if existing is None:
+        values = {name: value for name, value in data.items() if value is not None}
         if method == "UPDATE" and not batch.allow_upsert:
             return f"Item {retailer_id} does not exist and allow_upsert is false"
-        missing = missing_required(data)
+        missing = missing_required(values)
         if missing:
             return f"Creating item {retailer_id} needs the required fields: {', '.join(missing)}"
-        product = product_from(data, sb.new_id("product"))
+        product = product_from(values, sb.new_id("product"))
         product.updated, product.source = at, "batch"
         sb.products[retailer_id] = product
         return None
@@ -206,17 +224,18 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
-def _merge(product: Product, data: dict[str, str], at: float) -> None:
-    """An UPDATE changes only the fields it names."""
+def _merge(product: Product, data: dict[str, str | None], at: float) -> None:
+    """An UPDATE changes only the fields it names; None clears an optional field."""
     simple = {"title", "description", "price", "availability", "condition", "brand", "link", "image_link",
               "sale_price"}
     for name, value in data.items():
         if name in simple:
             setattr(product, name, value)
         elif name in ("quantity_to_sell_on_facebook", "inventory"):
-            product.quantity = int(value)
+            product.quantity = int(value) if value is not None else None
         elif name != "id":
-            product.extra = {**(product.extra or {}), name: value}
+            extra = {k: v for k, v in (product.extra or {}).items() if k != name}
+            product.extra = {**extra, name: value} if value is not None else extra
     product.updated = at
 
 

@@ -67,6 +67,24 @@ class SandboxAdmin:
             payload["processing_minutes"] = processing_minutes
         return self._call("POST", "orders", payload)["ids"]
 
+    def cancel_order(self, order_id: str, items: list[dict[str, Any]] | None = None, restock: bool = False,
+                     reason: str = "CANCEL_REASON_OTHER", description: str | None = None) -> dict[str, Any]:
+        """Meta cancels ``order_id`` itself (as buyer support would); ``restock`` raises the catalog's
+        quantities. Returns the cancellation id, the order's state and ``restocked`` {retailer_id: units}."""
+        payload: dict[str, Any] = {"items": items, "restock": restock, "reason": reason}
+        if description is not None:
+            payload["description"] = description
+        return self._call("POST", f"orders/{order_id}/cancel", payload)
+
+    def refund_order(self, order_id: str, items: list[dict[str, Any]] | None = None,
+                     reason: str = "FACEBOOK_INITIATED", reason_text: str | None = None,
+                     shipping: str | None = None) -> dict[str, Any]:
+        """Meta refunds ``order_id`` itself; ``items`` as in Graph's refunds (None: everything shipped)."""
+        payload: dict[str, Any] = {"items": items, "reason": reason, "reason_text": reason_text}
+        if shipping is not None:
+            payload["shipping"] = shipping
+        return self._call("POST", f"orders/{order_id}/refund", payload)
+
     def host_file(self, name: str, content: bytes) -> str:
         """Serve ``content`` at /_sandbox/files/<name> (a feed to upload by URL); returns its URL."""
         response = self._http.put(f"{self.base_url}/_sandbox/files/{name}", data=content, timeout=self.timeout)

@@ -35,6 +35,9 @@ class SandboxConfig:
     upload_delay_seconds: float = 1.0  # a feed upload session finishes this long after it started (or on clock)
     batch_delay_seconds: float = 1.0  # an items_batch handle finishes this long after it was sent
     items_batch_per_minute: int = 30  # Catalog Batch calls per catalog per rolling minute before 80014
+    # fields an items_batch UPDATE leaves as they were, with a per-item warning that the value was ignored (the
+    # rest of the request applies): how Meta answers a value it cannot use, on demand for tests
+    items_batch_ignored_fields: list[str] = field(default_factory=list)
     app_calls_per_minute: int = 3000  # the budget behind X-App-Usage; at 100% calls get code 4
     page_scan_budget: int = 1000  # keys a list page examines before it returns (possibly empty) with next
     processing_fee_rate: str = "0.05"  # 5% of the shipment total ...

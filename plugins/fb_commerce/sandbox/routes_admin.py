@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Body, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 
+from . import orders as ops
 from .catalog import error_report_csv
+from .errors import GraphError
 from .faults import FaultConfig
 from .model import ORDER_STATES
 from .seed import live_orders
@@ -19,6 +22,22 @@ from .state import Sandbox, SeedParams
 
 def _bad(exc: Exception) -> HTTPException:
     return HTTPException(status_code=400, detail=str(exc))
+
+
+def _refused(exc: GraphError) -> HTTPException:
+    """Meta's own rules refused an admin action (e.g. cancelling shipped items): say which, with the code."""
+    return HTTPException(status_code=400, detail={"message": exc.message, "code": exc.code,
+                                                  "error_subcode": exc.subcode})
+
+
+def _restocks(sb: Sandbox, order: Any, lines: list[tuple[str, int]]) -> dict[str, int]:
+    """{retailer_id: units} a restocking cancellation put back into the catalog."""
+    put_back: dict[str, int] = {}
+    for item_id, quantity in lines:
+        line = order.item(item_id)
+        if line is not None and line.retailer_id in sb.products:
+            put_back[line.retailer_id] = put_back.get(line.retailer_id, 0) + quantity
+    return put_back
 
 
 def admin_router(sb: Sandbox) -> APIRouter:
@@ -120,6 +139,51 @@ def admin_router(sb: Sandbox) -> APIRouter:
         with sb.lock:
             sb.tick()
             return {"ids": live_orders(sb, count, state, minutes)}
+
+    def as_meta(order_id: str, action: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
+        """Run a change Meta makes itself on a live order, under the lock; Meta's rule errors become a 400."""
+        with sb.lock:
+            sb.tick()
+            order = sb.orders.get(order_id)
+            if order is None:
+                raise HTTPException(status_code=404, detail=f"no order {order_id}")
+            try:
+                return {"order_id": order.id, **action(order), "state": order.state}
+            except GraphError as exc:
+                raise _refused(exc) from exc
+
+    @api.post("/orders/{order_id}/cancel")
+    def cancel_order(order_id: str, payload: dict[str, Any] = Body(default_factory=dict)) -> dict[str, Any]:
+        """Meta cancels a live order itself (buyer support, a missed SLA): ``items`` as in Graph's cancellations
+        (None: everything unshipped), ``restock`` puts the units back into the catalog's quantities."""
+        reason = {"reason_code": str(payload.get("reason") or "CANCEL_REASON_OTHER")}
+        if payload.get("description"):
+            reason["reason_description"] = str(payload["description"])
+        params = {"items": payload.get("items"), "cancel_reason": reason,
+                  "restock_items": payload.get("restock", False)}
+
+        def cancel(order: Any) -> dict[str, Any]:
+            cancellation = ops.cancel(sb, order, params, sb.now(), initiated_by="FACEBOOK")
+            restocked = _restocks(sb, order, cancellation.lines) if cancellation.restock_items else {}
+            return {"id": cancellation.id, "restocked": restocked}
+
+        return as_meta(order_id, cancel)
+
+    @api.post("/orders/{order_id}/refund")
+    def refund_order(order_id: str, payload: dict[str, Any] = Body(default_factory=dict)) -> dict[str, Any]:
+        """Meta refunds a live order itself: ``items`` as in Graph's refunds (None: everything shipped and not
+        refunded, plus shipping), ``reason`` (default FACEBOOK_INITIATED), ``reason_text``, ``shipping``."""
+        params: dict[str, Any] = {"items": payload.get("items"),
+                                  "reason_code": str(payload.get("reason") or "FACEBOOK_INITIATED"),
+                                  "reason_text": payload.get("reason_text")}
+        if payload.get("shipping") is not None:
+            params["shipping"] = {"shipping_refund": payload["shipping"]}
+
+        def refund(order: Any) -> dict[str, Any]:
+            result = ops.refund(sb, order, params, sb.now(), initiated_by="FACEBOOK")
+            return {"id": result.id, "total": str(result.total)}
+
+        return as_meta(order_id, refund)
 
     @api.get("/files/error_reports/{upload_id}.csv")
     def error_report(upload_id: str) -> PlainTextResponse:

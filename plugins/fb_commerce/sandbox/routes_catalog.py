@@ -26,8 +26,28 @@ def get_catalog(req: GraphRequest, cat: dict[str, Any]) -> dict[str, Any]:
 
 @route("catalog", "products", **_MGMT)
 def list_products(req: GraphRequest, cat: dict[str, Any]) -> dict[str, Any]:
+    """Every product, or those a ``filter`` names by retailer id (``{"retailer_id": {"is_any": [...]}}`` or
+    ``{"retailer_id": {"eq": ...}}``, the filter language of product sets)."""
     products = req.sb.products
-    return req.page([req.sb.product_keys()], lambda k: products.get(k[0]), PRODUCT, cap=PRODUCTS_PAGE_CAP)
+    wanted = _retailer_id_filter(req.json_param("filter"))
+    keys = req.sb.product_keys() if wanted is None else sorted((rid,) for rid in wanted if rid in products)
+    return req.page([keys], lambda k: products.get(k[0]), PRODUCT, cap=PRODUCTS_PAGE_CAP)
+
+
+def _retailer_id_filter(rule: Any) -> set[str] | None:
+    """The retailer ids a product filter selects; None without a filter. The sandbox reads only retailer_id
+    filters (Meta's filter language has many more operators and fields: those are refused here, not guessed)."""
+    if rule is None:
+        return None
+    condition = rule.get("retailer_id") if isinstance(rule, dict) and len(rule) == 1 else None
+    if isinstance(condition, dict) and len(condition) == 1:
+        (operator, value), = condition.items()
+        if operator == "eq" and isinstance(value, str | int):
+            return {str(value)}
+        if operator == "is_any" and isinstance(value, list) and all(isinstance(v, str | int) for v in value):
+            return {str(v) for v in value}
+    raise E.invalid_param('The sandbox reads product filters of the form {"retailer_id": {"is_any": [...]}} or '
+                          '{"retailer_id": {"eq": "..."}} only', field_name="filter")
 
 
 @route("catalog", "product_feeds", **_MGMT)
