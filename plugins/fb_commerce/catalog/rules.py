@@ -357,20 +357,25 @@ def _value_problem(name: str, value: str, *, accept_sdk_values: bool, allow_zero
 
 
 def check_row(
-    values: Mapping[str, str | None], *, accept_sdk_values: bool = True, allow_zero_price: bool = False
+    values: Mapping[str, str | None],
+    *,
+    accept_sdk_values: bool = True,
+    allow_zero_price: bool = False,
+    checkout: bool = True,
 ) -> dict[str, str]:
-    """Every broken rule of one product as {field: first reason}; empty when Meta would take the row whole.
+    """Every broken rule of one product as {field: first reason}; empty when the row passes whole.
 
     ``values`` are the row's fields, trimmed; None or "" means absent. The id's uniqueness is not checked here
-    (it needs the other rows). Defaults are Meta's own stance (the SDK's extra enum values pass); the validator's
-    defaults are stricter (see :class:`~fb_commerce.catalog.validate.FeedValidator`).
+    (it needs the other rows). With ``checkout`` the fields checkout needs (quantity, a category) are required too.
+    Defaults are Meta's own stance on enums (the SDK's extra values pass); the validator's defaults are stricter
+    (see :class:`~fb_commerce.catalog.validate.FeedValidator`).
     """
     present = {name: value for name, value in values.items() if value}
     found: dict[str, str] = {}
-    for name in MANDATORY_COLUMNS:
+    for name in MANDATORY_COLUMNS if checkout else REQUIRED_FIELDS:
         if name not in present:
             found[name] = Reason.MISSING
-    if not any(name in present for name in CATEGORY_FIELDS):
+    if checkout and not any(name in present for name in CATEGORY_FIELDS):
         found[CATEGORY_FIELDS[0]] = Reason.CATEGORY_MISSING
     for name, value in present.items():
         problem = check_field(name, value, accept_sdk_values=accept_sdk_values, allow_zero_price=allow_zero_price)
