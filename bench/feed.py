@@ -35,7 +35,7 @@ MAPPING = ROOT / "include" / "sql" / "catalog" / "feed_mapping.sql"
 TIME_TARGET = 2.0
 MEMORY_TARGET_MB = 300.0
 GROWTH_TARGET = 1.25
-GENERATOR_VERSION = 1  # bump when the generated catalog changes, so cached databases are rebuilt
+GENERATOR_VERSION = 2  # bump when the generated catalog changes, so cached databases are rebuilt
 
 
 def _gtin13(prefix12: str) -> str:
@@ -61,7 +61,7 @@ SELECT
               || 'wash after wash. Sizes XS to XL, "true to size". Fair-trade certified cotton, dyed without '
               || 'harmful chemicals, sewn in Portugal.' END,
     CASE WHEN i % 211 = 0 THEN NULL ELSE (i % 9000 + 500) / 100.0 END,
-    CASE WHEN i % 4 = 0 THEN (i % 9000 + 500) / 125.0 END,
+    CASE WHEN i % 4 = 0 THEN round((i % 9000 + 500) / 125.0, 2) END,
     CASE WHEN i % 4 = 0 THEN '2026-01-01 00:00:00.000000' END,
     CASE WHEN i % 4 = 0 THEN '2026-02-01 00:00:00.000000' END,
     CASE WHEN i % 307 = 0 THEN 'XYZ' ELSE 'USD' END,

@@ -54,12 +54,12 @@ def product(sku: str, **changes: object) -> dict[str, object]:
 
 PRODUCTS = [
     product("SKU-1"),
-    product("SKU-2", price=Decimal("0.07"), stock=0, condition=None, gtin=None, size=None, color=None),
+    product("SKU-2", price=Decimal("0.07"), stock=0, condition="refurbished", gtin=None, size=None, color=None),
     product("SKU-3", sale_price=Decimal("15.05"), sale_price_start=dt.datetime(2026, 1, 1, tzinfo=UTC),
             sale_price_end=dt.datetime(2026, 2, 1, 12, 30, tzinfo=UTC)),
     product("SKU-4", is_active=False, price=Decimal("1234567.5"), currency="EUR"),
     product("SKU-5", description="Sizes 2 < 3, comma, and a \t tab"),
-    product("SKU-6", name="Shirt, \"quoted\"", stock=None),
+    product("SKU-6", name="Shirt, \"quoted\"", stock=-3),
     product("SKU-7", price=Decimal("10"), sale_price=Decimal("10")),
     product("SKU-8", category="1604"),
     product("BAD-PRICE", price=None),
@@ -129,13 +129,13 @@ def test_feed_from_the_warehouse_through_the_default_mapping(warehouse: str, tmp
         "status": "active",
     }
     assert (by_id["SKU-2"]["price"], by_id["SKU-2"]["availability"], by_id["SKU-2"]["condition"]) == (
-        "0.07 USD", "out of stock", "new"
+        "0.07 USD", "out of stock", "refurbished"
     )
     assert by_id["SKU-3"]["sale_price"] == "15.05 USD"
     assert by_id["SKU-3"]["sale_price_effective_date"] == "2026-01-01T00:00:00+00:00/2026-02-01T12:30:00+00:00"
     assert (by_id["SKU-4"]["status"], by_id["SKU-4"]["price"]) == ("archived", "1234567.50 EUR")
     assert by_id["SKU-6"]["title"] == 'Shirt, "quoted"'
-    assert by_id["SKU-6"]["quantity_to_sell_on_facebook"] == "0"
+    assert by_id["SKU-6"]["quantity_to_sell_on_facebook"] == "0"  # oversold: nothing to sell
 
     assert {(r.retailer_id, r.field, r.reason) for r in collected} == EXPECTED_REJECTS
     assert result.summary.top_reasons[0].rows >= 1
@@ -189,7 +189,7 @@ def test_too_many_rejects_fail_and_keep_the_previous_feed(warehouse: str, tmp_pa
     collected: list[Reject] = []
     with pytest.raises(TooManyRejectsError, match=r"7 of 15 products \(46.67%\)") as caught:
         build_feed(warehouse, None, target, on_rejects=collected.extend)
-    assert "link: not an absolute http(s) URL (2 rows)" in str(caught.value)
+    assert f"link: {Reason.URL} (2 rows)" in str(caught.value)
     assert target.read_text() == "the last good feed\n"
     assert sorted(p.name for p in target.parent.iterdir()) == ["catalog.csv"]
     assert len(collected) == len(EXPECTED_REJECTS)  # rejects were handed over before the failure

@@ -10,7 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from fb_commerce.catalog.feed import GOOGLE_NAMESPACE, FeedFile, atomic_path, open_writer
+from fb_commerce.catalog.feed import GOOGLE_NAMESPACE, FeedFile, XmlValueError, atomic_path, open_writer
 
 ROWS = [
     {"id": "A-1", "title": 'Shirt, "classic"', "description": "line one\nline two\r\nthree\ttabbed"},
@@ -55,17 +55,26 @@ def test_header_is_written_even_without_rows(tmp_path: Path) -> None:
 
 def test_xml_feed_is_rss_with_the_google_namespace(tmp_path: Path) -> None:
     path = tmp_path / "feed.xml"
-    write(path, "xml", [*ROWS, {"id": "A-4", "title": "ctl\x01char", "description": "x"}])
+    write(path, "xml")
     root = ET.parse(path).getroot()
     assert root.tag == "rss" and root.get("version") == "2.0"
     items = root.findall("./channel/item")
-    assert len(items) == 4
+    assert len(items) == 3
     g = f"{{{GOOGLE_NAMESPACE}}}"
     first = {child.tag.removeprefix(g): child.text for child in items[0]}
-    assert first == {"id": "A-1", "title": 'Shirt, "classic"', "description": "line one\nline two\nthree\ttabbed"}
+    # The carriage return reads back as itself (a raw one would be read as a line feed).
+    assert first == {"id": "A-1", "title": 'Shirt, "classic"', "description": "line one\nline two\r\nthree\ttabbed"}
     assert items[1].find(f"{g}title") is None  # empty fields are left out
     assert items[2].find(f"{g}title").text == "Ünïcödé ✓ 😀 & <b>"
-    assert items[3].find(f"{g}title").text == "ctlchar"  # characters XML cannot carry are dropped
+
+
+@pytest.mark.parametrize("value", ["ctl\x01char", "x\x00", "\ufffe"])
+def test_xml_writer_refuses_what_xml_cannot_carry(tmp_path: Path, value: str) -> None:
+    """Never dropped silently: the validator rejects these first, and the writer refuses them on its own too."""
+    path = tmp_path / "feed.xml"
+    with pytest.raises(XmlValueError):
+        write(path, "xml", [*ROWS, {"id": "A-4", "title": value, "description": "x"}])
+    assert not path.exists()
 
 
 def test_unknown_format() -> None:

@@ -159,7 +159,7 @@ def test_unicode_non_characters(value: str) -> None:
 
 
 def test_other_characters_of_the_same_block_pass() -> None:
-    assert problems(title="\uff01 fullwidth \uffef ok \ufffd") == []
+    assert problems(title="\uff01 fullwidth \uffef ok \ufffc") == []
 
 
 def test_tabs_and_line_breaks_are_allowed_in_text() -> None:
@@ -204,7 +204,7 @@ def test_price_format(value: str) -> None:
     assert problems(price=value) == [("price", Reason.PRICE_FORMAT)]
 
 
-@pytest.mark.parametrize("value", ["19 EUR", "0.5 GBP", "1999 JPY", "19.999 BHD", "0.00 USD"])
+@pytest.mark.parametrize("value", ["19 EUR", "0.5 GBP", "1999 JPY", "19.999 BHD", "0.01 USD", "9999999999.99 USD"])
 def test_price_formats_accepted(value: str) -> None:
     assert problems(price=value) == []
 
@@ -212,6 +212,57 @@ def test_price_formats_accepted(value: str) -> None:
 @pytest.mark.parametrize("value", ["19.99 XYZ", "19.99 XXX", "19.99 XAU"])
 def test_price_unknown_currency(value: str) -> None:
     assert problems(price=value) == [("price", Reason.CURRENCY)]
+
+
+@pytest.mark.parametrize("field", ["price", "sale_price"])
+@pytest.mark.parametrize("value", ["9.999999 USD", "19.990 USD", "1.001 EUR", "1.0001 KWD"])
+def test_price_with_more_decimals_than_the_currency_has(field: str, value: str) -> None:
+    """Never rounded: a price Meta would round (or refuse) is a reject."""
+    assert problems(**{field: value}) == [(field, Reason.PRICE_DECIMALS)]
+
+
+@pytest.mark.parametrize("field", ["price", "sale_price"])
+@pytest.mark.parametrize("value", ["10000000000000.00 USD", "10000000000 USD", "99999999999.99 EUR"])
+def test_price_too_large(field: str, value: str) -> None:
+    assert problems(**{field: value}) == [(field, Reason.PRICE_TOO_LARGE)]
+
+
+def test_zero_in_a_three_decimal_currency() -> None:
+    assert problems(price="0.000 KWD", sale_price="") == [("price", Reason.PRICE_ZERO)]
+
+
+def test_price_leading_zeros_do_not_count_as_digits() -> None:
+    assert problems(price="0009999999999.99 USD") == []
+
+
+@pytest.mark.parametrize("field", ["price", "sale_price"])
+@pytest.mark.parametrize("value", ["0.00 USD", "0 USD", "000.0 USD"])
+def test_zero_price_is_a_reject_unless_allowed(field: str, value: str) -> None:
+    assert problems(**{field: value}) == [(field, Reason.PRICE_ZERO)]
+    assert validate(product(**{field: value}), allow_zero_price=True).rejects == []
+
+
+@pytest.mark.parametrize("field", ["link", "image_link"])
+@pytest.mark.parametrize("value", ["HTTPS://shop.example.com/p", "Http://shop.example.com/p", "https://localhost/p"])
+def test_url_scheme_in_upper_case_or_host_without_a_dot(field: str, value: str) -> None:
+    assert problems(**{field: value}) == [(field, Reason.URL)]
+
+
+@pytest.mark.parametrize("value", ["a\u0080b", "CSI \u009b[31m", "x\u009f", "next\u0085line"])
+@pytest.mark.parametrize("field", ["title", "description", "brand", "color", "id"])
+def test_c1_control_characters(field: str, value: str) -> None:
+    assert problems(**{field: value}) == [(field, Reason.CONTROL)]
+
+
+@pytest.mark.parametrize("value", ["Caf\ufffd", "\ufffd"])
+@pytest.mark.parametrize("field", ["title", "description", "gender", "id"])
+def test_replacement_character_marks_bytes_that_were_not_utf8(field: str, value: str) -> None:
+    reasons = problems(**{field: value})
+    assert reasons[-1] == (field, Reason.BAD_UTF8) if field != "gender" else reasons[0][0] == "gender"
+
+
+def test_latin1_supplement_characters_pass() -> None:
+    assert problems(title="\u00a0£ © ° é \u00bf") == []
 
 
 def test_sale_price_format_and_currency() -> None:
@@ -240,7 +291,7 @@ def test_not_an_absolute_http_url(field: str, value: str) -> None:
     assert problems(**{field: value}) == [(field, Reason.URL)]
 
 
-@pytest.mark.parametrize("value", ["http://shop.example.com", "HTTPS://Shop.Example.com/p?x=1#top",
+@pytest.mark.parametrize("value", ["http://shop.example.com", "https://Shop.Example.com/p?x=1#top",
                                    "https://shop.example.com:8443/p/1"])
 def test_absolute_urls_pass(value: str) -> None:
     assert problems(link=value) == []

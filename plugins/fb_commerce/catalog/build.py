@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fb_commerce.catalog.feed import FORMATS, SUFFIXES, FeedFile, FeedFormat
-from fb_commerce.catalog.mapping import load_query
+from fb_commerce.catalog.mapping import load_query, mapping_options
 from fb_commerce.catalog.rejects import (
     DEFAULT_REJECT_LIMIT,
     FeedError,
@@ -114,11 +114,14 @@ def build_feed(
     if reject_limit is not None and not 0 <= reject_limit <= 1:
         raise ValueError(f"reject_limit is a share between 0 and 1 (0.05 = 5%), not {reject_limit!r}")
     sql = load_query(query)
+    options = mapping_options(sql)
     out = Path(out_path)
     started = time.monotonic()
     tally = RejectTally()
     with ProductSource(source_url, sql, batch_size=batch_size, method=method) as source:
-        validator = FeedValidator(source.info.columns, accept_sdk_values=accept_sdk_values)
+        validator = FeedValidator(
+            source.info.columns, accept_sdk_values=accept_sdk_values, allow_zero_price=options.allow_zero_price
+        )
         log.info(
             "Building %s feed %s from %s (%d columns, read by %s)",
             fmt, out, _masked(source_url), len(validator.columns), source.info.method,

@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fb_commerce.catalog import fields
+from fb_commerce.catalog import rules
 from fb_commerce.catalog.text import string_buffers
 
 GTIN_WIDTH = 14
@@ -23,11 +23,18 @@ _GTIN_WEIGHTS = np.array([3, 1] * 6 + [3], dtype=np.int64)
 _DAYS_IN_MONTH = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
 _CONTROL_BYTES = np.zeros(256, dtype=bool)
 _CONTROL_BYTES[:0x20] = True
-_CONTROL_BYTES[[0x09, 0x0A, 0x0D]] = False  # tab, line feed, carriage return are fine (quoted in CSV)
+_CONTROL_BYTES[[0x09, 0x0A, 0x0D]] = False  # tab, line feed, carriage return are fine (quoted in CSV, &#13; in XML)
 _CONTROL_BYTES[0x7F] = True
-_CONTROL_BYTES[0xEF] = True  # candidate for U+FFFE/U+FFFF, confirmed by _rows_with_bytes
+_CONTROL_BYTES[0xC2] = True  # candidate for C1 (U+0080..U+009F: C2 80..C2 9F), confirmed by _rows_with_bytes
+_CONTROL_BYTES[0xEF] = True  # candidate for U+FFFE/U+FFFF (EF BF BE / EF BF BF), confirmed by _rows_with_bytes
 _CONTROL_OR_BREAK_BYTES = _CONTROL_BYTES.copy()
 _CONTROL_OR_BREAK_BYTES[[0x09, 0x0A, 0x0D]] = True
+_REPLACEMENT_BYTES = np.zeros(256, dtype=bool)
+_REPLACEMENT_BYTES[0xEF] = True  # U+FFFD is EF BF BD
+#: Third byte after EF BF that makes the character a hit: U+FFFE/U+FFFF for control characters, U+FFFD for
+#: replacement characters.
+_NONCHARACTER_THIRD = (0xBE, 0xBF)
+_REPLACEMENT_THIRD = (0xBD, 0xBD)
 
 
 def to_mask(values: pa.Array | pa.ChunkedArray | np.ndarray) -> np.ndarray:
@@ -60,32 +67,46 @@ def not_matching(values: pa.Array, pattern: str, where: np.ndarray) -> np.ndarra
 SCAN_BYTES = 1 << 20
 
 
-def _rows_with_bytes(values: pa.Array, wanted: np.ndarray, where: np.ndarray) -> np.ndarray:
-    """Present values containing a byte for which the 256-entry table ``wanted`` is True; a hit on 0xEF counts
-    only when it opens U+FFFE or U+FFFF (EF BF BE / EF BF BF)."""
+def _rows_with_bytes(
+    values: pa.Array, wanted: np.ndarray, where: np.ndarray, third: tuple[int, int] = _NONCHARACTER_THIRD
+) -> np.ndarray:
+    """Present values containing a byte for which the 256-entry table ``wanted`` is True. Two lead bytes count only
+    with what follows them: 0xC2 when it opens a C1 control (C2 80..C2 9F), 0xEF when it opens EF BF xx with xx in
+    the ``third`` range (U+FFFE/U+FFFF by default). Both are rare outside non-Latin text, so confirming them costs
+    little."""
     offsets, data = string_buffers(values)
     rows = np.zeros(len(values), dtype=bool)
     end = int(offsets[-1])
+    last = max(data.size - 1, 0)
     for start in range(int(offsets[0]), end, SCAN_BYTES):
         positions = np.flatnonzero(wanted[data[start : min(start + SCAN_BYTES, end)]]) + start
-        lead = data[positions] == 0xEF
-        if lead.any():  # EF opens U+F000..U+FFFF (rare outside CJK text): confirm the two bytes after it
-            after = np.minimum(positions + 2, data.size - 1)
-            noncharacter = (data[np.minimum(positions + 1, data.size - 1)] == 0xBF) & (data[after] >= 0xBE)
-            positions = positions[~lead | (noncharacter & (positions + 2 < end))]
+        if positions.size:
+            lead = data[positions]
+            second = data[np.minimum(positions + 1, last)]
+            after = data[np.minimum(positions + 2, last)]
+            c1 = (lead == 0xC2) & (second >= 0x80) & (second <= 0x9F) & (positions + 1 < end)
+            special = (second == 0xBF) & (after >= third[0]) & (after <= third[1]) & (positions + 2 < end)
+            keep = np.where(lead == 0xC2, c1, np.where(lead == 0xEF, special, True))
+            positions = positions[keep]
         if positions.size:
             rows[np.searchsorted(offsets, positions, side="right") - 1] = True
     return rows & where
 
 
 def has_control_chars(values: pa.Array, where: np.ndarray, *, allow_breaks: bool = True) -> np.ndarray:
-    """Present values with a C0 control character, DEL, or the non-characters U+FFFE/U+FFFF; tab, LF and CR are
-    allowed unless ``allow_breaks`` is False (ids: an id is one line).
+    """Present values with a C0 control character, DEL, a C1 control character (U+0080..U+009F), or the
+    non-characters U+FFFE/U+FFFF; tab, LF and CR are allowed unless ``allow_breaks`` is False (ids: an id is one
+    line). Same rule as :data:`rules.CONTROL_CHAR_PATTERN`.
 
     Scanned as bytes with numpy (several times faster than a regex over long descriptions): in UTF-8 a byte below
     0x20 or equal to 0x7F is always that ASCII character, never part of a longer sequence.
     """
     return _rows_with_bytes(values, _CONTROL_BYTES if allow_breaks else _CONTROL_OR_BREAK_BYTES, where)
+
+
+def has_replacement_char(values: pa.Array, where: np.ndarray) -> np.ndarray:
+    """Present values holding U+FFFD: bytes that were not valid UTF-8 when the source was read."""
+    return _rows_with_bytes(values, _REPLACEMENT_BYTES, where, third=_REPLACEMENT_THIRD)
 
 
 def matching(values: pa.Array, pattern: str, where: np.ndarray, prefilter: str | None = None) -> np.ndarray:
@@ -113,42 +134,66 @@ def not_in(values: pa.Array, allowed: frozenset[str], where: np.ndarray) -> np.n
 
 @dataclass(frozen=True)
 class Prices:
-    """A parsed price column: which values are well formed, their currency, and their amount (NaN if not)."""
+    """A parsed price column: the first problem of each value (masks, in :func:`parse_prices`' order), the currency,
+    and the amount (NaN unless the value is a usable price)."""
 
     bad_format: np.ndarray
     bad_currency: np.ndarray
+    too_many_decimals: np.ndarray
+    too_large: np.ndarray
+    zero: np.ndarray
     currency: pa.Array
     amount: np.ndarray
 
     @property
     def usable(self) -> np.ndarray:
-        """Well formed with a known currency."""
+        """No problem at all: the amount can be compared with another price."""
         return ~np.isnan(self.amount)
 
 
-def parse_prices(values: pa.Array, where: np.ndarray) -> Prices:
-    """Check "9.99 USD" values: shape, then ISO 4217 code; amounts as float64 for comparisons."""
-    parts = pc.extract_regex(values, fields.PRICE_PATTERN)
+def _null_unless(where: np.ndarray, values: pa.Array) -> pa.Array:
+    return pc.if_else(pa.array(where), values, pa.scalar(None, values.type))
+
+
+def parse_prices(values: pa.Array, where: np.ndarray, *, allow_zero: bool = False) -> Prices:
+    """Check "9.99 USD" values as :func:`rules.price_problem` does: shape, ISO 4217 code, at most two decimals, at
+    most ten integer digits (three decimals for the currencies of rules.THREE_DECIMAL_CURRENCIES), and not zero unless ``allow_zero``; amounts as float64 for comparisons (exact for
+    the at most 12 significant digits a usable price has)."""
+    parts = pc.extract_regex(values, rules.PRICE_PATTERN)
     shaped = to_mask(parts.is_valid()) & where
     currency = parts.field("currency")
-    known = to_mask(pc.is_in(currency, value_set=pa.array(sorted(fields.ISO_4217), pa.string())))
-    usable = shaped & known
-    amounts = pc.cast(pc.if_else(pa.array(usable), parts.field("amount"), pa.scalar(None, pa.string())), pa.float64())
+    known = shaped & to_mask(pc.is_in(currency, value_set=pa.array(sorted(rules.ISO_4217), pa.string())))
+    whole, fraction = parts.field("int"), parts.field("frac")
+    three = pc.is_in(currency, value_set=pa.array(sorted(rules.THREE_DECIMAL_CURRENCIES), pa.string()))
+    limit = pc.if_else(three, rules.MAX_PRICE_DECIMALS + 1, rules.MAX_PRICE_DECIMALS)
+    decimals = to_mask(pc.greater(pc.utf8_length(fraction), limit))
+    digits = to_mask(pc.greater(pc.utf8_length(pc.utf8_ltrim(whole, "0")), rules.MAX_PRICE_INTEGER_DIGITS))
+    too_many_decimals = known & decimals
+    too_large = known & ~decimals & digits
+    sized = known & ~decimals & ~digits
+    zero = np.zeros(len(values), dtype=bool)
+    if not allow_zero:
+        no_units = to_mask(pc.equal(pc.utf8_length(pc.utf8_ltrim(whole, "0")), 0))
+        no_cents = to_mask(pc.equal(pc.utf8_length(pc.utf8_ltrim(fraction, "0")), 0))
+        zero = sized & no_units & no_cents
+    usable = sized & ~zero
+    text = pc.binary_join_element_wise(whole, pc.if_else(pc.equal(fraction, ""), "0", fraction), ".")
+    amounts = pc.cast(_null_unless(usable, text), pa.float64())
     amount = np.asarray(pc.fill_null(amounts, np.nan).to_numpy(zero_copy_only=False), dtype=np.float64)
-    return Prices(where & ~shaped, shaped & ~known, currency, amount)
+    return Prices(where & ~shaped, shaped & ~known, too_many_decimals, too_large, zero, currency, amount)
 
 
 def bad_quantity(values: pa.Array, where: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(not a whole number ≥ 0, larger than Meta's 32-bit maximum) for quantity_to_sell_on_facebook."""
-    whole = to_mask(pc.match_substring_regex(values, fields.QUANTITY_PATTERN)) & where
+    whole = to_mask(pc.match_substring_regex(values, rules.QUANTITY_PATTERN)) & where
     numbers = pc.cast(pc.if_else(pa.array(whole), values, pa.scalar(None, pa.string())), pa.int64())
-    too_large = to_mask(pc.greater(numbers, fields.MAX_QUANTITY))
+    too_large = to_mask(pc.greater(numbers, rules.MAX_QUANTITY))
     return where & ~whole, too_large
 
 
 def bad_gtin(values: pa.Array, where: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(not 8/12/13/14 digits, wrong GS1 check digit)."""
-    shaped = to_mask(pc.match_substring_regex(values, fields.GTIN_PATTERN)) & where
+    shaped = to_mask(pc.match_substring_regex(values, rules.GTIN_PATTERN)) & where
     wrong_check = np.zeros(len(values), dtype=bool)
     index = np.flatnonzero(shaped)
     if index.size:
@@ -165,8 +210,8 @@ def bad_url_list(values: pa.Array, where: np.ndarray, limit: int) -> tuple[np.nd
     """(more than ``limit`` entries, an entry that is not an absolute http(s) URL) for comma-separated URL lists."""
     lists = pc.split_pattern(pc.if_else(pa.array(where), values, pa.scalar(None, pa.string())), ",")
     too_many = to_mask(pc.greater(pc.list_value_length(lists), limit))
-    items = pc.utf8_trim_whitespace(pc.list_flatten(lists))
-    bad_items = ~to_mask(pc.match_substring_regex(items, fields.URL_PATTERN))
+    items = pc.utf8_trim(pc.list_flatten(lists), rules.URL_LIST_BLANKS)
+    bad_items = ~to_mask(pc.match_substring_regex(items, rules.URL_PATTERN))
     parents = np.asarray(pc.list_parent_indices(lists).to_numpy(zero_copy_only=False), dtype=np.int64)
     bad_entry = np.bincount(parents[bad_items], minlength=len(values)) > 0
     return too_many, bad_entry & ~too_many
@@ -225,7 +270,7 @@ def check_effective_dates(values: pa.Array, where: np.ndarray) -> EffectiveDates
     index = np.flatnonzero(where)
     if not index.size:
         return result
-    parts = pc.extract_regex(values.take(pa.array(index)), fields.EFFECTIVE_DATE_PATTERN)
+    parts = pc.extract_regex(values.take(pa.array(index)), rules.EFFECTIVE_DATE_PATTERN)
     shaped = to_mask(parts.is_valid())
     start, end = _timestamps(parts, "s_", shaped), _timestamps(parts, "e_", shaped)
     invalid = shaped & (to_mask(pc.is_null(start)) | to_mask(pc.is_null(end)))

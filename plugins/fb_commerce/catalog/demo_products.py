@@ -5,8 +5,9 @@ those items instead of replacing the catalog with strangers, plus three delibera
 
 - ``SKU-00061`` has no price and ``SKU-00062`` has HTML in its description: the feed build rejects both
   (fb_feed_rejects);
-- ``SKU-00063`` links to an internal staging host (``https://shop-staging/...``): a valid URL to the feed check,
-  but not a public page, so Meta (the sandbox) refuses the row in the upload session (fb_feed_upload_errors).
+- ``SKU-00063`` links to an internal staging host (``https://shop-staging.example.com/...``): a valid URL to the
+  feed check, but a page Meta cannot reach, so Meta (the sandbox) refuses the row in the upload session
+  (fb_feed_upload_errors).
 
 :func:`change_demo_inventory` then changes a few stocks and prices, removes one product and adds one, which is
 what the inventory sync sends. Everything is deterministic.
@@ -76,7 +77,7 @@ def demo_products(count: int = defaults.SANDBOX_PRODUCTS) -> list[dict[str, Any]
     no_price = {**demo_product(count + 1), "price": None}
     html = {**demo_product(count + 2), "description": "<p>Our <b>best</b> seller</p>"}
     staging = demo_product(count + 3)
-    staging["url"] = f"https://shop-staging/products/{staging['sku'].lower()}"
+    staging["url"] = f"https://shop-staging.example.com/products/{staging['sku'].lower()}"
     return [*rows, no_price, html, staging]
 
 

@@ -31,9 +31,16 @@ Sink = pa.NativeFile | BinaryIO
 FORMATS: tuple[str, ...] = ("csv", "tsv", "xml")
 SUFFIXES: dict[str, str] = {"csv": ".csv", "tsv": ".tsv", "xml": ".xml"}
 GOOGLE_NAMESPACE = "http://base.google.com/ns/1.0"
-# Characters XML 1.0 cannot carry at all (validation already rejects the control characters; this keeps the
-# writer safe on its own).
+# Characters XML 1.0 cannot carry at all. Validation rejects them first; the writer refuses them too rather than
+# drop them, since a value written other than it was read is a value the merchant did not mean.
 _NOT_XML = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x{FFFE}\x{FFFF}]"
+# A parser turns a raw carriage return (alone or before a line feed) into a line feed (XML 1.0 §2.11); the
+# character reference reads back as the carriage return itself.
+_XML_ENTITIES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("\r", "&#13;"))
+
+
+class XmlValueError(ValueError):
+    """A value holds a character XML 1.0 cannot carry (the validator rejects these before any writer sees them)."""
 
 
 class FeedWriter(Protocol):
@@ -69,10 +76,12 @@ class DelimitedFeedWriter:
 
 
 def _escape_xml(values: pa.Array) -> pa.Array:
-    cleaned = pc.replace_substring_regex(values, _NOT_XML, "")
-    for raw, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
-        cleaned = pc.replace_substring(cleaned, raw, entity)
-    return cleaned
+    if pc.any(pc.match_substring_regex(values, _NOT_XML)).as_py():
+        raise XmlValueError("a feed value holds a character XML cannot carry (a control character or U+FFFE/U+FFFF)")
+    escaped = values
+    for raw, entity in _XML_ENTITIES:
+        escaped = pc.replace_substring(escaped, raw, entity)
+    return escaped
 
 
 class XmlFeedWriter:

@@ -9,7 +9,9 @@ place, a merchant's own mapping folder).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from fb_commerce.catalog.rejects import FeedError
@@ -31,6 +33,32 @@ def column_names(names: Sequence[str]) -> tuple[str, ...]:
     if repeated:
         raise FeedMappingError(f"the feed mapping names these columns more than once: {', '.join(repeated)}")
     return columns
+
+
+#: A mapping option: a comment line of its own, ``-- fb-commerce-option: <name>``.
+_OPTION_LINE = re.compile(r"^[ \t]*--[ \t]*fb-commerce-option:[ \t]*(?P<name>\S*)[ \t]*$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class MappingOptions:
+    """What a mapping explicitly opts into, by comment lines in its SQL (documented in include/sql/catalog/README.md).
+
+    ``allow_zero_price``: a price or sale price of 0 is shipped (free products) instead of rejected.
+    """
+
+    allow_zero_price: bool = False
+
+
+def mapping_options(sql: str) -> MappingOptions:
+    """The options the mapping ``sql`` declares; an unknown option name is an error (a typo must not be ignored)."""
+    names = [match["name"] for match in _OPTION_LINE.finditer(sql)]
+    known = set(MappingOptions.__dataclass_fields__)
+    unknown = sorted(set(names) - known)
+    if unknown:
+        raise FeedMappingError(
+            f"the feed mapping declares unknown options: {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
+    return MappingOptions(**{name: True for name in names})
 
 
 def include_dir() -> Path:

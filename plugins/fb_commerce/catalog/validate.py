@@ -18,55 +18,28 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fb_commerce.catalog import checks, fields
+from fb_commerce.catalog import checks, rules
 from fb_commerce.catalog.ids import IdRegistry
 from fb_commerce.catalog.mapping import FeedMappingError, column_names
 from fb_commerce.catalog.rejects import Reject, shorten
+from fb_commerce.catalog.rules import Reason, not_in_reason
 from fb_commerce.catalog.text import as_text, trimmed
 
 log = logging.getLogger(__name__)
 
 
-class Reason:
-    """The reject reasons: stable sentences (counted and shown as they are), values kept apart in the reject."""
-
-    MISSING = "missing (required)"
-    TOO_LONG = "longer than {limit} characters"
-    DUPLICATE_ID = "duplicate id (an earlier row has the same id)"
-    HTML = "contains HTML tags (plain text only)"
-    CONTROL = "contains control characters (or U+FFFE/U+FFFF)"
-    NOT_IN = "not one of: {values}"
-    PRICE_FORMAT = "not a price like '9.99 USD' (amount with a period, one space, ISO 4217 code)"
-    CURRENCY = "unknown ISO 4217 currency code"
-    URL = "not an absolute http(s) URL"
-    QUANTITY = "not a whole number of 0 or more"
-    QUANTITY_TOO_LARGE = f"larger than {fields.MAX_QUANTITY}"
-    CATEGORY_MISSING = "missing: set google_product_category or fb_product_category"
-    GOOGLE_CATEGORY = "not a category id or a path of at least 2 levels ('Apparel & Accessories > Clothing')"
-    FB_CATEGORY = "not a category id or a path of at least 3 levels ('Clothing & Accessories > Clothing > Tops')"
-    SALE_CURRENCY = "currency differs from the price's"
-    SALE_ABOVE_PRICE = "higher than price"
-    DATES_FORMAT = "not 'start/end' ISO-8601 dates (2026-01-31T00:00+00:00/2026-02-28T23:59+00:00)"
-    DATES_INVALID = "not a real date or time"
-    DATES_ORDER = "end is not after start"
-    GTIN_FORMAT = "not 8, 12, 13 or 14 digits"
-    GTIN_CHECK_DIGIT = "wrong check digit"
-    TOO_MANY_IMAGES = f"more than {fields.MAX_ADDITIONAL_IMAGES} URLs"
-    IMAGE_URL = "an entry is not an absolute http(s) URL"
-
-
 def check_columns(columns: Sequence[str]) -> tuple[str, ...]:
     """The mapping's column names, normalised (trimmed, lower case); raise :class:`FeedMappingError` if unusable."""
     names = column_names(columns)
-    absent = [name for name in fields.MANDATORY_COLUMNS if name not in names]
-    if not any(name in names for name in fields.CATEGORY_FIELDS):
-        absent.append(" or ".join(fields.CATEGORY_FIELDS))
+    absent = [name for name in rules.MANDATORY_COLUMNS if name not in names]
+    if not any(name in names for name in rules.CATEGORY_FIELDS):
+        absent.append(" or ".join(rules.CATEGORY_FIELDS))
     if absent:
         raise FeedMappingError(
             f"the feed mapping has no column for: {', '.join(absent)}. Add them to the SELECT "
             f"(e.g. `sku AS id`); see include/sql/catalog/README.md"
         )
-    unknown = [name for name in names if name not in fields.KNOWN_FIELDS]
+    unknown = [name for name in names if name not in rules.KNOWN_FIELDS]
     if unknown:
         log.warning(
             "Feed mapping columns %s are not Meta feed fields; they are written as they are (Meta ignores "
@@ -138,15 +111,20 @@ class FeedValidator:
     """Validates the batches of one feed, in order (row numbers and id uniqueness run across batches).
 
     ``columns`` are the mapping's columns (checked by :func:`check_columns`). With ``accept_sdk_values`` the
-    availability and condition values that only Meta's SDK lists are accepted too (see :mod:`fields`).
+    availability and condition values that only Meta's SDK lists are accepted too; with ``allow_zero_price`` a
+    price or sale price of zero is (the mapping's ``allow_zero_price`` option). The rules are those of
+    :mod:`~fb_commerce.catalog.rules`, applied vectorised.
     """
 
-    def __init__(self, columns: Sequence[str], *, accept_sdk_values: bool = False) -> None:
+    def __init__(
+        self, columns: Sequence[str], *, accept_sdk_values: bool = False, allow_zero_price: bool = False
+    ) -> None:
         self.columns = check_columns(columns)
+        self.allow_zero_price = allow_zero_price
         self.rows_seen = 0
         self._ids = IdRegistry()
-        self._availability = fields.AVAILABILITY | (fields.AVAILABILITY_SDK_EXTRA if accept_sdk_values else set())
-        self._condition = fields.CONDITION | (fields.CONDITION_SDK_EXTRA if accept_sdk_values else set())
+        self._availability = rules.AVAILABILITY | (rules.AVAILABILITY_SDK_EXTRA if accept_sdk_values else set())
+        self._condition = rules.CONDITION | (rules.CONDITION_SDK_EXTRA if accept_sdk_values else set())
 
     @property
     def id_registry_bytes(self) -> int:
@@ -167,6 +145,7 @@ class FeedValidator:
         for name, values in cols.items():
             if name != "id":  # the id's control characters are part of _check_id
                 found.add(name, Reason.CONTROL, checks.has_control_chars(values, there[name]))
+            found.add(name, Reason.BAD_UTF8, checks.has_replacement_char(values, there[name]))
         rejected = found.rejected(batch.num_rows)
         first_row = self.rows_seen + 1
         self.rows_seen += batch.num_rows
@@ -179,10 +158,10 @@ class FeedValidator:
     def _check_id(self, cols: dict[str, pa.Array], there: dict[str, np.ndarray], found: _Findings) -> np.ndarray:
         """Flag bad ids; return the rows whose id identifies them (present, short, printable; maybe repeated)."""
         ids, present = cols["id"], there["id"]
-        too_long = checks.longer_than(ids, fields.MAX_LENGTH["id"], present)
+        too_long = checks.longer_than(ids, rules.MAX_LENGTH["id"], present)
         control = checks.has_control_chars(ids, present, allow_breaks=False)
         found.add("id", Reason.MISSING, ~present)
-        found.add("id", Reason.TOO_LONG.format(limit=fields.MAX_LENGTH["id"]), too_long)
+        found.add("id", Reason.TOO_LONG.format(limit=rules.MAX_LENGTH["id"]), too_long)
         found.add("id", Reason.CONTROL, control)
         usable = present & ~too_long & ~control
         index = np.flatnonzero(usable)
@@ -192,34 +171,31 @@ class FeedValidator:
         return usable
 
     def _check_required(self, cols: dict[str, pa.Array], there: dict[str, np.ndarray], found: _Findings) -> None:
-        for name in fields.MANDATORY_COLUMNS[1:]:  # id is done
+        for name in rules.MANDATORY_COLUMNS[1:]:  # id is done
             found.add(name, Reason.MISSING, ~there[name])
         for name in ("title", "description", "brand"):
-            limit = fields.MAX_LENGTH[name]
+            limit = rules.MAX_LENGTH[name]
             found.add(name, Reason.TOO_LONG.format(limit=limit), checks.longer_than(cols[name], limit, there[name]))
         found.add(
             "description",
             Reason.HTML,
-            checks.matching(cols["description"], fields.HTML_TAG_PATTERN, there["description"], prefilter="<"),
+            checks.matching(cols["description"], rules.HTML_TAG_PATTERN, there["description"], prefilter="<"),
         )
         for name, allowed in (("availability", self._availability), ("condition", self._condition)):
-            found.add(name, _not_in_reason(allowed), checks.not_in(cols[name], allowed, there[name]))
-        price = checks.parse_prices(cols["price"], there["price"])
-        found.add("price", Reason.PRICE_FORMAT, price.bad_format)
-        found.add("price", Reason.CURRENCY, price.bad_currency)
+            found.add(name, not_in_reason(allowed), checks.not_in(cols[name], allowed, there[name]))
+        price = checks.parse_prices(cols["price"], there["price"], allow_zero=self.allow_zero_price)
+        _add_price(found, "price", price)
         for name in ("link", "image_link"):
-            found.add(name, Reason.URL, checks.not_matching(cols[name], fields.URL_PATTERN, there[name]))
+            found.add(name, Reason.URL, checks.not_matching(cols[name], rules.URL_PATTERN, there[name]))
         not_whole, too_large = checks.bad_quantity(cols["quantity_to_sell_on_facebook"], there["quantity_to_sell_on_facebook"])
         found.add("quantity_to_sell_on_facebook", Reason.QUANTITY, not_whole)
         found.add("quantity_to_sell_on_facebook", Reason.QUANTITY_TOO_LARGE, too_large)
         if "sale_price" in cols:
             self._check_sale_price(cols["sale_price"], there["sale_price"], price, found)
 
-    @staticmethod
-    def _check_sale_price(values: pa.Array, present: np.ndarray, price: checks.Prices, found: _Findings) -> None:
-        sale = checks.parse_prices(values, present)
-        found.add("sale_price", Reason.PRICE_FORMAT, sale.bad_format)
-        found.add("sale_price", Reason.CURRENCY, sale.bad_currency)
+    def _check_sale_price(self, values: pa.Array, present: np.ndarray, price: checks.Prices, found: _Findings) -> None:
+        sale = checks.parse_prices(values, present, allow_zero=self.allow_zero_price)
+        _add_price(found, "sale_price", sale)
         both = sale.usable & price.usable
         other_currency = both & checks.to_mask(pc.not_equal(sale.currency, price.currency))
         found.add("sale_price", Reason.SALE_CURRENCY, other_currency)
@@ -229,11 +205,11 @@ class FeedValidator:
     @staticmethod
     def _check_categories(cols: dict[str, pa.Array], there: dict[str, np.ndarray], found: _Findings) -> None:
         none = np.zeros(len(cols["id"]), dtype=bool)
-        google, facebook = (there.get(name, none) for name in fields.CATEGORY_FIELDS)
-        found.add(fields.CATEGORY_FIELDS[0], Reason.CATEGORY_MISSING, ~google & ~facebook)
+        google, facebook = (there.get(name, none) for name in rules.CATEGORY_FIELDS)
+        found.add(rules.CATEGORY_FIELDS[0], Reason.CATEGORY_MISSING, ~google & ~facebook)
         for name, pattern, reason in (
-            ("google_product_category", fields.GOOGLE_CATEGORY_PATTERN, Reason.GOOGLE_CATEGORY),
-            ("fb_product_category", fields.FB_CATEGORY_PATTERN, Reason.FB_CATEGORY),
+            ("google_product_category", rules.GOOGLE_CATEGORY_PATTERN, Reason.GOOGLE_CATEGORY),
+            ("fb_product_category", rules.FB_CATEGORY_PATTERN, Reason.FB_CATEGORY),
         ):
             if name in cols:
                 found.add(name, reason, checks.not_matching(cols[name], pattern, there[name]))
@@ -241,11 +217,11 @@ class FeedValidator:
     def _check_optional(self, cols: dict[str, pa.Array], there: dict[str, np.ndarray], found: _Findings) -> None:
         for name in ("item_group_id", "mpn", "size", "color"):
             if name in cols:
-                limit = fields.MAX_LENGTH[name]
+                limit = rules.MAX_LENGTH[name]
                 found.add(name, Reason.TOO_LONG.format(limit=limit), checks.longer_than(cols[name], limit, there[name]))
-        for name, allowed in (("gender", fields.GENDER), ("status", fields.STATUS)):
+        for name, allowed in (("gender", rules.GENDER), ("status", rules.STATUS)):
             if name in cols:
-                found.add(name, _not_in_reason(allowed), checks.not_in(cols[name], allowed, there[name]))
+                found.add(name, not_in_reason(allowed), checks.not_in(cols[name], allowed, there[name]))
         if "sale_price_effective_date" in cols:
             dates = checks.check_effective_dates(cols["sale_price_effective_date"], there["sale_price_effective_date"])
             found.add("sale_price_effective_date", Reason.DATES_FORMAT, dates.bad_format)
@@ -257,14 +233,18 @@ class FeedValidator:
             found.add("gtin", Reason.GTIN_CHECK_DIGIT, check_digit)
         if "additional_image_link" in cols:
             too_many, bad_entry = checks.bad_url_list(
-                cols["additional_image_link"], there["additional_image_link"], fields.MAX_ADDITIONAL_IMAGES
+                cols["additional_image_link"], there["additional_image_link"], rules.MAX_ADDITIONAL_IMAGES
             )
             found.add("additional_image_link", Reason.TOO_MANY_IMAGES, too_many)
             found.add("additional_image_link", Reason.IMAGE_URL, bad_entry)
 
 
-def _not_in_reason(allowed: frozenset[str] | set[str]) -> str:
-    return Reason.NOT_IN.format(values=", ".join(sorted(allowed)))
+def _add_price(found: _Findings, name: str, prices: checks.Prices) -> None:
+    found.add(name, Reason.PRICE_FORMAT, prices.bad_format)
+    found.add(name, Reason.CURRENCY, prices.bad_currency)
+    found.add(name, Reason.PRICE_DECIMALS, prices.too_many_decimals)
+    found.add(name, Reason.PRICE_TOO_LARGE, prices.too_large)
+    found.add(name, Reason.PRICE_ZERO, prices.zero)
 
 
 def _records(cols: dict[str, pa.Array], found: _Findings, id_usable: np.ndarray, first_row: int) -> list[Reject]:

@@ -1,50 +1,50 @@
-"""Checks of feed-style product values, shared by feed uploads and items_batch (reference §2.3)."""
+"""Checks of feed-style product values, shared by feed uploads and items_batch.
+
+The rules are the product's own rule table (:mod:`fb_commerce.catalog.rules`), so the sandbox refuses exactly
+what the feed validator quarantines before upload; the sandbox only adds Meta's stance on top (the SDK's extra
+enum values pass, a zero price passes: that is the merchant's choice) and what Meta does with a bad value
+(``fatal``: the item is refused; ``warning``: the field is dropped, the rest ingested).
+"""
 
 from __future__ import annotations
 
-import re
+from fb_commerce.catalog import rules
 
-from .money import parse_price
-
-REQUIRED = ("id", "title", "description", "availability", "condition", "price", "link", "image_link", "brand")
-AVAILABILITY = frozenset({
-    "in stock", "out of stock", "available for order", "preorder", "discontinued", "pending", "mark_as_sold",
-    "mark_as_expired",
-})
-CONDITION = frozenset({"new", "refurbished", "used", "used_like_new", "used_good", "used_fair", "cpo", "open_box_new"})
-OPTIONAL = frozenset({
-    "sale_price", "sale_price_effective_date", "item_group_id", "status", "gtin", "mpn", "color", "gender", "size",
-    "additional_image_link", "rich_text_description", "shipping", "shipping_profile_reference_id",
-    "custom_label_0", "custom_label_1", "custom_label_2", "custom_label_3", "custom_label_4",
-    "google_product_category", "fb_product_category", "commerce_tax_category", "quantity_to_sell_on_facebook",
-    "inventory", "age_group", "material", "pattern", "product_type", "visibility", "shipping_weight",
-    "origin_country", "additional_variant_attribute", "disabled_capabilities", "video", "short_description",
-})
+REQUIRED = rules.REQUIRED_FIELDS
+AVAILABILITY = rules.AVAILABILITY | rules.AVAILABILITY_SDK_EXTRA
+CONDITION = rules.CONDITION | rules.CONDITION_SDK_EXTRA
+#: ``inventory`` is the former name of quantity_to_sell_on_facebook; Meta still reads it.
+_ALIASES = {"inventory": "quantity_to_sell_on_facebook"}
+OPTIONAL = frozenset(rules.KNOWN_FIELDS - set(REQUIRED)) | frozenset(_ALIASES)
 KNOWN = frozenset(REQUIRED) | OPTIONAL
-_URL_RE = re.compile(r"^https?://[^\s/]+\.[^\s]+$")
-_LIMITS = {"id": 100, "title": 200, "description": 9999, "brand": 100}
+#: Meta's own stance: values its SDK lists pass, and so does a zero price.
+_META = {"accept_sdk_values": True, "allow_zero_price": True}
 
-FATAL, WARNING = "fatal", "warning"
+FATAL, WARNING = rules.FATAL, rules.WARNING
+
+
+def _problem(name: str, value: str, reason: str) -> tuple[str, str, str]:
+    return rules.meta_severity(name), f"Invalid {name}", f"{name} {value[:200]!r}: {reason}"
 
 
 def check(name: str, value: str) -> tuple[str, str, str] | None:
     """(severity, summary, description) when ``value`` is not acceptable for ``name``; None when it is."""
-    if name == "id" and len(value) > _LIMITS["id"]:
-        return FATAL, "Invalid id", f"id is longer than {_LIMITS['id']} characters"
-    if name in ("price", "sale_price") and parse_price(value) is None:
-        severity = FATAL if name == "price" else WARNING
-        return severity, f"Invalid {name}", f"{name} {value!r} is not like '9.99 USD' (amount, space, ISO 4217 code)"
-    if name == "availability" and value not in AVAILABILITY:
-        return FATAL, "Invalid availability", f"availability {value!r} is not one of: {', '.join(sorted(AVAILABILITY))}"
-    if name == "condition" and value not in CONDITION:
-        return FATAL, "Invalid condition", f"condition {value!r} is not one of: {', '.join(sorted(CONDITION))}"
-    if name in ("link", "image_link") and not _URL_RE.match(value):
-        return FATAL, f"Invalid {name}", f"{name} must be an absolute http(s) URL"
-    if name in ("quantity_to_sell_on_facebook", "inventory") and not value.isdigit():
-        return WARNING, f"Invalid {name}", f"{name} must be an integer of 0 or more; the value was ignored"
-    if name in ("title", "description", "brand") and len(value) > _LIMITS[name]:
-        return WARNING, f"{name.capitalize()} too long", f"{name} is longer than {_LIMITS[name]} characters"
-    return None
+    reason = rules.check_field(_ALIASES.get(name, name), value, **_META)
+    return None if reason is None else _problem(name, value, reason)
+
+
+def check_row(values: dict[str, str]) -> list[tuple[str, str, str, str]]:
+    """(field, severity, summary, description) for each problem of a whole feed row (missing required fields,
+    bad values, sale price against price)."""
+    canonical = {_ALIASES.get(name, name): value for name, value in values.items()}
+    problems = []
+    for name, reason in rules.check_row(canonical, checkout=False, **_META).items():
+        if reason == rules.Reason.MISSING:
+            problems.append((name, FATAL, f"Missing {name}", f"The required field {name} is missing or empty"))
+        else:
+            field = name if name in values else next((k for k, v in _ALIASES.items() if v == name), name)
+            problems.append((field, *_problem(field, values.get(field, ""), reason)))
+    return problems
 
 
 def missing_required(values: dict[str, str]) -> list[str]:
