@@ -187,7 +187,8 @@ def _handle(run: _Run, request: OutboxRequest) -> Outcome:
     # Sent before without an answer: resent as it stands. Its effect counts unless the stored order,
     # read after that attempt, already shows it.
     reflected = request.in_flight and order is not None and order.reflects(request.updated_at)
-    if not request.in_flight:
+    # A column that cannot be read fails the row even after an attempt: it can no longer be sent as it was.
+    if not request.in_flight or request.column_errors:
         verdict = validate(request, run.ledger)
         if not verdict.ok:
             message = rejection_message(request, verdict.problems)
