@@ -863,3 +863,89 @@ def test_json_is_read_exactly(engine, client, sandbox):
     if engine.dialect.name == "sqlite":  # JSONB keeps the last of two equal keys; SQLite keeps the text
         assert "items: key 'quantity' given twice" in messages["twice"]
     assert writes(sandbox) == ({} if engine.dialect.name == "sqlite" else {REFUNDS: {order_id: 1}})
+
+
+# --- requests that need another one of their order ----------------------------------------------------------
+
+
+def test_requests_needing_a_shipment_on_a_retry_wait_for_it_and_then_go(engine, sandbox):
+    """A tracking update and a refund of a shipment Meta answered with a temporary error: they wait (with the
+    reason) through an orders sync and the next validation, and go once the shipment is sent."""
+    order_id, line = next(
+        (o, ln) for o, lns in open_orders(engine) for ln in lns if ln["quantity_in_progress"] >= 1
+    )
+    one = [{"item_id": line["item_id"], "quantity": 1}]
+    queue(engine, fb_shipment_requests, "ship", order_id, carrier="ups", tracking_number="1ZDEP1",
+          external_shipment_id="SHP_DEP", items=one)
+    queue(engine, fb_shipment_requests, "track", order_id, request_type="update_tracking", carrier="fedex",
+          tracking_number="7700DEP", external_shipment_id="SHP_DEP")
+    queue(engine, fb_refund_requests, "refund", order_id, reason_code="DAMAGED_GOODS", items=one)
+    sandbox.admin.faults(error_rate=1.0, paths=["/shipments"])
+
+    first = drain(engine, make_client(sandbox.url, max_attempts=1).post)
+
+    assert first.counts["ship"].retrying == 1
+    assert first.counts["update_tracking"].waiting == 1 and first.counts["refund"].waiting == 1
+    for table, request_id in ((fb_shipment_requests, "track"), (fb_refund_requests, "refund")):
+        waiting = row(engine, table, request_id)
+        assert waiting["status"] == "pending" and waiting["attempts"] == 0
+        assert "waiting behind fb_shipment_requests request 'ship'" in waiting["last_error_message"]
+    sandbox.admin.faults()
+    client = make_client(sandbox.url)
+    pull_orders(client, engine, defaults.SANDBOX_CMS_ID)  # the orders sync reads the order: no shipment yet
+
+    assert reject_invalid(engine).total("rejected") == 0  # the validate task leaves them pending
+    result = drain(engine, client.post)
+
+    assert result.total("sent") == 3 and result.total("rejected") == 0, result.lines()
+    assert all(
+        row(engine, table, request_id)["status"] == "sent" and row(engine, table, request_id)["last_error_message"] is None
+        for table, request_id in ((fb_shipment_requests, "ship"), (fb_shipment_requests, "track"),
+                                  (fb_refund_requests, "refund"))
+    )
+    assert writes(sandbox) == {SHIPMENTS: {order_id: 1}, TRACKING: {order_id: 1}, REFUNDS: {order_id: 1}}
+
+
+def test_a_request_queued_before_what_it_needs_waits_for_it_in_the_same_run(engine, client, sandbox):
+    ((order_id, lines_),) = open_orders(engine)[:1]
+    queue(engine, fb_shipment_requests, "track-first", order_id, request_type="update_tracking",
+          carrier="ups", tracking_number="1ZLATE2", external_shipment_id="SHP_LATE")
+    queue(engine, fb_refund_requests, "refund-first", order_id, reason_code="WRONG_ITEM",
+          items=[{"item_id": lines_[0]["item_id"], "quantity": 1}])
+    queue(engine, fb_shipment_requests, "ship-later", order_id, carrier="ups", tracking_number="1ZLATE1",
+          external_shipment_id="SHP_LATE")
+
+    assert reject_invalid(engine).total("valid") == 3
+    result = drain(engine, client.post)
+
+    assert result.total("sent") == 3, result.lines()
+    assert writes(sandbox) == {SHIPMENTS: {order_id: 1}, TRACKING: {order_id: 1}, REFUNDS: {order_id: 1}}
+    shipment = next(s for s in data(truth(sandbox, order_id), "shipments") if s["external_shipment_id"] == "SHP_LATE")
+    assert shipment["tracking_info"]["tracking_number"] == "1ZLATE2"
+
+
+def test_a_request_whose_prerequisite_failed_fails_and_says_so(engine, client, sandbox):
+    (a, a_lines), (b, _) = open_orders(engine)[:2]
+    queue(engine, fb_shipment_requests, "bad-ship", a, carrier="carrier pigeon", tracking_number="1ZPIG",
+          external_shipment_id="SHP_PIG", items=[{"item_id": a_lines[0]["item_id"], "quantity": 1}])
+    queue(engine, fb_shipment_requests, "track-pig", a, request_type="update_tracking", carrier="ups",
+          tracking_number="1ZPIG2", external_shipment_id="SHP_PIG")
+    queue(engine, fb_refund_requests, "refund-pig", a, reason_code="WRONG_ITEM",
+          items=[{"item_id": a_lines[0]["item_id"], "quantity": 1}])
+
+    assert reject_invalid(engine).total("rejected") == 3
+    for table, request_id in ((fb_shipment_requests, "track-pig"), (fb_refund_requests, "refund-pig")):
+        message = row(engine, table, request_id)["last_error_message"]
+        assert "needs fb_shipment_requests request 'bad-ship', which failed (Rejected before sending" in message
+        assert "carrier: 'carrier pigeon'" in message
+
+    # Queued after the shipment already failed in an earlier run: the same answer.
+    queue(engine, fb_shipment_requests, "track-late", a, request_type="update_tracking", carrier="ups",
+          tracking_number="1ZPIG3", external_shipment_id="SHP_PIG")
+    queue(engine, fb_shipment_requests, "unrelated", b, carrier="ups", tracking_number="1ZFINEB")
+    result = drain(engine, client.post)
+    assert result.counts["update_tracking"].rejected == 1 and result.counts["ship"].sent == 1
+    assert "needs fb_shipment_requests request 'bad-ship', which failed" in row(
+        engine, fb_shipment_requests, "track-late"
+    )["last_error_message"]
+    assert writes(sandbox) == {SHIPMENTS: {b: 1}}

@@ -226,6 +226,14 @@ def sent_requests(conn: Connection, order_ids: Iterable[str]) -> list[OutboxRequ
     return found
 
 
+def failed_requests(conn: Connection, order_ids: Iterable[str]) -> list[OutboxRequest]:
+    """The failed requests of these orders (a request that needed one of them says so when it fails)."""
+    found = []
+    for batch in chunks(sorted(set(order_ids))):
+        found.extend(_select(conn, lambda t, b=batch: sa.and_(t.c.status == FAILED, t.c.order_id.in_(b))))
+    return found
+
+
 def tracking_number_uses(conn: Connection, numbers: Iterable[str]) -> list[OutboxRequest]:
     """Shipment requests holding one of these tracking numbers at Meta: sent, or attempted and unanswered."""
     found = []
@@ -250,8 +258,9 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _mark(engine: Engine, request: OutboxRequest, values: dict[str, Any]) -> bool:
-    """Update the row if it is still pending; True when it was."""
+def _mark(engine: Engine, request: OutboxRequest, values: dict[str, Any], *, touch: bool = True) -> bool:
+    """Update the row if it is still pending; True when it was. ``touch`` sets updated_at (a status change or
+    an attempt; an in-flight row's updated_at says when Meta last saw it)."""
     table = _table(request.kind.table)
     row = (
         table.c.request_id == request.request_id
@@ -260,7 +269,9 @@ def _mark(engine: Engine, request: OutboxRequest, values: dict[str, Any]) -> boo
     )
     with engine.begin() as conn:
         result = conn.execute(
-            sa.update(table).where(row, table.c.status == PENDING).values(updated_at=_now(), **values)
+            sa.update(table)
+            .where(row, table.c.status == PENDING)
+            .values(**({"updated_at": _now()} if touch else {}), **values)
         )
     return result.rowcount == 1
 
@@ -312,7 +323,19 @@ def mark_failed(
         },
     )
     if marked:
-        request.status = FAILED
+        request.status, request.last_error_message = FAILED, _message(message)
+    return marked
+
+
+def mark_waiting(engine: Engine, request: OutboxRequest, reason: str) -> bool:
+    """Still pending, never sent: why it waits (an earlier request of its order), in last_error_message."""
+    if request.attempts or request.last_error_message == _message(reason):
+        return False  # an attempted row keeps its own last error; an unchanged reason is not written again
+    marked = _mark(
+        engine, request, {"last_error_code": None, "last_error_message": _message(reason)}, touch=False
+    )
+    if marked:
+        request.last_error_message = _message(reason)
     return marked
 
 
@@ -320,11 +343,14 @@ def mark_retry(
     engine: Engine, request: OutboxRequest, code: int | None, message: str, response: Any = None
 ) -> bool:
     """Still pending after a temporary error: the next run sends it again with the same key."""
-    return _mark(
+    marked = _mark(
         engine,
         request,
         {"last_error_code": code, "last_error_message": _message(message), "response": response},
     )
+    if marked:
+        request.last_error_message = _message(message)
+    return marked
 
 
 # --- counts -------------------------------------------------------------------------------------------------
