@@ -54,11 +54,22 @@ Insert one row per request, with `status` left to its default `pending`:
   then tracking updates, then refunds, then by `request_id`. Give rows distinct `created_at` when their order
   matters otherwise.
 
+**Columns are read one by one** (SQLite keeps any type and length): a value that cannot be read exactly (text in
+an amount, an unparseable timestamp, bytes that are not UTF-8, a control character, a text longer than its limit,
+`restock_items` other than `true`/`false`/`1`/`0`) fails its row with the column named; the other rows go on.
+Limits: `tracking_number` and `external_shipment_id` 100, `carrier`, `reason_code` and `request_type` 64,
+`currency` 3, `reason_text` and `reason_description` 1000, other text columns 255 (see the README's table).
+
+**Requests that need another one**: a request refused as things stand that would pass once another request of
+its order is applied (a tracking update of a shipment still queued or retrying, a refund of units whose shipment
+is) waits for it: it stays `pending` with the reason in `last_error_message`, and goes in the same run as soon as
+that one is sent. It fails only when what it needs failed, and its message names that row.
+
 What the pipeline writes back:
 
 | `status` | meaning | columns |
 |---|---|---|
-| `pending` | not sent yet, or sent and answered with a temporary error (`attempts` > 0, `last_error_*` set): the next run sends it again with the same key. A later request of the same order waits behind it. | `attempts`, `idempotency_key`, `last_error_code`, `last_error_message`, `updated_at` |
+| `pending` | not sent yet, or sent and answered with a temporary error (`attempts` > 0, `last_error_*` set): the next run sends it again with the same key. A later request of the same order waits behind it (`attempts` = 0, `last_error_message` says what it waits for). | `attempts`, `idempotency_key`, `last_error_code`, `last_error_message`, `updated_at` |
 | `sent` | Meta accepted it | `sent_at`, `response` (Meta's answer), `attempts`, `idempotency_key` |
 | `failed` | final. `attempts = 0` and no `last_error_code`: rejected by the checks before any call (the message names the row and the column, e.g. `items[1].quantity`). Otherwise Meta refused it: `last_error_code` is Meta's commerce code (e.g. 2382045 duplicate tracking number) and `last_error_message` its message. | `last_error_code`, `last_error_message`, `response` |
 

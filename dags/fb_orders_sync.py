@@ -89,7 +89,7 @@ updated since the last it saw, so a new order is acknowledged within about a min
 | `overlap_minutes` | 15 | minutes read again before the watermark (orders Meta lists late) |
 | `lookback_days` | 30 | how far back the first run reads |
 | `page_size` | 100 | orders per page (Meta's maximum) |
-| `reference_generator` | not set (`FB-000123`) | dotted path of a `(order_row, number) -> str` callable; only the DAG param or run conf |
+| `reference_generator` | not set (`FB-000123`) | dotted path of a `(order_row, number) -> str` function of an installed package; only the Variable or this param's default in the DAG file, never a run's conf (a run asking for another one fails) |
 | `stuck_created_minutes` | 60 | alert threshold for CREATED orders (0 = off) |
 | `ship_by_warning_hours` | 24 | alert threshold before the ship-by day ends (0 = off) |
 | `return_unanswered_hours` | 48 | alert threshold for returns still REQUESTED (0 = off) |
@@ -101,7 +101,6 @@ and the retry waits that long (`GraphRetryPolicy`). Connections: `fb_commerce_de
 ) as dag:
     pull = PullOrdersOperator(
         task_id="pull_orders",
-        reference_generator="{{ params.reference_generator or '' }}",  # None (not set) must not render "None"
         outlets=[STORED_ORDERS],
         retry_policy=GraphRetryPolicy(),
         **WINDOW,

@@ -251,3 +251,83 @@ def test_requests_pending_too_long_fail_the_summary(sqlite_engine, sandbox, sqli
     assert run.get_task_instance("summary").state == "failed"
     assert all(r["status"] == "pending" for r in rows(engine))
     assert sandbox.admin.stats()["writes"] == {}
+
+
+#: rows the OMS wrote with a value of the wrong type, too long, or not UTF-8: (table, request_id, column, SQL on
+#: SQLite, SQL on PostgreSQL or None when PostgreSQL refuses the insert itself)
+BADLY_TYPED = [
+    ("fb_refund_requests", "typed-money", "shipping_refund", "'12,50'", "'NaN'"),
+    ("fb_shipment_requests", "typed-when", "created_at", "'next tuesday'", "'infinity'"),
+    ("fb_shipment_requests", "typed-utf8", "tracking_number", "CAST(X'31FF' AS TEXT)", None),
+    ("fb_shipment_requests", "typed-long", "tracking_number", f"'{'9' * 10_000}'", f"'{'9' * 200}'"),
+    ("fb_shipment_requests", "typed-method", "shipping_method", f"'{'m' * 10_000}'", f"'{'m' * 10_000}'"),
+    ("fb_cancellation_requests", "typed-bool", "restock_items", "'maybe'", None),
+    ("fb_cancellation_requests", "typed-c1", "reason_description", "'a' || char(155)", "'a' || chr(155)"),
+]
+TYPED_BASE = {
+    "fb_shipment_requests": {"carrier": "'ups'", "tracking_number": "'TYPED1'"},
+    "fb_cancellation_requests": {"reason_code": "'OUT_OF_STOCK'"},
+    "fb_refund_requests": {"reason_code": "'DAMAGED_GOODS'"},
+}
+
+
+def queue_badly_typed(engine: sa.Engine, victim: str) -> list[tuple[str, str, str]]:
+    position = 0 if engine.dialect.name == "sqlite" else 1
+    queued = []
+    for number, (table, request_id, column, *exprs) in enumerate(BADLY_TYPED):
+        if exprs[position] is None:
+            continue
+        values = {**TYPED_BASE[table], column: exprs[position]}
+        if table == "fb_shipment_requests" and column != "tracking_number":
+            values["tracking_number"] = f"'TYPED{number}'"
+        columns = {"request_id": f"'{request_id}'", "order_id": f"'{victim}'", **values}
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(columns.values())})")
+            )
+        queued.append((table, request_id, column))
+    return queued
+
+
+def test_badly_typed_rows_fail_by_column_and_the_good_ones_land_once(engine, sandbox):
+    queued = queue_demo_requests(engine)
+    victim = untouched_created_order(engine)
+    bad = queue_badly_typed(engine, victim)
+
+    run = run_dag()
+
+    assert run.state == "success"
+    with engine.connect() as conn:  # read as text: the bad values themselves cannot be read by SQLAlchemy
+        found = {
+            (table, request_id): (status, message)
+            for table in OUTBOX_TABLE_NAMES
+            for request_id, status, message in conn.execute(
+                sa.text(
+                    f"SELECT request_id, status, last_error_message FROM {table}"
+                    " WHERE request_id NOT LIKE 'typed-%' OR status = 'failed'"
+                )
+            )
+        }
+    for table, request_id, column in bad:
+        status, message = found[(table, request_id)]
+        assert status == "failed" and f"): {column}: " in message, message
+    good = [r for r in rows_readable(engine) if not r["request_id"].startswith("typed-")]
+    assert len(good) == queued.counts()["shipments"] + 3
+    assert all(r["status"] == "sent" for r in good), [(r["request_id"], r["last_error_message"]) for r in good]
+    stats = sandbox.admin.stats()
+    assert stats["writes"] == expected_writes(good)  # each good row applied exactly once, no bad one
+    assert all(victim not in calls for calls in stats["write_requests"].values())
+
+    assert run_dag().state == "success"  # a rerun applies nothing again
+    assert sandbox.admin.stats()["writes"] == stats["writes"]
+
+
+def rows_readable(engine: sa.Engine) -> list[dict[str, Any]]:
+    """The outbox rows SQLAlchemy can read (the bad ones excluded)."""
+    found = []
+    with engine.connect() as conn:
+        for name in OUTBOX_TABLE_NAMES:
+            table = metadata.tables[name]
+            query = sa.select(table).where(table.c.request_id.not_like("typed-%"))
+            found += [dict(r, table=name) for r in conn.execute(query).mappings()]
+    return found

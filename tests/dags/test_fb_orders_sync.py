@@ -220,3 +220,38 @@ def test_freshness_alert_goes_out_while_the_sync_keeps_failing(dag, sandbox, war
         assert run.state == "failed"
     [message] = receiver.messages  # once, not once per run
     assert "orders sync stale: no successful orders sync ever" in message["message"]
+
+
+@pytest.mark.parametrize(
+    "asked", ["os.system", "subprocess.check_output", "builtins.eval", "fb_commerce.orders.reference.default_reference"]
+)
+def test_a_run_cannot_choose_the_reference_generator(dag, sandbox, warehouse, asked):
+    """Code chosen by whoever triggers: refused from run conf (even an acceptable one), before any call."""
+    run = dag.test(run_conf={**NO_ALERTS, "reference_generator": asked})
+
+    assert states(run)["pull_orders"] == "failed"
+    assert run.state == "failed"
+    with warehouse.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(fb_orders)).scalar_one() == 0
+    assert sandbox.admin.stats()["writes"] == {}
+    # The DAG object keeps its declared default although Airflow wrote the conf into its params.
+    assert dag.get_task("pull_orders").declared_reference_generator in ("", None)
+
+
+def test_the_reference_generator_comes_from_the_variable_and_only_from_installed_code(
+    dag, sandbox, warehouse, monkeypatch
+):
+    monkeypatch.setenv("AIRFLOW_VAR_FB_ORDERS_SYNC_REFERENCE_GENERATOR", "builtins:eval")
+    run = dag.test(run_conf=NO_ALERTS)
+    assert states(run)["pull_orders"] == "failed"
+    with warehouse.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(fb_orders)).scalar_one() == 0
+
+    monkeypatch.setenv(
+        "AIRFLOW_VAR_FB_ORDERS_SYNC_REFERENCE_GENERATOR", "fb_commerce.orders.reference:default_reference"
+    )
+    run = dag.test(run_conf={**NO_ALERTS, "reference_generator": ""})  # the form's default: not a choice
+    assert states(run)["pull_orders"] == "success"
+    with warehouse.connect() as conn:
+        references = conn.execute(sa.select(fb_orders.c.merchant_order_reference)).scalars().all()
+    assert any(reference and reference.startswith("FB-") for reference in references)

@@ -708,3 +708,244 @@ def test_malformed_json_from_the_oms_is_a_rejection_not_a_crash(engine, client, 
         ).scalar_one()
     assert "items: not valid JSON: '[{broken'" in message
     assert writes(sandbox) == {SHIPMENTS: {b: 1}}
+
+
+# --- values of the wrong type, too long, unreadable ---------------------------------------------------------
+
+LONG = "9" * 10_000
+#: (table, request_id, {column: SQL expression on SQLite, on PostgreSQL (None: PostgreSQL refuses the insert
+#: itself)}, words the message holds). Each row is otherwise valid for a CREATED order (the victim), so only
+#: the bad column can be what the message names first.
+BAD_COLUMNS = [
+    ("fb_refund_requests", "money-comma", {"shipping_refund": ("'12,50'", None)}, "shipping_refund: '12,50'"),
+    ("fb_refund_requests", "money-text", {"shipping_refund": ("'abc'", "'NaN'")}, "shipping_refund: "),
+    ("fb_refund_requests", "deduction-text", {"return_shipping_deduction": ("'free'", None)}, "return_shipping_deduction: 'free'"),
+    ("fb_shipment_requests", "when-text", {"created_at": ("'yesterday'", "'infinity'")}, "created_at: "),
+    ("fb_cancellation_requests", "when-epoch", {"created_at": ("1767225600", None)}, "created_at: "),
+    ("fb_shipment_requests", "not-utf8", {"tracking_number": ("CAST(X'315AFF28' AS TEXT)", None)}, "tracking_number: not valid UTF-8"),
+    ("fb_shipment_requests", "blob-utf8", {"carrier": ("X'C328'", None)}, "carrier: not valid UTF-8"),
+    ("fb_shipment_requests", "long-number", {"tracking_number": (f"'{LONG}'", f"'{'9' * 200}'")}, "tracking_number: "),
+    ("fb_shipment_requests", "long-method", {"shipping_method": (f"'{LONG}'", f"'{LONG}'")}, "shipping_method: 10000 characters"),
+    ("fb_refund_requests", "long-text", {"reason_text": (f"'{LONG}'", f"'{LONG}'")}, "reason_text: 10000 characters"),
+    ("fb_shipment_requests", "control", {"carrier": ("'ups' || char(155)", "'ups' || chr(155)")}, "carrier: control character U+009B"),
+    ("fb_shipment_requests", "newline", {"tracking_number": ("'1Z' || char(10) || '2'", "'1Z' || chr(10) || '2'")}, "tracking_number: control character U+000A"),
+    ("fb_cancellation_requests", "maybe", {"restock_items": ("'maybe'", None)}, "restock_items: 'maybe' is not"),
+    ("fb_cancellation_requests", "two", {"restock_items": ("2", None)}, "restock_items: '2' is not"),
+    ("fb_shipment_requests", "attempts", {"attempts": ("'many'", None)}, "attempts: 'many'"),
+]
+GOOD_COLUMNS = {
+    "fb_shipment_requests": {"request_type": "'ship'", "carrier": "'ups'"},
+    "fb_cancellation_requests": {"reason_code": "'OUT_OF_STOCK'"},
+    "fb_refund_requests": {"reason_code": "'DAMAGED_GOODS'"},
+}
+
+
+def insert_raw(engine: sa.Engine, table: str, request_id: str, order_id: str, values: dict[str, str]) -> None:
+    """Insert with SQL literals, as an OMS writing raw SQL would (SQLite keeps whatever it is given)."""
+    columns = {"request_id": f"'{request_id}'", "order_id": f"'{order_id}'", **values}
+    if table == "fb_shipment_requests":
+        columns.setdefault("tracking_number", f"'T{request_id.replace('-', '')}'")
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(columns.values())})"
+    with engine.begin() as conn:
+        conn.execute(sa.text(sql))
+
+
+def failed_rows(engine: sa.Engine, table: str) -> dict[str, str]:
+    """request_id -> message of the failed rows, read as raw text so that a bad column cannot stop the test."""
+    column = "CAST(last_error_message AS TEXT)"
+    with engine.connect() as conn:
+        found = conn.execute(
+            sa.text(f"SELECT CAST(request_id AS TEXT), {column} FROM {table} WHERE status = 'failed'")
+        ).all()
+    return {request_id: message for request_id, message in found}
+
+
+def test_a_bad_value_in_any_column_fails_its_row_and_the_others_are_sent(engine, client, sandbox):
+    dialect = 0 if engine.dialect.name == "sqlite" else 1
+    with engine.connect() as conn:
+        victim = conn.execute(
+            sa.select(fb_orders.c.order_id).where(fb_orders.c.state == "CREATED").limit(1)
+        ).scalar_one()
+    queued = []
+    for table, request_id, columns, words in BAD_COLUMNS:
+        values = {name: exprs[dialect] for name, exprs in columns.items()}
+        if None in values.values():
+            continue  # PostgreSQL's own types refuse this value at the door
+        insert_raw(engine, table, request_id, victim, {**GOOD_COLUMNS[table], **values})
+        queued.append((table, request_id, words))
+    (a, _), (b, b_lines) = open_orders(engine)[:2]
+    queue(engine, fb_shipment_requests, "good-ship", a, carrier="ups", tracking_number="1ZGOOD")
+    queue(
+        engine,
+        fb_cancellation_requests,
+        "good-cancel",
+        b,
+        items=[{"item_id": b_lines[0]["item_id"], "quantity": 1}],
+        restock_items=True,
+    )
+
+    validated = reject_invalid(engine)  # reading every row does not crash
+    assert validated.total("rejected") == len(queued) and validated.total("valid") == 2
+    result = drain(engine, client.post)
+
+    assert result.counts["ship"].sent == 1 and result.counts["cancel"].sent == 1
+    assert writes(sandbox) == {SHIPMENTS: {a: 1}, CANCELLATIONS: {b: 1}}
+    assert data(truth(sandbox, b), "cancellations")[-1]["restock_items"] is True
+    for table, request_id, words in queued:
+        message = failed_rows(engine, table).get(request_id)
+        assert message is not None, f"{request_id} not failed"
+        assert message.startswith(f"Rejected before sending: {table} request {request_id!r}")
+        assert words in message, message
+        assert len(message) < 4000
+    assert (
+        all(victim not in calls for calls in sandbox.admin.stats()["write_requests"].values())
+    )  # no call for a bad row
+
+
+def test_a_row_whose_request_id_is_not_utf8_is_failed_too(engine, client, sandbox):
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL refuses invalid UTF-8 at the door")
+    (a, _), (b, _) = open_orders(engine)[:2]
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO fb_shipment_requests (request_id, order_id, carrier, tracking_number)"
+                " VALUES (CAST(X'52FF31' AS TEXT), :order_id, 'ups', '1ZBADID')"
+            ),
+            {"order_id": a},
+        )
+    queue(engine, fb_shipment_requests, "fine", b, carrier="ups", tracking_number="1ZOKID")
+
+    result = drain(engine, client.post)
+
+    assert result.counts["ship"].rejected == 1 and result.counts["ship"].sent == 1
+    with engine.connect() as conn:
+        status, message = conn.execute(
+            sa.text(
+                "SELECT status, last_error_message FROM fb_shipment_requests"
+                " WHERE CAST(request_id AS BLOB) = X'52FF31'"
+            )
+        ).one()
+    assert status == "failed" and "request_id: not valid UTF-8" in message
+    assert writes(sandbox) == {SHIPMENTS: {b: 1}}
+
+
+def test_json_is_read_exactly(engine, client, sandbox):
+    """A float with more decimals than a double keeps, and a key given twice, are refused, not rounded/picked."""
+    done = shipped_line(engine)
+    order_id = done["order_id"]
+    insert_raw(
+        engine,
+        "fb_refund_requests",
+        "float",
+        order_id,
+        {
+            "reason_code": "'DAMAGED_GOODS'",
+            "items": f"""'[{{"item_id": "{done["item_id"]}", "amount": 1.0000000000000001}}]'""",
+        },
+    )
+    insert_raw(
+        engine,
+        "fb_refund_requests",
+        "twice",
+        order_id,
+        {
+            "reason_code": "'DAMAGED_GOODS'",
+            "items": f"""'[{{"item_id": "{done["item_id"]}", "quantity": 9, "quantity": 1}}]'""",
+        },
+    )
+
+    result = drain(engine, client.post)
+
+    assert result.counts["refund"].rejected == (2 if engine.dialect.name == "sqlite" else 1)
+    messages = failed_rows(engine, "fb_refund_requests")
+    assert "more than two decimals" in messages["float"]
+    if engine.dialect.name == "sqlite":  # JSONB keeps the last of two equal keys; SQLite keeps the text
+        assert "items: key 'quantity' given twice" in messages["twice"]
+    assert writes(sandbox) == ({} if engine.dialect.name == "sqlite" else {REFUNDS: {order_id: 1}})
+
+
+# --- requests that need another one of their order ----------------------------------------------------------
+
+
+def test_requests_needing_a_shipment_on_a_retry_wait_for_it_and_then_go(engine, sandbox):
+    """A tracking update and a refund of a shipment Meta answered with a temporary error: they wait (with the
+    reason) through an orders sync and the next validation, and go once the shipment is sent."""
+    order_id, line = next(
+        (o, ln) for o, lns in open_orders(engine) for ln in lns if ln["quantity_in_progress"] >= 1
+    )
+    one = [{"item_id": line["item_id"], "quantity": 1}]
+    queue(engine, fb_shipment_requests, "ship", order_id, carrier="ups", tracking_number="1ZDEP1",
+          external_shipment_id="SHP_DEP", items=one)
+    queue(engine, fb_shipment_requests, "track", order_id, request_type="update_tracking", carrier="fedex",
+          tracking_number="7700DEP", external_shipment_id="SHP_DEP")
+    queue(engine, fb_refund_requests, "refund", order_id, reason_code="DAMAGED_GOODS", items=one)
+    sandbox.admin.faults(error_rate=1.0, paths=["/shipments"])
+
+    first = drain(engine, make_client(sandbox.url, max_attempts=1).post)
+
+    assert first.counts["ship"].retrying == 1
+    assert first.counts["update_tracking"].waiting == 1 and first.counts["refund"].waiting == 1
+    for table, request_id in ((fb_shipment_requests, "track"), (fb_refund_requests, "refund")):
+        waiting = row(engine, table, request_id)
+        assert waiting["status"] == "pending" and waiting["attempts"] == 0
+        assert "waiting behind fb_shipment_requests request 'ship'" in waiting["last_error_message"]
+    sandbox.admin.faults()
+    client = make_client(sandbox.url)
+    pull_orders(client, engine, defaults.SANDBOX_CMS_ID)  # the orders sync reads the order: no shipment yet
+
+    assert reject_invalid(engine).total("rejected") == 0  # the validate task leaves them pending
+    result = drain(engine, client.post)
+
+    assert result.total("sent") == 3 and result.total("rejected") == 0, result.lines()
+    assert all(
+        row(engine, table, request_id)["status"] == "sent" and row(engine, table, request_id)["last_error_message"] is None
+        for table, request_id in ((fb_shipment_requests, "ship"), (fb_shipment_requests, "track"),
+                                  (fb_refund_requests, "refund"))
+    )
+    assert writes(sandbox) == {SHIPMENTS: {order_id: 1}, TRACKING: {order_id: 1}, REFUNDS: {order_id: 1}}
+
+
+def test_a_request_queued_before_what_it_needs_waits_for_it_in_the_same_run(engine, client, sandbox):
+    ((order_id, lines_),) = open_orders(engine)[:1]
+    queue(engine, fb_shipment_requests, "track-first", order_id, request_type="update_tracking",
+          carrier="ups", tracking_number="1ZLATE2", external_shipment_id="SHP_LATE")
+    queue(engine, fb_refund_requests, "refund-first", order_id, reason_code="WRONG_ITEM",
+          items=[{"item_id": lines_[0]["item_id"], "quantity": 1}])
+    queue(engine, fb_shipment_requests, "ship-later", order_id, carrier="ups", tracking_number="1ZLATE1",
+          external_shipment_id="SHP_LATE")
+
+    assert reject_invalid(engine).total("valid") == 3
+    result = drain(engine, client.post)
+
+    assert result.total("sent") == 3, result.lines()
+    assert writes(sandbox) == {SHIPMENTS: {order_id: 1}, TRACKING: {order_id: 1}, REFUNDS: {order_id: 1}}
+    shipment = next(s for s in data(truth(sandbox, order_id), "shipments") if s["external_shipment_id"] == "SHP_LATE")
+    assert shipment["tracking_info"]["tracking_number"] == "1ZLATE2"
+
+
+def test_a_request_whose_prerequisite_failed_fails_and_says_so(engine, client, sandbox):
+    (a, a_lines), (b, _) = open_orders(engine)[:2]
+    queue(engine, fb_shipment_requests, "bad-ship", a, carrier="carrier pigeon", tracking_number="1ZPIG",
+          external_shipment_id="SHP_PIG", items=[{"item_id": a_lines[0]["item_id"], "quantity": 1}])
+    queue(engine, fb_shipment_requests, "track-pig", a, request_type="update_tracking", carrier="ups",
+          tracking_number="1ZPIG2", external_shipment_id="SHP_PIG")
+    queue(engine, fb_refund_requests, "refund-pig", a, reason_code="WRONG_ITEM",
+          items=[{"item_id": a_lines[0]["item_id"], "quantity": 1}])
+
+    assert reject_invalid(engine).total("rejected") == 3
+    for table, request_id in ((fb_shipment_requests, "track-pig"), (fb_refund_requests, "refund-pig")):
+        message = row(engine, table, request_id)["last_error_message"]
+        assert "needs fb_shipment_requests request 'bad-ship', which failed (Rejected before sending" in message
+        assert "carrier: 'carrier pigeon'" in message
+
+    # Queued after the shipment already failed in an earlier run: the same answer.
+    queue(engine, fb_shipment_requests, "track-late", a, request_type="update_tracking", carrier="ups",
+          tracking_number="1ZPIG3", external_shipment_id="SHP_PIG")
+    queue(engine, fb_shipment_requests, "unrelated", b, carrier="ups", tracking_number="1ZFINEB")
+    result = drain(engine, client.post)
+    assert result.counts["update_tracking"].rejected == 1 and result.counts["ship"].sent == 1
+    assert "needs fb_shipment_requests request 'bad-ship', which failed" in row(
+        engine, fb_shipment_requests, "track-late"
+    )["last_error_message"]
+    assert writes(sandbox) == {SHIPMENTS: {b: 1}}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from decimal import Decimal
 
 import pytest
@@ -182,7 +183,7 @@ def test_carrier_codes_compare_in_any_case_and_other_is_allowed():
 
 def test_malformed_json_is_reported_by_column():
     req = ship()
-    req.json_errors["items"] = "not valid JSON: '[{'"
+    req.column_errors["items"] = "not valid JSON: '[{'"
     assert "items: not valid JSON" in problems(req)
 
 
@@ -361,3 +362,118 @@ def test_kinds_of_rows():
     assert kind_of("fb_cancellation_requests") is CANCEL and kind_of("fb_refund_requests") is REFUND
     with pytest.raises(ValueError):
         kind_of("fb_orders")
+
+
+# --- reading a column as the OMS wrote it -------------------------------------------------------------------
+
+from fb_commerce.orders.outbox import parse_value  # noqa: E402
+from fb_commerce.orders.requests import BOOLEAN, COLUMNS, INTEGER, JSON, MONEY, TIMESTAMP, Column  # noqa: E402
+
+
+def rule(table: str, name: str) -> Column:
+    return next(column for column in COLUMNS[table] if column.name == name)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [(b"1", True), (b"0", False), ("true", True), ("FALSE", False), (b"True", True), (None, None)],
+)
+def test_booleans_take_the_documented_spellings(raw, expected):
+    assert parse_value(raw, Column("restock_items", BOOLEAN)) is expected
+
+
+@pytest.mark.parametrize("raw", [b"maybe", b"2", b"yes", b"t", b"", b"1.0", b"-1"])
+def test_other_booleans_are_refused(raw):
+    with pytest.raises(ValueError, match="is not one of true, false, 1, 0"):
+        parse_value(raw, Column("restock_items", BOOLEAN))
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [(b"12.5", Decimal("12.5")), (b"12", Decimal("12")), ("0.10", Decimal("0.10"))]
+)
+def test_amounts_are_read_exactly(raw, expected):
+    assert parse_value(raw, Column("shipping_refund", MONEY)) == expected
+
+
+@pytest.mark.parametrize("raw", [b"12,50", b"abc", b"NaN", b"Infinity", b"1e3", b" 12.50", b"1 000.00", b""])
+def test_amounts_that_are_not_plain_decimals_are_refused(raw):
+    with pytest.raises(ValueError, match="is not a decimal number"):
+        parse_value(raw, Column("shipping_refund", MONEY))
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b"2026-11-20 12:00:00", NOW),  # SQLite's own format: UTC
+        (b"2026-11-20 12:00:00.000000", NOW),
+        ("2026-11-20T13:00:00+01:00", NOW),
+        ("2026-11-20T12:00:00.000000", NOW),  # PostgreSQL's, read in UTC
+    ],
+)
+def test_timestamps_are_iso_and_utc(raw, expected):
+    assert parse_value(raw, Column("created_at", TIMESTAMP)) == expected
+
+
+@pytest.mark.parametrize("raw", [b"yesterday", b"1767225600", "infinity", b"2026-13-01"])
+def test_other_timestamps_are_refused(raw):
+    with pytest.raises(ValueError, match="is not an ISO-8601 timestamp"):
+        parse_value(raw, Column("created_at", TIMESTAMP))
+
+
+def test_integers_are_whole_numbers():
+    assert parse_value(b"3", Column("attempts", INTEGER)) == 3
+    with pytest.raises(ValueError, match="'many' is not a whole number"):
+        parse_value(b"many", Column("attempts", INTEGER))
+
+
+def test_text_is_utf8_without_control_characters_and_within_its_length():
+    number = rule("fb_shipment_requests", "tracking_number")
+    assert parse_value("1Z999".encode(), number) == "1Z999"
+    with pytest.raises(ValueError, match=r"not valid UTF-8 \(byte 0xff at position 2\)"):
+        parse_value(b"1Z\xff", number)
+    with pytest.raises(ValueError, match="10000 characters, at most 100"):
+        parse_value(b"9" * 10_000, number)
+    for character in ("\x00", "\n", "\t", "\x7f", "\x9b"):
+        with pytest.raises(ValueError, match=f"control character U\\+{ord(character):04X}"):
+            parse_value(f"1Z{character}9", number)
+
+
+def test_free_text_may_hold_tabs_and_newlines_only():
+    text = rule("fb_refund_requests", "reason_text")
+    assert parse_value("Broken.\n\tSorry", text) == "Broken.\n\tSorry"
+    with pytest.raises(ValueError, match="control character U\\+000D"):
+        parse_value("Broken\r\n", text)
+    with pytest.raises(ValueError, match="1001 characters, at most 1000"):
+        parse_value("x" * 1001, text)
+
+
+def test_every_text_column_has_a_documented_limit():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for table, columns in COLUMNS.items():
+        for column in columns:
+            if column.max_length is not None and column.name not in ("status", "idempotency_key"):
+                assert f"`{column.name}` ≤ {column.max_length}" in readme, (table, column.name)
+
+
+def test_json_is_exact_and_unambiguous():
+    items = Column("items", JSON)
+    assert parse_value(b'[{"item_id": "I1", "amount": 1.10}]', items) == [{"item_id": "I1", "amount": Decimal("1.10")}]
+    with pytest.raises(ValueError, match="key 'quantity' given twice"):
+        parse_value(b'[{"item_id": "I1", "quantity": 1, "quantity": 2}]', items)
+    with pytest.raises(ValueError, match="NaN is not a number"):
+        parse_value(b'[{"item_id": "I1", "amount": NaN}]', items)
+    with pytest.raises(ValueError, match="not valid JSON"):
+        parse_value(b"[{", items)
+
+
+def test_an_amount_with_a_float_tail_is_refused_not_rounded():
+    req = refund(items=[{"retailer_id": "SKU-1", "amount": Decimal("1.0000000000000001")}])
+    assert "has more than two decimals" in problems(req, make_ledger(shipped=1))
+
+
+def test_address_lines_are_text_of_bounded_length():
+    address = {"street_1": "1 Main St\n", "city": 7, "postal_code": "1" * 300, "country": "US"}
+    found = problems(ship(fulfillment_address=address))
+    assert "fulfillment_address.street_1: one line" in found
+    assert "fulfillment_address.city: must be text, not 7" in found
+    assert "fulfillment_address.postal_code: one line of at most 255" in found

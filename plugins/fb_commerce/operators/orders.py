@@ -2,7 +2,8 @@
 
 Each one opens the warehouse (upgrading or refusing an old schema first), calls one domain function, logs what it
 did in counts and returns the counts (XCom). Heavy imports happen inside ``execute`` so DAG files parse fast.
-Numeric settings are template fields, so a DAG can take them from params, run conf or Variables.
+Numeric settings are template fields, so a DAG can take them from params, run conf or Variables (the reference
+generator, which is code, is not: see ``PullOrdersOperator``).
 """
 
 from __future__ import annotations
@@ -44,29 +45,73 @@ class _PullSettingsOperator(OrdersOperator):
         }
 
 
+#: the DAG param whose declared default names the reference generator
+REFERENCE_GENERATOR_PARAM = "reference_generator"
+
+
+def _declared_default(dag: Any, name: str) -> str | None:
+    """The default a DAG file declares for param ``name`` (None when there is none)."""
+    params = getattr(dag, "params", None)
+    if params is None or name not in params:
+        return None
+    value = params.get_param(name).value
+    return value if isinstance(value, str) else None
+
+
 class PullOrdersOperator(_PullSettingsOperator):
     """Pulls every order changed since the watermark into fb_orders and fb_order_items, giving new orders their
     merchant_order_reference in the same transaction, then moves the watermark.
 
+    The reference generator is code run in the worker, so whoever triggers a run does not choose it: it is the
+    Airflow Variable ``reference_generator_variable`` when set, else the default the DAG file declares for its
+    ``reference_generator`` param, read when the DAG is parsed (at run time Airflow writes a run's conf into the
+    same params, so neither ``{{ params... }}`` nor ``context["params"]`` can be trusted for it). A run whose conf
+    asks for another generator fails before anything is pulled. See
+    :func:`fb_commerce.orders.reference.load_generator` for which functions are accepted.
+
     :param overlap_minutes: minutes read again before the watermark (templated).
     :param lookback_days: how far back the first pull reads (templated).
     :param page_size: orders per page, at most 100 (templated).
-    :param reference_generator: dotted path of a ``(order_row, number) -> str`` callable; empty for ``FB-000123``
-        (templated).
+    :param reference_generator_variable: the Variable that may name the generator.
     """
 
-    template_fields: Sequence[str] = (*_PullSettingsOperator.template_fields, "reference_generator")
-
-    def __init__(self, *, reference_generator: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *, reference_generator_variable: str = "fb_orders_sync_reference_generator", **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
-        self.reference_generator = reference_generator
+        self.reference_generator_variable = reference_generator_variable
+        # Taken now, when the DAG file is parsed: later the Param object holds the run's conf.
+        self.declared_reference_generator = _declared_default(self.dag, REFERENCE_GENERATOR_PARAM)
+
+    def reference_generator(self, context: Any) -> Any:
+        """The configured generator; fails the task (no retry) when the run asks for another or it is refused."""
+        from airflow.sdk import Variable
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from fb_commerce.orders.reference import ReferenceGeneratorError, load_generator
+
+        declared = (self.declared_reference_generator or "").strip()
+        conf = getattr(context.get("dag_run"), "conf", None) or {}
+        asked = conf.get(REFERENCE_GENERATOR_PARAM)
+        if asked is not None and str(asked).strip() != declared:
+            raise AirflowFailException(
+                f"this run's conf sets {REFERENCE_GENERATOR_PARAM}={str(asked)[:100]!r}: the reference generator "
+                "is not chosen per run; set the Variable "
+                f"{self.reference_generator_variable!r} or the DAG's param default instead"
+            )
+        path = (Variable.get(self.reference_generator_variable, default=None) or "").strip() or declared
+        try:
+            generator = load_generator(path)
+        except ReferenceGeneratorError as exc:
+            raise AirflowFailException(str(exc)) from None
+        self.log.info("Reference generator: %s", path or "the default (FB-000123)")
+        return generator
 
     @releases_warehouse
     def execute(self, context: Any) -> dict[str, Any]:
         from fb_commerce.orders.pull import pull_orders
-        from fb_commerce.orders.reference import load_generator
 
-        generator = load_generator(self.reference_generator)
+        generator = self.reference_generator(context)
         engine = self.warehouse()
         hook = self.graph()
         try:

@@ -100,6 +100,8 @@ class OrderLedger:
     shipping_refunded: Decimal = ZERO
     shipment_ids: set[str] = field(default_factory=set)
     external_shipment_ids: set[str] = field(default_factory=set)
+    #: tracking numbers of its shipments as fb_orders_sync stored them (not moved by requests)
+    stored_tracking_numbers: set[str] = field(default_factory=set)
 
     def items_by_retailer_id(self, retailer_id: str) -> list[ItemLedger]:
         return [item for item in self.items.values() if item.retailer_id == retailer_id]
@@ -243,6 +245,7 @@ def load_ledger(conn: Connection, order_ids: Sequence[str], tracking_numbers: It
             order.external_shipment_ids.add(row["external_shipment_id"])
         if row["tracking_number"]:
             ledger.tracking_numbers[row["tracking_number"]] = _shipment_ref(row)
+            order.stored_tracking_numbers.add(row["tracking_number"])
     for row in _rows_where_in(conn, schema.fb_shipments, "tracking_number", tracking_numbers):
         ledger.tracking_numbers.setdefault(row["tracking_number"], _shipment_ref(row))
     for row in _rows_where_in(conn, schema.fb_refunds, "order_id", ledger.orders):

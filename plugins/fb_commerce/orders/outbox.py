@@ -8,32 +8,43 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from fb_commerce.orders.ledger import chunks
-from fb_commerce.orders.requests import FAILED, OUTBOX_TABLE_NAMES, PENDING, SENT, OutboxRequest, kind_of
-
-#: the delivery columns; everything else in a row describes the request
-_DELIVERY = (
-    "request_id",
-    "order_id",
-    "status",
-    "attempts",
-    "idempotency_key",
-    "last_error_code",
-    "last_error_message",
-    "created_at",
-    "updated_at",
-    "sent_at",
-    "response",
+from fb_commerce.orders.requests import (
+    BOOLEAN,
+    COLUMNS,
+    CONTROL,
+    DELIVERY_COLUMN_NAMES,
+    FAILED,
+    FREE_TEXT,
+    INTEGER,
+    JSON,
+    MONEY,
+    OUTBOX_TABLE_NAMES,
+    PENDING,
+    SENT,
+    TEXT,
+    TIMESTAMP,
+    Column,
+    OutboxRequest,
+    kind_of,
 )
-#: JSON columns the OMS fills, read as text so that a malformed value becomes a validation error, not a crash
-_REQUEST_JSON = ("items", "fulfillment_address")
+
 MAX_MESSAGE = 4000
+#: FREE_TEXT columns may hold tab and newline, other text columns no control character (validate.CONTROL)
+_FREE_TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_INTEGER = re.compile(r"-?[0-9]+")
+_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+BOOLEAN_SPELLINGS = {"true": True, "1": True, "false": False, "0": False}
+#: how much of a bad value a message quotes
+SHOWN = 40
 
 
 def _table(name: str) -> sa.Table:
@@ -42,42 +53,150 @@ def _table(name: str) -> sa.Table:
     return schema.metadata.tables[name]
 
 
-def _columns(table: sa.Table) -> list[Any]:
-    return [
-        sa.cast(c, sa.Text).label(c.name) if c.name in _REQUEST_JSON else c
-        for c in table.columns
-        if c.name != "response"
-    ]
+# --- reading: every column as raw text, parsed here per row and per column ---------------------------------
+#
+# SQLAlchemy's own type processors raise on a value of the wrong type (text in a NUMERIC column on SQLite, an
+# unparseable timestamp), and SQLite's driver raises on text that is not UTF-8, so one bad row would stop the
+# whole read. Each column is therefore selected as bytes (SQLite) or text (PostgreSQL) and parsed below; a
+# value that cannot be read exactly becomes an error naming the column, never a default.
 
 
-def _decode(raw: Any, name: str, errors: dict[str, str]) -> Any:
-    if raw is None or not isinstance(raw, str):
-        return raw
+def _raw(column: sa.Column, rule: Column, dialect: str) -> Any:
+    if dialect == "sqlite":
+        return sa.cast(column, sa.LargeBinary).label(column.name)
+    if rule.kind == TIMESTAMP:
+        # An ISO text whatever the session's DateStyle; infinity and years outside 1..9999 are shown as
+        # they are, so that they fail to parse instead of becoming datetime.max.
+        finite = sa.and_(
+            sa.func.isfinite(column),
+            column.between(sa.literal("0001-01-01T00:00:00+00:00"), sa.literal("9999-12-31T23:59:59+00:00")),
+        )
+        iso = sa.func.to_char(sa.func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI:SS.US')
+        return sa.case((finite, iso), else_=sa.cast(column, sa.Text)).label(column.name)
+    return sa.cast(column, sa.Text).label(column.name)
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= SHOWN else text[:SHOWN] + "…")
+
+
+def _decode(raw: Any) -> str:
+    """The raw value as text: bytes from SQLite must be UTF-8."""
+    if isinstance(raw, bytes | memoryview):
+        data = bytes(raw)
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"not valid UTF-8 (byte {data[exc.start]:#04x} at position {exc.start})") from None
+    return str(raw)
+
+
+def _text(text: str, rule: Column) -> str:
+    control = (_FREE_TEXT_CONTROL if rule.kind == FREE_TEXT else CONTROL).search(text)
+    if control is not None:
+        raise ValueError(
+            f"control character U+{ord(control.group()):04X} at position {control.start()} in {_shown(text)}"
+        )
+    if rule.max_length is not None and len(text) > rule.max_length:
+        raise ValueError(f"{len(text)} characters, at most {rule.max_length} ({_shown(text)})")
+    return text
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number")
+
+
+def _no_twice(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise ValueError(f"key {key!r} given twice")
+        found[key] = value
+    return found
+
+
+def _json_value(text: str) -> Any:
+    """JSON read exactly: numbers with a fraction as Decimal, no NaN, no key given twice."""
     try:
-        return json.loads(raw)
+        return json.loads(
+            text, parse_float=Decimal, parse_constant=_refuse_constant, object_pairs_hook=_no_twice
+        )
+    except json.JSONDecodeError:
+        raise ValueError(f"not valid JSON: {_shown(text)}") from None
+
+
+def _timestamp(text: str) -> dt.datetime:
+    try:
+        parsed = dt.datetime.fromisoformat(text.strip())
     except ValueError:
-        errors[name] = f"not valid JSON: {raw[:80]!r}"
+        raise ValueError(f"{_shown(text)} is not an ISO-8601 timestamp") from None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=dt.UTC)  # the warehouse's convention: naive means UTC
+    return parsed.astimezone(dt.UTC)
+
+
+def parse_value(raw: Any, rule: Column) -> Any:
+    """One column's raw value (bytes, text, or None) as the request's value; ValueError says what is wrong."""
+    if raw is None:
         return None
+    text = _decode(raw)
+    if rule.kind in (TEXT, FREE_TEXT):
+        return _text(text, rule)
+    if rule.kind == JSON:
+        return _json_value(text)
+    if rule.kind == TIMESTAMP:
+        return _timestamp(text)
+    if rule.kind == BOOLEAN:
+        if text.strip().lower() not in BOOLEAN_SPELLINGS:
+            raise ValueError(f"{_shown(text)} is not one of true, false, 1, 0")
+        return BOOLEAN_SPELLINGS[text.strip().lower()]
+    if rule.kind == INTEGER:
+        if not _INTEGER.fullmatch(text):
+            raise ValueError(f"{_shown(text)} is not a whole number")
+        return int(text)
+    if rule.kind == MONEY:
+        if not _DECIMAL.fullmatch(text):
+            raise ValueError(f"{_shown(text)} is not a decimal number like 12.34")
+        return Decimal(text)
+    raise AssertionError(f"unknown column kind {rule.kind}")
+
+
+def _columns(table: sa.Table, dialect: str) -> list[Any]:
+    return [_raw(table.c[rule.name], rule, dialect) for rule in COLUMNS[table.name]]
 
 
 def _request(table_name: str, row: Mapping[str, Any]) -> OutboxRequest:
     errors: dict[str, str] = {}
-    fields = {
-        k: (_decode(v, k, errors) if k in _REQUEST_JSON else v) for k, v in row.items() if k not in _DELIVERY
-    }
+    values: dict[str, Any] = {}
+    for rule in COLUMNS[table_name]:
+        try:
+            values[rule.name] = parse_value(row[rule.name], rule)
+        except ValueError as exc:
+            errors[rule.name] = str(exc)
+            values[rule.name] = None
+    row_key = None
+    if "request_id" in errors or "order_id" in errors:
+        # Named in messages as well as it can be; an unreadable request_id is found again by its raw bytes.
+        for name in ("request_id", "order_id"):
+            raw = row[name]
+            values[name] = bytes(raw).decode("utf-8", "backslashreplace") if isinstance(raw, bytes) else raw
+        if "request_id" in errors and isinstance(row["request_id"], bytes):
+            row_key = bytes(row["request_id"])
+    fields = {name: value for name, value in values.items() if name not in DELIVERY_COLUMN_NAMES}
     return OutboxRequest(
         kind=kind_of(table_name, fields.get("request_type")),
-        request_id=str(row["request_id"]),
-        order_id=str(row["order_id"]),
-        created_at=row["created_at"],
-        status=row["status"],
-        attempts=int(row["attempts"] or 0),
-        idempotency_key=row["idempotency_key"],
-        updated_at=row["updated_at"],
-        sent_at=row["sent_at"],
-        last_error_message=row["last_error_message"],
+        request_id=str(values["request_id"]),
+        order_id=str(values["order_id"]),
+        created_at=values["created_at"],
+        status=values["status"] or PENDING,
+        attempts=values["attempts"] or 0,
+        idempotency_key=values["idempotency_key"],
+        updated_at=values["updated_at"],
+        sent_at=values["sent_at"],
+        last_error_message=values["last_error_message"],
         fields=fields,
-        json_errors=errors,
+        column_errors=errors,
+        row_key=row_key,
     )
 
 
@@ -87,7 +206,7 @@ def _select(
     found = []
     for name in tables:
         table = _table(name)
-        query = sa.select(*_columns(table))
+        query = sa.select(*_columns(table, conn.dialect.name))
         if where is not None:
             query = query.where(where(table))
         found.extend(_request(name, row) for row in conn.execute(query).mappings())
@@ -104,6 +223,14 @@ def sent_requests(conn: Connection, order_ids: Iterable[str]) -> list[OutboxRequ
     found = []
     for batch in chunks(sorted(set(order_ids))):
         found.extend(_select(conn, lambda t, b=batch: sa.and_(t.c.status == SENT, t.c.order_id.in_(b))))
+    return found
+
+
+def failed_requests(conn: Connection, order_ids: Iterable[str]) -> list[OutboxRequest]:
+    """The failed requests of these orders (a request that needed one of them says so when it fails)."""
+    found = []
+    for batch in chunks(sorted(set(order_ids))):
+        found.extend(_select(conn, lambda t, b=batch: sa.and_(t.c.status == FAILED, t.c.order_id.in_(b))))
     return found
 
 
@@ -131,14 +258,20 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _mark(engine: Engine, request: OutboxRequest, values: dict[str, Any]) -> bool:
-    """Update the row if it is still pending; True when it was."""
+def _mark(engine: Engine, request: OutboxRequest, values: dict[str, Any], *, touch: bool = True) -> bool:
+    """Update the row if it is still pending; True when it was. ``touch`` sets updated_at (a status change or
+    an attempt; an in-flight row's updated_at says when Meta last saw it)."""
     table = _table(request.kind.table)
+    row = (
+        table.c.request_id == request.request_id
+        if request.row_key is None
+        else sa.cast(table.c.request_id, sa.LargeBinary) == request.row_key
+    )
     with engine.begin() as conn:
         result = conn.execute(
             sa.update(table)
-            .where(table.c.request_id == request.request_id, table.c.status == PENDING)
-            .values(updated_at=_now(), **values)
+            .where(row, table.c.status == PENDING)
+            .values(**({"updated_at": _now()} if touch else {}), **values)
         )
     return result.rowcount == 1
 
@@ -190,7 +323,19 @@ def mark_failed(
         },
     )
     if marked:
-        request.status = FAILED
+        request.status, request.last_error_message = FAILED, _message(message)
+    return marked
+
+
+def mark_waiting(engine: Engine, request: OutboxRequest, reason: str) -> bool:
+    """Still pending, never sent: why it waits (an earlier request of its order), in last_error_message."""
+    if request.attempts or request.last_error_message == _message(reason):
+        return False  # an attempted row keeps its own last error; an unchanged reason is not written again
+    marked = _mark(
+        engine, request, {"last_error_code": None, "last_error_message": _message(reason)}, touch=False
+    )
+    if marked:
+        request.last_error_message = _message(reason)
     return marked
 
 
@@ -198,11 +343,14 @@ def mark_retry(
     engine: Engine, request: OutboxRequest, code: int | None, message: str, response: Any = None
 ) -> bool:
     """Still pending after a temporary error: the next run sends it again with the same key."""
-    return _mark(
+    marked = _mark(
         engine,
         request,
         {"last_error_code": code, "last_error_message": _message(message), "response": response},
     )
+    if marked:
+        request.last_error_message = _message(message)
+    return marked
 
 
 # --- counts -------------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """``merchant_order_reference``: the OMS's name for an order, given once and never changed.
 
 Meta shows the reference on the buyer's receipt and refuses a shipment whose reference differs from the one the
-order was acknowledged with, so it must be unique and immutable (reference/graph-api.md §1.4). Each new order
+order was acknowledged with, so it must be unique and immutable. Each new order
 gets one in the same transaction that stores it, before anything acknowledges it:
 
 - an order Meta already knows a reference for (``merchant_order_id``, e.g. acknowledged by an earlier system)
@@ -10,13 +10,29 @@ gets one in the same transaction that stores it, before anything acknowledges it
   numbers never repeat, even after orders are deleted.
 
 The default generator gives ``FB-000123``. Another one is named by a dotted path (``package.module.function`` or
-``package.module:function``) to a callable ``(order_row, number) -> str``, where ``order_row`` is the fb_orders
+``package.module:function``) to a function ``(order_row, number) -> str``, where ``order_row`` is the fb_orders
 row just stored (order_id, channel, created_at, ...).
+
+The path names code that runs in the worker, so it is only taken from the deployment (the DAG's declared param
+default or an Airflow Variable, never a run's conf; see ``PullOrdersOperator``), and :func:`load_generator` only
+accepts a plain Python function (``def``) of an installed distribution:
+
+- every part of the path is an identifier, none private (``_name``);
+- its top-level package belongs to an installed distribution (``importlib.metadata``): a module of the standard
+  library (``os``, ``subprocess``, ``builtins``...) or a file that is merely on ``sys.path`` (the dags folder, the
+  working directory) is refused, and nothing is imported before that check;
+- the object is a function defined in that same top-level package, so a builtin (``os.system``, ``eval``), a
+  class, or a function re-exported from elsewhere is refused;
+- it accepts ``(order_row, number)``.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
+import importlib.metadata
+import inspect
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -45,20 +61,62 @@ def default_reference(order: Mapping[str, Any], number: int) -> str:
     return f"FB-{number:06d}"
 
 
+@functools.lru_cache(maxsize=1)
+def _installed_packages() -> frozenset[str]:
+    """Top-level packages of the installed distributions, without the standard library's names (scanning the
+    distributions takes a while: cached, and scanned again when a name is missing)."""
+    return frozenset(importlib.metadata.packages_distributions()) - frozenset(sys.stdlib_module_names)
+
+
+def _is_installed(top: str) -> bool:
+    if top in _installed_packages():
+        return True
+    _installed_packages.cache_clear()
+    return top in _installed_packages()
+
+
 def load_generator(path: str | None) -> ReferenceGenerator:
-    """The callable at ``path`` (``pkg.module.func`` or ``pkg.module:func``); the default when empty."""
+    """The function at ``path`` (``pkg.module.func`` or ``pkg.module:func``); the default when empty.
+
+    Refused with :class:`ReferenceGeneratorError` unless it is a plain function of an installed distribution
+    that takes ``(order_row, number)`` (see the module docstring for the rule).
+    """
     if not path or not str(path).strip():
         return default_reference
     path = str(path).strip()
     module_name, _, attribute = path.rpartition(":") if ":" in path else path.rpartition(".")
     if not module_name or not attribute:
-        raise ReferenceGeneratorError(f"reference generator {path!r} is not a dotted path such as 'package.module.function'")
+        raise ReferenceGeneratorError(
+            f"reference generator {path!r} is not a dotted path such as 'package.module.function'"
+        )
+    parts = [*module_name.split("."), attribute]
+    if not all(part.isidentifier() and not part.startswith("_") for part in parts):
+        raise ReferenceGeneratorError(
+            f"reference generator {path!r}: each part must be a public Python name (no '_name', no spaces)"
+        )
+    top = parts[0]
+    if not _is_installed(top):
+        raise ReferenceGeneratorError(
+            f"reference generator {path!r} is not in an installed package: {top!r} is the standard library or "
+            "no distribution's package; install the generator's package (pip) and name its function"
+        )
     try:
         generator = getattr(importlib.import_module(module_name), attribute)
     except (ImportError, AttributeError) as exc:
         raise ReferenceGeneratorError(f"reference generator {path!r} cannot be imported: {exc}") from exc
-    if not callable(generator):
-        raise ReferenceGeneratorError(f"reference generator {path!r} is not callable")
+    defined_in = getattr(generator, "__module__", None) or ""
+    if not inspect.isfunction(generator) or defined_in.split(".")[0] != top:
+        raise ReferenceGeneratorError(
+            f"reference generator {path!r} is not a function defined in the package {top!r} "
+            f"({type(generator).__name__} from {defined_in or 'unknown'}): builtins, classes and re-exported "
+            "functions are refused"
+        )
+    try:
+        inspect.signature(generator).bind({}, 1)
+    except TypeError as exc:
+        raise ReferenceGeneratorError(
+            f"reference generator {path!r} must take (order_row, number): {exc}"
+        ) from None
     return generator
 
 

@@ -8,10 +8,93 @@ A row of ``fb_shipment_requests`` is a shipment or a tracking update (its ``requ
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
+
+# --- the columns of the outbox tables, and how each is read ----------------------------------------------------
+
+#: a line of text without control characters, at most ``max_length`` characters
+TEXT = "text"
+#: free text shown to people (tab and newline allowed), at most ``max_length`` characters
+FREE_TEXT = "free text"
+#: a JSON value (stored as JSON text on SQLite, JSONB on PostgreSQL)
+JSON = "json"
+#: an exact decimal amount (``12.34``)
+MONEY = "amount"
+#: ``true``/``false`` (any case) or ``1``/``0``
+BOOLEAN = "boolean"
+#: ISO-8601; without an offset it is UTC (what SQLite stores)
+TIMESTAMP = "timestamp"
+#: a whole number
+INTEGER = "integer"
+
+
+@dataclass(frozen=True)
+class Column:
+    """How one outbox column is read from the row the OMS wrote: its kind and, for text, its longest value.
+
+    The limits are the pipeline's own (Meta documents none for these fields) and hold on SQLite, which stores
+    any length, as on PostgreSQL; a value outside them fails its row before any call, naming the column.
+    """
+
+    name: str
+    kind: str
+    max_length: int | None = None
+
+
+_DELIVERY_COLUMNS = (
+    Column("request_id", TEXT, 255),
+    Column("order_id", TEXT, 255),
+    Column("status", TEXT, 64),
+    Column("attempts", INTEGER),
+    Column("idempotency_key", TEXT, 100),
+    Column("last_error_code", INTEGER),
+    Column("last_error_message", FREE_TEXT),  # written by the pipeline (cut at outbox.MAX_MESSAGE)
+    Column("created_at", TIMESTAMP),
+    Column("updated_at", TIMESTAMP),
+    Column("sent_at", TIMESTAMP),
+)
+#: every column the pipeline reads, per outbox table (``response`` is the pipeline's and never read back)
+COLUMNS: dict[str, tuple[Column, ...]] = {
+    "fb_shipment_requests": (
+        *_DELIVERY_COLUMNS,
+        Column("request_type", TEXT, 64),
+        Column("items", JSON),
+        Column("carrier", TEXT, 64),
+        Column("tracking_number", TEXT, 100),
+        Column("shipping_method", TEXT, 255),
+        Column("external_shipment_id", TEXT, 100),
+        Column("shipment_id", TEXT, 255),
+        Column("fulfillment_location_id", TEXT, 255),
+        Column("fulfillment_address", JSON),
+    ),
+    "fb_cancellation_requests": (
+        *_DELIVERY_COLUMNS,
+        Column("items", JSON),
+        Column("reason_code", TEXT, 64),
+        Column("reason_description", FREE_TEXT, 1000),
+        Column("restock_items", BOOLEAN),
+    ),
+    "fb_refund_requests": (
+        *_DELIVERY_COLUMNS,
+        Column("items", JSON),
+        Column("currency", TEXT, 3),
+        Column("shipping_refund", MONEY),
+        Column("return_shipping_deduction", MONEY),
+        Column("reason_code", TEXT, 64),
+        Column("reason_text", FREE_TEXT, 1000),
+        Column("return_id", TEXT, 255),
+    ),
+}
+DELIVERY_COLUMN_NAMES = frozenset(column.name for column in _DELIVERY_COLUMNS)
+#: the longest value of a string inside a JSON column (an address line, an item id)
+MAX_JSON_TEXT = 255
+#: C0 and C1 control characters and DEL: never in a TEXT column or an address line (FREE_TEXT allows tab and
+#: newline)
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -61,8 +144,10 @@ def kind_of(table: str, request_type: str | None = None) -> RequestKind:
 class OutboxRequest:
     """One outbox row: the request's own columns in ``fields``, its delivery state beside them.
 
-    ``fields`` holds the columns of the row that describe the request (items, carrier, reason_code...), as
-    read; ``json_errors`` names JSON columns whose text could not be decoded (validation reports them).
+    ``fields`` holds the columns of the row that describe the request (items, carrier, reason_code...), each
+    parsed by its :class:`Column` rule; ``column_errors`` names the columns whose value could not be read
+    (validation reports them, and the row fails). ``row_key`` is set when ``request_id`` itself was unreadable:
+    the raw value that finds the row again.
     """
 
     kind: RequestKind
@@ -76,7 +161,8 @@ class OutboxRequest:
     sent_at: dt.datetime | None = None
     last_error_message: str | None = None
     fields: dict[str, Any] = field(default_factory=dict)
-    json_errors: dict[str, str] = field(default_factory=dict)
+    column_errors: dict[str, str] = field(default_factory=dict)
+    row_key: bytes | None = None
 
     def get(self, name: str) -> Any:
         """A column of the request (None when empty)."""

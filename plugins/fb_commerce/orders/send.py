@@ -21,6 +21,7 @@ its stored key, without new checks: Meta may have applied it, and then answers w
 
 from __future__ import annotations
 
+import copy
 import enum
 import logging
 from collections.abc import Callable
@@ -40,11 +41,13 @@ from fb_commerce.graph.errors import (
 from fb_commerce.orders import outbox
 from fb_commerce.orders.ledger import Ledger, OrderLedger, load_ledger
 from fb_commerce.orders.payloads import build_payload, graph_path, request_key
-from fb_commerce.orders.requests import KINDS, OutboxRequest, by_order, queue_order
+from fb_commerce.orders.requests import FAILED, KINDS, SHIP, OutboxRequest, by_order, queue_order
 from fb_commerce.orders.validate import effect_of, rejection_message, shipment_of, validate
 
 log = logging.getLogger(__name__)
 
+#: failed requests of an order considered as what a refused request needed (the latest ones)
+MAX_FAILED_CANDIDATES = 20
 #: posts Graph parameters to a path and returns Meta's answer (``FbCommerceHook.post``)
 Post = Callable[[str, dict[str, Any]], dict[str, Any]]
 
@@ -59,6 +62,7 @@ class Outcome(enum.Enum):
     STOP = "stop"  # Meta asked to wait: the drain ends here
     SKIPPED = "skipped"  # settled by someone else meanwhile
     VALID = "valid"  # passed the checks (validation only, nothing sent)
+    WAIT = "wait"  # needs another request of its order that is still pending: stays pending
 
 
 @dataclass
@@ -83,7 +87,7 @@ _COUNT_WORDS = (
     ("failed", "refused by Meta"),
     ("rejected", "rejected before sending"),
     ("retrying", "to retry (temporary error)"),
-    ("waiting", "waiting behind an earlier request"),
+    ("waiting", "waiting for another request of their order"),
 )
 
 
@@ -139,14 +143,23 @@ class _Run:
     result: DrainResult = field(default_factory=DrainResult)
 
 
-def _load(engine: Engine) -> tuple[dict[str, list[OutboxRequest]], Ledger]:
-    """Pending requests per order, and the ledger of those orders caught up with what Meta already applied."""
+@dataclass
+class _Loaded:
+    groups: dict[str, list[OutboxRequest]]
+    ledger: Ledger
+    failed: dict[str, list[OutboxRequest]]
+
+
+def _load(engine: Engine) -> _Loaded:
+    """Pending requests per order, the ledger of those orders caught up with what Meta already applied, and
+    the requests of those orders that failed before (named when a request needed one of them)."""
     with engine.connect() as conn:
         groups = by_order(outbox.pending_requests(conn))
         pending = [request for requests in groups.values() for request in requests]
         numbers = {str(r.get("tracking_number")).strip() for r in pending if r.get("tracking_number")}
         ledger = load_ledger(conn, list(groups), numbers)
         sent = sorted(outbox.sent_requests(conn, groups), key=queue_order)
+        failed = by_order(outbox.failed_requests(conn, groups))
         uses = outbox.tracking_number_uses(conn, numbers)
     for request in sent:
         order = ledger.orders.get(request.order_id)
@@ -155,7 +168,7 @@ def _load(engine: Engine) -> tuple[dict[str, list[OutboxRequest]], Ledger]:
             _apply(ledger, request)
     for use in uses:  # numbers Meta has from our requests, whether or not read back yet
         ledger.tracking_numbers.setdefault(str(use.get("tracking_number")).strip(), shipment_of(use))
-    return groups, ledger
+    return _Loaded(groups, ledger, failed)
 
 
 def _apply(ledger: Ledger, request: OutboxRequest) -> None:
@@ -165,32 +178,77 @@ def _apply(ledger: Ledger, request: OutboxRequest) -> None:
 
 
 def _walk(engine: Engine, post: Post | None) -> DrainResult:
-    groups, ledger = _load(engine)
-    run = _Run(engine, ledger, post)
-    orders = list(groups.values())
-    for position, requests in enumerate(orders):
-        for index, request in enumerate(requests):
-            outcome = _handle(run, request)
-            if outcome is Outcome.RETRY:
-                run.result.wait(requests[index + 1 :])  # never ahead of an earlier request of the same order
-                break
-            if outcome is Outcome.STOP:
-                run.result.wait(requests[index + 1 :])
-                for later in orders[position + 1 :]:
-                    run.result.wait(later)
-                return run.result
+    loaded = _load(engine)
+    run = _Run(engine, loaded.ledger, post)
+    orders = list(loaded.groups.items())
+    for position, (order_id, requests) in enumerate(orders):
+        if _drain_order(run, requests, loaded.failed.get(order_id, [])) is Outcome.STOP:
+            for _, later in orders[position + 1 :]:
+                run.result.wait(later)
+            return run.result
     return run.result
 
 
-def _handle(run: _Run, request: OutboxRequest) -> Outcome:
+def _drain_order(run: _Run, requests: list[OutboxRequest], failed_before: list[OutboxRequest]) -> Outcome | None:
+    """One order's requests in queue order. A request that can only go after another one of its order still
+    pending (a tracking update whose shipment is queued, a refund of units whose shipment is) waits for it and
+    is tried again once that one is settled in this run; otherwise it stays pending with the reason. Returns
+    the RETRY or STOP that ended the order's turn, if one did."""
+    failed = list(failed_before)
+    settled: set[int] = set()
+    todo = list(requests)
+    while todo:
+        deferred: list[tuple[OutboxRequest, str]] = []
+        progressed = False
+        for index, request in enumerate(todo):
+            unsettled = [r for r in requests if id(r) not in settled and r is not request]
+            outcome, reason = _handle(run, request, unsettled, failed)
+            if outcome is Outcome.WAIT:
+                deferred.append((request, reason))
+                continue
+            progressed = True
+            settled.add(id(request))
+            if outcome in (Outcome.FAILED, Outcome.REJECTED):
+                failed.append(request)
+            if outcome in (Outcome.RETRY, Outcome.STOP):
+                # never ahead of an earlier request of the same order
+                behind = f"waiting behind {request.name}, which got a temporary error: {request.last_error_message}"
+                for later in [*todo[index + 1 :], *(r for r, _ in deferred)]:
+                    run.result.wait([later])
+                    outbox.mark_waiting(run.engine, later, behind)
+                return outcome
+        if not deferred or not progressed:
+            for request, reason in deferred:
+                run.result.wait([request])
+                log.info("%s (order %s) %s", request.name, request.order_id, reason)
+                outbox.mark_waiting(run.engine, request, reason)
+            return None
+        todo = [request for request, _ in deferred]
+    return None
+
+
+def _handle(
+    run: _Run, request: OutboxRequest, unsettled: list[OutboxRequest], failed: list[OutboxRequest]
+) -> tuple[Outcome, str]:
     order = run.ledger.orders.get(request.order_id)
     # Sent before without an answer: resent as it stands. Its effect counts unless the stored order,
     # read after that attempt, already shows it.
-    reflected = request.in_flight and order is not None and order.reflects(request.updated_at)
-    if not request.in_flight:
+    reflected = _reflected(request, order)
+    # A column that cannot be read fails the row even after an attempt: it can no longer be sent as it was.
+    if not request.in_flight or request.column_errors:
         verdict = validate(request, run.ledger)
         if not verdict.ok:
-            message = rejection_message(request, verdict.problems)
+            problems = verdict.problems
+            needs = None if request.column_errors else _prerequisites(run.ledger, request, unsettled, failed)
+            if needs is not None:
+                waiting_for = [r for r in needs if r.status != FAILED]
+                if waiting_for:
+                    names = ", ".join(r.name for r in waiting_for)
+                    return Outcome.WAIT, f"waits for {names} of the same order, still pending: {'; '.join(problems)}"
+                problems = [
+                    f"needs {r.name}, which failed ({r.last_error_message or 'no message'})" for r in needs
+                ] + problems
+            message = rejection_message(request, problems)
             log.warning("%s", message)
             outcome = (
                 Outcome.REJECTED
@@ -198,12 +256,61 @@ def _handle(run: _Run, request: OutboxRequest) -> Outcome:
                 else Outcome.SKIPPED
             )
             run.result.count(request, outcome)
-            return outcome
+            return outcome, message
     outcome = Outcome.VALID if run.post is None else _send(run, request, order)
     run.result.count(request, outcome)
     if outcome in (Outcome.SENT, Outcome.VALID) and not reflected:
         _apply(run.ledger, request)  # later requests of the order are checked against what will be left
-    return outcome
+    return outcome, ""
+
+
+def _reflected(request: OutboxRequest, order: OrderLedger | None) -> bool:
+    """Whether the stored order already shows an in-flight request (so its effect must not count twice).
+
+    A shipment is looked for in the order's stored shipments (its external id or tracking number): an attempt
+    Meta answered with a temporary error was not applied, although the order was read after it. Other kinds
+    leave no such trace, so the time of the last read decides.
+    """
+    if not request.in_flight or order is None:
+        return False
+    if request.kind is SHIP:
+        external_id, number = request.get("external_shipment_id"), request.get("tracking_number")
+        return (external_id is not None and str(external_id) in order.external_shipment_ids) or (
+            number is not None and str(number).strip() in order.stored_tracking_numbers
+        )
+    return order.reflects(request.updated_at)
+
+
+def _trial(ledger: Ledger, order_id: str) -> Ledger:
+    """A copy of one order's ledger, for what-ifs."""
+    order = ledger.orders.get(order_id)
+    return Ledger(
+        orders={} if order is None else {order_id: copy.deepcopy(order)},
+        tracking_numbers=dict(ledger.tracking_numbers),
+    )
+
+
+def _passes_with(ledger: Ledger, request: OutboxRequest, others: list[OutboxRequest]) -> bool:
+    trial = _trial(ledger, request.order_id)
+    for other in others:
+        _apply(trial, other)
+    return validate(request, trial).ok
+
+
+def _prerequisites(
+    ledger: Ledger, request: OutboxRequest, unsettled: list[OutboxRequest], failed: list[OutboxRequest]
+) -> list[OutboxRequest] | None:
+    """The other requests of the order that ``request`` needs: it is refused as things stand but would pass
+    once they are applied (still pending ones first, then failed ones). None when nothing of the order would
+    make it pass. Which of them are really needed: those without which it fails again (else the last one)."""
+    # The most recent failures only: an order's history of failed rows must not make each check quadratic.
+    order = [*sorted(unsettled, key=queue_order), *sorted(failed, key=queue_order)[-MAX_FAILED_CANDIDATES:]]
+    for count in range(1, len(order) + 1):
+        prefix = order[:count]
+        if _passes_with(ledger, request, prefix):
+            needed = [r for r in prefix if not _passes_with(ledger, request, [o for o in prefix if o is not r])]
+            return needed or [prefix[-1]]
+    return None
 
 
 # --- one call -----------------------------------------------------------------------------------------------

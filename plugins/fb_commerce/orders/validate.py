@@ -22,6 +22,9 @@ from fb_commerce.graph import surface
 from fb_commerce.orders.ledger import ZERO, Effect, ItemLedger, Ledger, OrderLedger, ShipmentRef
 from fb_commerce.orders.requests import (
     CANCEL,
+    COLUMNS,
+    CONTROL,
+    MAX_JSON_TEXT,
     REFUND,
     SHIP,
     SHIPMENT_REQUEST_TYPES,
@@ -215,6 +218,17 @@ def _check_fulfillment(request: OutboxRequest, problems: list[str]) -> None:
     missing = [key for key in FULFILLMENT_ADDRESS_REQUIRED if not address.get(key)]
     if missing:
         problems.append(f"fulfillment_address: {', '.join(missing)} missing")
+    for key in FULFILLMENT_ADDRESS_KEYS:
+        value = address.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            problems.append(f"fulfillment_address.{key}: must be text, not {value!r}")
+        elif len(value) > MAX_JSON_TEXT or CONTROL.search(value):
+            problems.append(
+                f"fulfillment_address.{key}: one line of at most {MAX_JSON_TEXT} characters, "
+                "without control characters"
+            )
 
 
 def _check_unused(request: OutboxRequest, names: tuple[str, ...], why: str, problems: list[str]) -> None:
@@ -420,7 +434,11 @@ _CHECKS: dict[str, Callable[[OutboxRequest, OrderLedger, Ledger, list[str]], Eff
 
 def validate(request: OutboxRequest, ledger: Ledger) -> Verdict:
     """Check ``request`` against its order as the ledger has it now; the ledger itself is not changed."""
-    problems = [f"{column}: {error}" for column, error in sorted(request.json_errors.items())]
+    order_of = {rule.name: n for n, rule in enumerate(COLUMNS[request.kind.table])}
+    problems = [
+        f"{column}: {error}"
+        for column, error in sorted(request.column_errors.items(), key=lambda item: order_of[item[0]])
+    ]
     if request.kind.table == SHIP.table and request.get("request_type") not in SHIPMENT_REQUEST_TYPES:
         problems.append(
             f"request_type: {request.get('request_type')!r} is not one of {', '.join(SHIPMENT_REQUEST_TYPES)}"
