@@ -15,7 +15,7 @@ export FB_COMMERCE_DATA_DIR ?= $(CURDIR)/data
 export PATH := $(BIN):$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test install airflow-init airflow sandbox check bench constraints clean
+.PHONY: demo test test-fast lint install airflow-init airflow sandbox check bench constraints clean
 
 install: $(STAMP)
 
@@ -44,6 +44,16 @@ airflow: install
 
 test: install
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# The unit tests alone: no sandbox, no database server, no Airflow run (well under a minute).
+test-fast: install
+	$(BIN)/python -m pytest -q tests/unit $(PYTEST_ARGS)
+
+# Style, common bugs and types, as .ci/run and the pre-commit hook run them.
+lint: install
+	$(BIN)/ruff check plugins dags tests bench
+	$(BIN)/ruff format --check plugins dags tests bench
+	$(BIN)/mypy
 
 sandbox: install
 	$(BIN)/fb-commerce sandbox

@@ -5,11 +5,15 @@ to success through the real scheduler and worker.
 
 from __future__ import annotations
 
+import os
 import uuid
 
 import pytest
 
 pytestmark = pytest.mark.slow
+
+#: CI sets it (.ci/run), as it sets FB_COMMERCE_REQUIRE_POSTGRES
+REQUIRE_REDIS = os.environ.get("FB_COMMERCE_REQUIRE_REDIS", "") not in ("", "0", "false", "False")
 
 
 @pytest.fixture
@@ -36,7 +40,10 @@ def redis_url():
     try:
         redis.Redis.from_url(url, socket_connect_timeout=2).ping()
     except Exception as exc:
-        pytest.skip(f"Redis not reachable at {url}: {exc}")
+        reason = f"Redis not reachable at {url}: {exc}"
+        if REQUIRE_REDIS:  # CI: the stack test must run there, so a missing Redis is a failure, not a skip
+            pytest.fail(f"FB_COMMERCE_REQUIRE_REDIS is set but {reason}")
+        pytest.skip(reason)
     return url
 
 
