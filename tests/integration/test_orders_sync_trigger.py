@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import pytest
 
@@ -14,6 +15,19 @@ from fb_commerce.triggers.orders import NewOrdersTrigger
 @pytest.fixture
 def graph_connection(sandbox, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_FB_COMMERCE_DEFAULT", json.dumps(sandbox_connection(sandbox.url)))
+
+
+def polls(sandbox) -> int:
+    """How many times the sandbox has been asked for orders."""
+    return sandbox.admin.stats()["requests"].get("GET /{cms_id}/commerce_orders", 0)
+
+
+async def polled(sandbox, count: int, timeout: float = 10) -> None:
+    """Wait (polling the sandbox's stats, with a deadline) until the trigger has asked for orders ``count`` times."""
+    deadline = time.monotonic() + timeout
+    while polls(sandbox) < count:
+        assert time.monotonic() < deadline, f"the trigger polled {polls(sandbox)} times, not {count}"
+        await asyncio.sleep(0.02)
 
 
 def test_serialize_gives_the_classpath_and_kwargs():
@@ -37,10 +51,8 @@ async def test_a_new_created_order_fires_an_event(sandbox, graph_connection):
     events = trigger.run()
     first = asyncio.ensure_future(events.asend(None))
     # The seeded shop's CREATED orders are older than the lookback: polls come back empty, nothing fires.
-    await asyncio.sleep(0.6)
+    await polled(sandbox, 3)
     assert not first.done()
-    polls = sandbox.admin.stats()["requests"]["GET /{cms_id}/commerce_orders"]
-    assert polls >= 3
 
     (order_id,) = sandbox.admin.create_orders(1)
     event = await asyncio.wait_for(first, timeout=10)
@@ -49,7 +61,7 @@ async def test_a_new_created_order_fires_an_event(sandbox, graph_connection):
 
     # It goes on from that order: the same order does not fire twice, the next one does.
     second = asyncio.ensure_future(events.asend(None))
-    await asyncio.sleep(0.5)
+    await polled(sandbox, polls(sandbox) + 3)
     assert not second.done()
     (next_id,) = sandbox.admin.create_orders(1)
     assert (await asyncio.wait_for(second, timeout=10)).payload["order_id"] == next_id
@@ -61,7 +73,7 @@ async def test_an_order_leaving_fb_processing_fires(sandbox, graph_connection):
     trigger = NewOrdersTrigger(poll_interval=0.1, lookback_seconds=60)
     events = trigger.run()
     pending = asyncio.ensure_future(events.asend(None))
-    await asyncio.sleep(0.4)
+    await polled(sandbox, polls(sandbox) + 3)
     assert not pending.done(), "an order still FB_PROCESSING is not acted on"
     sandbox.admin.clock(advance_seconds=31 * 60)
     assert (await asyncio.wait_for(pending, timeout=10)).payload["order_id"] == order_id

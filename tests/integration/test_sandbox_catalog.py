@@ -105,7 +105,6 @@ def test_update_only_upload_keeps_other_items_and_tsv_is_read(sandbox, graph) ->
 def test_clock_advance_finishes_a_session(sandbox, graph) -> None:
     sandbox.admin.config(upload_delay_seconds=3600)
     upload_id = upload(graph, HEADER + "\n" + row(1) + "\n")
-    time.sleep(0.3)
     assert "end_time" not in graph.get(upload_id, fields="end_time").json()
     sandbox.admin.clock(3601)
     assert "end_time" in wait_finished(graph, upload_id, timeout=5)

@@ -214,12 +214,6 @@ def test_sdk_no_longer_carries_order_write_edges() -> None:
     assert hasattr(CommerceOrder, "create_shipment")
 
 
-@pytest.mark.skip(reason=f"SDK 26 dropped acknowledge_order(s), cancellations, refunds and update_shipment; {REFERENCE} "
-                         "is the authority and test_sandbox_orders.py covers them over HTTP")
-def test_sdk_acknowledge_cancel_refund() -> None:  # pragma: no cover - documented gap
-    raise AssertionError
-
-
 # --- names and enums against the SDK's generated classes ------------------------------------------------------
 
 
