@@ -45,8 +45,10 @@ def test_prefetch_yields_everything_in_order_while_running_ahead():
 
     items = prefetched(source(), depth=2)
     assert next(items) == 0
-    time.sleep(0.05)
-    assert len(produced) >= 3, "the next pages are fetched while the first is being stored"
+    deadline = time.monotonic() + 10  # the producer thread runs ahead on its own: wait for it, with a deadline
+    while len(produced) < 3:
+        assert time.monotonic() < deadline, "the next pages are fetched while the first is being stored"
+        time.sleep(0.001)
     assert list(items) == [1, 2, 3, 4]
 
 
