@@ -448,7 +448,7 @@ def test_free_text_may_hold_tabs_and_newlines_only():
 
 
 def test_every_text_column_has_a_documented_limit():
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "docs" / "outbox-contract.md").read_text()
     for table, columns in COLUMNS.items():
         for column in columns:
             if column.max_length is not None and column.name not in ("status", "idempotency_key"):
