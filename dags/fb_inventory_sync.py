@@ -35,6 +35,10 @@ Every 15 minutes, sends Meta what changed in stock and price since it last accep
    price, sale_price per product) and **fb_catalog_sync_state** is computed in one SQL statement: UPDATE for changed
    products, DELETE for products gone from the source. Products Meta does not have yet are left to
    `fb_catalog_feed`, which sends them with all their fields (the log counts them). Nothing changed: no call.
+   Each changed product's values are checked by the feed's rule table; a value that breaks a rule (a price with
+   too many decimals, zero or text; a stock that is not a whole number; ...) is refused, never rounded: the
+   product is stored as failed in **fb_batch_request_items** (handle `refused:<run id>`) with each bad column and
+   its value, and the rest goes on.
 3. The changes go out through `items_batch` (PRODUCT_ITEM) in calls of at most `batch_size` requests and 27 MB,
    each recorded in **fb_batch_requests** / **fb_batch_request_items** before and after it is sent.
 4. The task **defers** until every handle finished (no worker held), then marks each item synced, failed with

@@ -32,8 +32,9 @@ def sync_state_from_source(engine: sa.Engine) -> None:
     with engine.begin() as connection:
         connection.execute(sa.text(
             "INSERT INTO fb_catalog_sync_state (retailer_id, availability, quantity, price, sale_price, currency, "
-            f"synced_at) SELECT id, availability, quantity_to_sell_on_facebook, price, sale_price, currency, "
-            f"CURRENT_TIMESTAMP FROM ({SOURCE}) AS src WHERE id <= 'SKU-00060'"
+            "synced_at) SELECT id, availability, CAST(quantity_to_sell_on_facebook AS INTEGER), CAST(price AS "
+            "NUMERIC), CAST(sale_price AS NUMERIC), currency, CURRENT_TIMESTAMP "
+            f"FROM ({SOURCE}) AS src WHERE id <= 'SKU-00060'"  # the source's text as the state's types
         ))
 
 

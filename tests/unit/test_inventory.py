@@ -7,6 +7,8 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
+from fb_commerce.catalog.mapping import FeedMappingError, mapping_options
+from fb_commerce.catalog.rules import Reason
 from fb_commerce.catalog.batch_calls import BatchStatus, already_gone, is_pending, value_not_applied
 from fb_commerce.catalog.feed_readback import state_row
 from fb_commerce.catalog.inventory import (
@@ -43,41 +45,92 @@ def test_delete_request_and_state_values():
     assert gone.problem() is None and set(gone.state_values().values()) == {None}
 
 
+def row(**values: object) -> SimpleNamespace:
+    """A delta row as the source SQL gives it: text, exactly as the feed mapping writes it."""
+    base = {"retailer_id": "SKU-1", "method": UPDATE, "availability": "in stock", "quantity": "3", "price": "19.90",
+            "sale_price": None, "currency": "USD", "synced_sale_price": None}
+    return SimpleNamespace(**{**base, **values})
+
+
 @pytest.mark.parametrize(
-    ("values", "field"),
+    ("values", "refusal"),
     [
-        ({"availability": "In Stock"}, "availability"),
-        ({"quantity": -1}, "quantity_to_sell_on_facebook"),
-        ({"quantity": None}, "quantity_to_sell_on_facebook"),
-        ({"price": None}, "price"),
-        ({"price": Decimal(-1)}, "price"),
-        ({"currency": "usd"}, "currency"),
-        ({"currency": None}, "currency"),
-        ({"sale_price": Decimal(25)}, "sale_price"),
+        ({"availability": "In Stock"}, "availability: not one of: in stock, out of stock: 'In Stock'"),
+        ({"availability": "preorder"}, "availability: not one of: in stock, out of stock: 'preorder'"),
+        ({"availability": None}, "availability: missing (required)"),
+        ({"quantity": "-1"}, "quantity_to_sell_on_facebook: not a whole number of 0 or more: '-1'"),
+        ({"quantity": "2.5"}, "quantity_to_sell_on_facebook: not a whole number of 0 or more: '2.5'"),
+        ({"quantity": 2.5}, "quantity_to_sell_on_facebook: not a whole number of 0 or more: '2.5'"),
+        ({"quantity": "12 units"}, "quantity_to_sell_on_facebook: not a whole number of 0 or more: '12 units'"),
+        ({"quantity": "2147483648"}, f"quantity_to_sell_on_facebook: {Reason.QUANTITY_TOO_LARGE}: '2147483648'"),
+        ({"quantity": None}, "quantity_to_sell_on_facebook: missing (required)"),
+        ({"price": None}, "price: missing (required)"),
+        ({"price": "-5"}, f"price: {Reason.PRICE_FORMAT}: '-5'"),
+        ({"price": "9,99"}, f"price: {Reason.PRICE_FORMAT}: '9,99'"),
+        ({"price": "n/a"}, f"price: {Reason.PRICE_FORMAT}: 'n/a'"),
+        ({"price": "9.999999"}, f"price: {Reason.PRICE_DECIMALS}: '9.999999'"),
+        ({"price": 9.999999}, f"price: {Reason.PRICE_DECIMALS}: '9.999999'"),
+        ({"price": 0.1 + 0.2}, f"price: {Reason.PRICE_DECIMALS}: '0.30000000000000004'"),
+        ({"price": "10000000000000.00"}, f"price: {Reason.PRICE_TOO_LARGE}: '10000000000000.00'"),
+        ({"price": "0.00"}, f"price: {Reason.PRICE_ZERO}: '0.00'"),
+        ({"price": "1.235"}, f"price: {Reason.PRICE_DECIMALS}: '1.235'"),  # USD has two
+        ({"currency": "usd"}, f"currency: {Reason.CURRENCY}: 'usd'"),
+        ({"currency": "XXX"}, f"currency: {Reason.CURRENCY}: 'XXX'"),
+        ({"currency": None}, "currency: missing (required)"),
+        ({"sale_price": "25.00"}, f"sale_price: {Reason.SALE_ABOVE_PRICE}: '25.00'"),
+        ({"sale_price": "abc"}, f"sale_price: {Reason.PRICE_FORMAT}: 'abc'"),
+        ({"sale_price": "0.00"}, f"sale_price: {Reason.PRICE_ZERO}: '0.00'"),
+        ({"retailer_id": "x" * 101}, "id: longer than 100 characters: '" + "x" * 101 + "'"),
+        ({"retailer_id": "SKU\t1"}, f"id: {Reason.CONTROL}: 'SKU\\t1'"),
     ],
 )
-def test_bad_values_are_named(values, field):
-    assert change(**values).problem().startswith(field)
-    assert change().problem() is None
+def test_each_bad_value_is_refused_with_its_column_and_value(values, refusal):
+    parsed = change_from_row(row(**values))
+    assert parsed.problem() == refusal
+    assert (parsed.price, parsed.quantity, parsed.availability) == (None, None, None)  # nothing half-read
+    assert change_from_row(row()).problem() is None
+
+
+def test_every_bad_column_is_named_at_once():
+    parsed = change_from_row(row(price="9,99", quantity="lots", availability="yes"))
+    assert parsed.problem() == (
+        "availability: not one of: in stock, out of stock: 'yes'; "
+        "quantity_to_sell_on_facebook: not a whole number of 0 or more: 'lots'; "
+        f"price: {Reason.PRICE_FORMAT}: '9,99'"
+    )
+
+
+def test_a_zero_price_passes_only_when_the_source_opts_in():
+    options = mapping_options("-- fb-commerce-option: allow_zero_price\nSELECT 1")
+    free = change_from_row(row(price="0.00", sale_price="0.00"), options)
+    assert free.problem() is None and free.request()["data"]["price"] == "0.00 USD"
+    with pytest.raises(FeedMappingError, match="allow_zero_prices"):
+        mapping_options("-- fb-commerce-option: allow_zero_prices\nSELECT 1")
 
 
 def test_an_overlong_id_is_a_problem_even_for_a_delete():
+    assert change_from_row(row(retailer_id="x" * 101, method=DELETE)).problem().startswith("id")
     assert InventoryChange("x" * 101, DELETE).problem().startswith("id")
 
 
-def test_rows_are_normalised():
-    row = SimpleNamespace(retailer_id=123, method=UPDATE, availability="in stock", quantity=4.0, price=19.899999,
-                          sale_price=None, currency="USD", synced_sale_price="12.5")
-    parsed = change_from_row(row)
-    assert (parsed.retailer_id, parsed.quantity, parsed.price, parsed.synced_sale_price) == (
-        "123", 4, Decimal("19.90"), Decimal("12.50"))
-    assert change_from_row(SimpleNamespace(**{**vars(row), "quantity": 2.5})).quantity is None
-    assert change_from_row(SimpleNamespace(**{**vars(row), "price": "abc"})).problem().startswith("price")
+def test_values_are_read_exactly_never_rounded():
+    parsed = change_from_row(row(retailer_id=123, quantity=4, price=19.9, sale_price="15.5", synced_sale_price=12.5))
+    assert (parsed.retailer_id, parsed.quantity, parsed.price, parsed.sale_price, parsed.synced_sale_price) == (
+        "123", 4, Decimal("19.9"), Decimal("15.5"), Decimal("12.5"))
+    assert parsed.request()["data"]["price"] == "19.90 USD" and parsed.request()["data"]["sale_price"] == "15.50 USD"
+    kuwait = change_from_row(row(price="1.235", currency="KWD"))  # three decimals: the KWD's minor unit
+    assert kuwait.problem() is None and kuwait.request()["data"]["price"] == "1.235 KWD"
+    assert change_from_row(row(price="1.2345", currency="KWD")).problem().startswith("price: more than 2 decimals")
+    assert change_from_row(row(quantity=" 7 ")).quantity == 7  # blanks around a value are trimmed, as in the feed
+
+
+def test_rows_of_new_products_are_left_to_the_feed_unchecked():
+    assert change_from_row(row(method=CREATE, price="9,99")).problem() is None
 
 
 def test_sendable_counts_new_and_bad_products_and_sends_a_repeated_id_once():
     counts = DeltaCounts()
-    changes = [change("A"), change("B", CREATE), change("A", quantity=9), change("C", currency="??"),
+    changes = [change("A"), change("B", CREATE), change("A", quantity=9), change("C", refused="currency: unknown"),
                InventoryChange("D", DELETE)]
     sent = list(sendable(changes, counts))
     assert [(c.retailer_id, c.method) for c in sent] == [("A", UPDATE), ("D", DELETE)]

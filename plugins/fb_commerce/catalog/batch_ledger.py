@@ -11,6 +11,10 @@
    only the ``synced`` ones are copied into ``fb_catalog_sync_state``, in one transaction. The others stay
    different from the source, so the next run's delta sends them again.
 
+Products whose source values break a rule are never sent: :meth:`BatchLedger.record_refused` stores them under
+``refused:<run id>`` (status ``REFUSED``, finished) as ``failed`` items with the message naming each bad column and
+value. They stay different from the sync state, so every run refuses them again until the source is fixed.
+
 A task killed between 1 and 2 leaves a provisional record: the next run drops it (:meth:`drop_unconfirmed`) and the
 delta, which still sees those products as different, sends them again. Meta may then get the same absolute values
 twice, which leaves the catalog as once. A task killed after 2 leaves handles that are not settled: the next run
@@ -23,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -38,11 +43,15 @@ log = logging.getLogger(__name__)
 REQUESTS = schema.fb_batch_requests
 ITEMS = schema.fb_batch_request_items
 UNSENT_PREFIX = "unsent:"
+REFUSED_PREFIX = "refused:"
 SENDING = "SENDING"
+#: The record of a run's products refused before any call (bad source values): never sent, never settled.
+REFUSED = "REFUSED"
 ABANDONED = "ABANDONED"
 PENDING, FAILED = "pending", "failed"
 #: Meta took the request but said (a per-item warning) that a value was not applied: not synced, sent again.
 NOT_APPLIED = "not_applied"
+_INSERT_CHUNK = 10_000
 #: Errors kept per handle in fb_batch_requests.errors/warnings (the per-item message is on each item anyway).
 MAX_STORED_MESSAGES = 1000
 
@@ -100,6 +109,31 @@ class BatchLedger:
                     for c in plan.changes
                 ],
             )
+        return key
+
+    def record_refused(self, run_id: str | None, refused: Mapping[str, tuple[str, str]]) -> str | None:
+        """Store the products refused for bad source values (``{retailer_id: (method, message)}``) as failed items
+        of the record ``refused:<run id>``, replacing what an earlier try of the same run stored; return its key
+        (None when nothing was refused)."""
+        key = f"{REFUSED_PREFIX}{run_id or uuid.uuid4().hex}"
+        now = _now()
+        with self.engine.begin() as connection:
+            self._forget(connection, REQUESTS.c.handle == key)
+            if not refused:
+                return None
+            connection.execute(
+                sa.insert(REQUESTS).values(
+                    handle=key, catalog_id=self.catalog_id, item_type=ITEM_TYPE, run_id=run_id, request_count=0,
+                    status=REFUSED, sent_at=now, checked_at=now, finished_at=now,
+                )
+            )
+            rows = [
+                {"handle": key, "retailer_id": retailer_id, "method": method, "status": FAILED,
+                 "error_message": message}
+                for retailer_id, (method, message) in refused.items()
+            ]
+            for start in range(0, len(rows), _INSERT_CHUNK):
+                connection.execute(sa.insert(ITEMS), rows[start : start + _INSERT_CHUNK])
         return key
 
     def confirm(self, key: str, handle: str) -> None:

@@ -115,10 +115,22 @@ class InventorySync:
         counts = DeltaCounts()
         sent = Sent(counts, restocks=self.read_back_restocks())
         # closing(): a refused call must not leave the delta's cursor (and its read transaction) open.
-        with closing(iter_delta(self.engine, load_source(self.source))) as delta:
-            for plan in plan_batches(sendable(delta, counts), self.batch_size, self.max_bytes):
-                self._send_one(plan, sent)
+        try:
+            with closing(iter_delta(self.engine, load_source(self.source))) as delta:
+                for plan in plan_batches(sendable(delta, counts), self.batch_size, self.max_bytes):
+                    self._send_one(plan, sent)
+        finally:
+            # Also when a call was refused: the products refused so far are stored (a retry replaces them).
+            self._record_refused(counts)
         return sent
+
+    def _record_refused(self, counts: DeltaCounts) -> None:
+        key = self.ledger.record_refused(self.run_id, counts.refused)
+        if key is not None:
+            log.warning(
+                "%d products refused for bad source values, not sent (stored as failed in fb_batch_request_items, "
+                "handle %s; e.g. %s)", len(counts.refused), key, " | ".join(counts.invalid_examples[:3]),
+            )
 
     def read_back_restocks(self) -> Restocks:
         """Correct the sync state of products Meta restocked itself (see :mod:`inventory_restocks`), unless a

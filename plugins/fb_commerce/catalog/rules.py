@@ -383,13 +383,21 @@ def check_row(
             found[name] = problem
     sale, price = present.get("sale_price"), present.get("price")
     if sale and price and "sale_price" not in found and "price" not in found:
-        sale_match, price_match = _PRICE_RE.fullmatch(sale), _PRICE_RE.fullmatch(price)
-        assert sale_match is not None and price_match is not None
-        if sale_match["currency"] != price_match["currency"]:
-            found["sale_price"] = Reason.SALE_CURRENCY
-        elif _amount(sale_match) > _amount(price_match):
-            found["sale_price"] = Reason.SALE_ABOVE_PRICE
+        problem = sale_price_problem(sale, price)
+        if problem is not None:
+            found["sale_price"] = problem
     return found
+
+
+def sale_price_problem(sale: str, price: str) -> str | None:
+    """The reason a sale price is refused next to the price (both valid prices on their own), or None."""
+    sale_match, price_match = _PRICE_RE.fullmatch(sale), _PRICE_RE.fullmatch(price)
+    assert sale_match is not None and price_match is not None
+    if sale_match["currency"] != price_match["currency"]:
+        return Reason.SALE_CURRENCY
+    if _amount(sale_match) > _amount(price_match):
+        return Reason.SALE_ABOVE_PRICE
+    return None
 
 
 def _amount(match: re.Match[str]) -> float:

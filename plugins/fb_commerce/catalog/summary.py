@@ -8,6 +8,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from fb_commerce.catalog.batch_ledger import REFUSED
 from fb_commerce.warehouse import schema
 
 
@@ -60,7 +61,11 @@ def inventory_summary(engine: Engine) -> str:
             return "  no items_batch call yet"
         handles = sa.select(requests.c.handle).where(requests.c.run_id == run_id)
         calls = connection.execute(
-            sa.select(sa.func.count(), sa.func.sum(requests.c.request_count)).where(requests.c.run_id == run_id)
+            sa.select(sa.func.count(), sa.func.sum(requests.c.request_count)).where(
+                requests.c.run_id == run_id,
+                # the record of products refused before any call is not a call
+                sa.or_(requests.c.status.is_(None), requests.c.status != REFUSED),
+            )
         ).one()
         counts = connection.execute(
             sa.select(items.c.method, items.c.status, sa.func.count())
