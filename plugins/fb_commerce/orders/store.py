@@ -1,6 +1,7 @@
 """Storing one page of orders: orders, items and new references in one transaction.
 
 A page is committed whole or not at all, so an order is never stored without its items or without its reference.
+Each table takes one statement per page (see :mod:`fb_commerce.warehouse.page_writer`).
 Upserts by key mean a rerun, the watermark overlap or a page read twice update rows instead of adding them.
 Meta's columns are overwritten with what Meta says now; ours (``merchant_order_reference``, ``acknowledged_at``,
 the acknowledgement errors) are written once, when the order is first stored or first needs them, and never by
@@ -21,7 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 from fb_commerce.orders.mapping import item_rows, order_row
 from fb_commerce.orders.reference import ReferenceGenerator, generate_references, set_references
 from fb_commerce.orders.states import ACKNOWLEDGED_STATES, CREATED, FB_PROCESSING
-from fb_commerce.warehouse.page_writer import write_rows
+from fb_commerce.warehouse.page_writer import insert_rows, write_rows
 from fb_commerce.warehouse.schema import fb_order_items, fb_orders
 
 log = logging.getLogger(__name__)
@@ -123,13 +124,17 @@ def store_page(
                         and (oid not in known or known[oid].acknowledged_at is None)]
 
         # New orders carry our columns in their insert; stored ones get them by update, only where unset.
-        for oid in set(rows) - set(known):
+        new = set(rows) - set(known)
+        for oid in new:
             if oid in references:
                 rows[oid]["merchant_order_reference"] = references[oid]
             if rows[oid]["state"] in ACKNOWLEDGED_STATES:
                 rows[oid]["acknowledged_at"] = synced_at
-        write_rows(connection, fb_orders, list(rows.values()), keep=OURS)
-        write_rows(connection, fb_order_items, items)
+        # Orders just found absent, and so their items, are inserted (COPY on PostgreSQL); the rest upserted.
+        insert_rows(connection, fb_orders, [row for oid, row in rows.items() if oid in new])
+        write_rows(connection, fb_orders, [row for oid, row in rows.items() if oid not in new], keep=OURS)
+        insert_rows(connection, fb_order_items, [item for item in items if item["order_id"] in new])
+        write_rows(connection, fb_order_items, [item for item in items if item["order_id"] not in new])
         set_references(connection, {oid: ref for oid, ref in references.items() if oid in known})
         _mark_acknowledged(connection, [oid for oid in acknowledged if oid in known], synced_at)
 

@@ -106,10 +106,11 @@ def _csv_field(value: Any) -> str:
     # value is quoted and NULL is left empty (Python 3.11's csv module cannot write that distinction).
     if value is None:
         return ""
-    return '"' + _copy_text(value).replace('"', '""') + '"'
+    text = value if value.__class__ is str else _copy_text(value)
+    return '"' + text.replace('"', '""') + '"'
 
 
-def _bind_processors(
+def bind_processors(
     table: sa.Table, columns: Sequence[str], dialect: sa.Dialect
 ) -> list[Callable[[Any], Any] | None]:
     """The column types' own bind processing (UTC normalisation, money rounding, JSON serialisation).
@@ -119,17 +120,34 @@ def _bind_processors(
     return [table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
 
 
-def _csv_chunk(tuples: list[tuple[Any, ...]], processors: list[Callable[[Any], Any] | None]) -> io.StringIO:
-    buffer = io.StringIO()
+def _processed(
+    tuples: Iterable[tuple[Any, ...]], processors: list[Callable[[Any], Any] | None]
+) -> Iterator[tuple[Any, ...]]:
     for values in tuples:
-        fields = (
-            _csv_field(proc(value) if proc is not None and value is not None else value)
+        yield tuple(
+            proc(value) if proc is not None and value is not None else value
             for value, proc in zip(values, processors, strict=True)
         )
-        buffer.write(",".join(fields))
-        buffer.write("\n")
+
+
+def copy_rows(connection: Connection, target: str, columns: Sequence[str], tuples: Iterable[tuple[Any, ...]]) -> None:
+    """``COPY target (columns) FROM STDIN`` of bind-processed tuples, as one CSV buffer; PostgreSQL only.
+
+    :param target: the table's name as SQL (quoted where needed), e.g. from ``format_table``.
+    """
+    buffer = io.StringIO()
+    write = buffer.write
+    for values in tuples:
+        write(",".join([_csv_field(value) for value in values]))
+        write("\n")
     buffer.seek(0)
-    return buffer
+    preparer = connection.dialect.identifier_preparer
+    column_list = ", ".join(preparer.quote(c) for c in columns)
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        cursor.copy_expert(f"COPY {target} ({column_list}) FROM STDIN WITH (FORMAT csv)", buffer)
+    finally:
+        cursor.close()
 
 
 def _postgres_bulk_upsert(
@@ -165,16 +183,11 @@ def _postgres_bulk_upsert(
         f"SELECT {column_list} FROM {preparer.format_table(table)} WITH NO DATA"
     )
     connection.exec_driver_sql(f"ALTER TABLE {temp} ADD COLUMN _fbc_seq BIGINT GENERATED ALWAYS AS IDENTITY")
-    processors = _bind_processors(table, columns, connection.dialect)
-    copy_sql = f"COPY {temp} ({column_list}) FROM STDIN WITH (FORMAT csv)"
-    cursor = connection.connection.driver_connection.cursor()
-    try:
-        for chunk_columns, tuples in itertools.chain([first], chunks):
-            if chunk_columns != columns:
-                raise ValueError(f"bulk chunks must carry the same columns: {columns} then {chunk_columns}")
-            cursor.copy_expert(copy_sql, _csv_chunk(tuples, processors))
-    finally:
-        cursor.close()
+    processors = bind_processors(table, columns, connection.dialect)
+    for chunk_columns, tuples in itertools.chain([first], chunks):
+        if chunk_columns != columns:
+            raise ValueError(f"bulk chunks must carry the same columns: {columns} then {chunk_columns}")
+        copy_rows(connection, temp, columns, _processed(tuples, processors))
     return max(connection.execute(stmt).rowcount, 0)
 
 
