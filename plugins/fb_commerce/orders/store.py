@@ -86,13 +86,27 @@ def _mark_acknowledged(connection: Connection, order_ids: Sequence[str], at: dt.
     )
 
 
-def store_page(
-    engine: Engine,
-    orders: Sequence[dict[str, Any]],
-    *,
-    synced_at: dt.datetime,
-    generator: ReferenceGenerator,
-) -> StoredPage:
+@dataclass(frozen=True)
+class PageRows:
+    """A page of Meta orders as fb_orders and fb_order_items rows, one per key, read at ``synced_at``."""
+
+    synced_at: dt.datetime
+    orders: dict[str, dict[str, Any]]
+    items: list[dict[str, Any]]
+
+    @classmethod
+    def of(cls, orders: Sequence[dict[str, Any]], synced_at: dt.datetime) -> PageRows:
+        """Map a page's ``data`` (orders with ``items`` expanded inline), read at ``synced_at``.
+
+        Pure, so the pull runs it next to the fetching, while the warehouse stores the previous page. Keyed, so
+        an order listed twice in a page is written once (PostgreSQL refuses a row twice per statement).
+        """
+        rows = {row["order_id"]: row for row in (order_row(order, synced_at) for order in orders)}
+        items = {(item["order_id"], item["item_id"]): item for order in orders for item in item_rows(order, synced_at)}
+        return cls(synced_at, rows, list(items.values()))
+
+
+def store_page(engine: Engine, page: PageRows, *, generator: ReferenceGenerator) -> StoredPage:
     """Upsert a page of Meta orders with their items, and give new orders their reference; one transaction.
 
     - References: an order gets one the first time it is stored outside FB_PROCESSING (it may never finalise):
@@ -101,17 +115,14 @@ def store_page(
       whether first seen that way or acknowledged by us with the answer lost (a timeout, a killed task), so it
       is recorded instead of acknowledged again.
 
-    :param orders: the page's ``data`` (orders with ``items`` expanded inline).
-    :param synced_at: when the page was read (``synced_at`` of the rows, ``acknowledged_at`` of discoveries).
+    :param page: the page's rows (:meth:`PageRows.of`); its ``synced_at`` (when it was read) is also the
+        ``acknowledged_at`` of discoveries.
     :param generator: makes references for orders that need one (see :mod:`fb_commerce.orders.reference`).
     """
     result = StoredPage()
-    if not orders:
+    if not page.orders:
         return result
-    rows = {row["order_id"]: row for row in (order_row(order, synced_at) for order in orders)}
-    # keyed, so an order listed twice in a page is written once (PostgreSQL refuses a row twice per statement)
-    items = list({(item["order_id"], item["item_id"]): item
-                  for order in orders for item in item_rows(order, synced_at)}.values())
+    rows, items, synced_at = page.orders, page.items, page.synced_at
     with engine.begin() as connection:
         known = _known(connection, list(rows))
         needing = [row for oid, row in rows.items() if row["state"] != FB_PROCESSING

@@ -15,6 +15,7 @@ import datetime as dt
 import io
 import itertools
 import uuid
+from decimal import Decimal
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -91,23 +92,33 @@ def iter_chunks(rows: Any, chunk_size: int) -> Iterator[Chunk]:
 # --- PostgreSQL: CSV + COPY into a temporary table ----------------------------------------------------------
 
 
-def _copy_text(value: Any) -> str:
+def _quoted(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def _copy_field(value: Any) -> str:
+    """Any other value: quoted as text (an unquoted empty field would be NULL)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (dt.datetime, dt.date, dt.time)):
         return value.isoformat()
     if isinstance(value, float):
         return repr(value)
-    return str(value)
+    return _quoted(str(value))
 
 
-def _csv_field(value: Any) -> str:
-    # An unquoted empty field is NULL in COPY's CSV format and a quoted one is the empty string, so every
-    # value is quoted and NULL is left empty (Python 3.11's csv module cannot write that distinction).
-    if value is None:
-        return ""
-    text = value if value.__class__ is str else _copy_text(value)
-    return '"' + text.replace('"', '""') + '"'
+#: CSV fields of the common types by exact class: text is always quoted, since an unquoted empty field is NULL
+#: in COPY's CSV format and a quoted one the empty string (Python 3.11's csv module cannot write that
+#: distinction); numbers, booleans and ISO timestamps never need quotes. NULL is the empty field.
+_FIELDS: dict[type, Callable[[Any], str]] = {
+    str: _quoted,
+    int: str,
+    Decimal: str,
+    bool: lambda value: "true" if value else "false",
+    dt.datetime: dt.datetime.isoformat,
+    dt.date: dt.date.isoformat,
+    type(None): lambda _value: "",
+}
 
 
 def bind_processors(
@@ -135,10 +146,11 @@ def copy_rows(connection: Connection, target: str, columns: Sequence[str], tuple
 
     :param target: the table's name as SQL (quoted where needed), e.g. from ``format_table``.
     """
+    fields, other = _FIELDS.get, _copy_field
     buffer = io.StringIO()
     write = buffer.write
     for values in tuples:
-        write(",".join([_csv_field(value) for value in values]))
+        write(",".join([fields(value.__class__, other)(value) for value in values]))
         write("\n")
     buffer.seek(0)
     preparer = connection.dialect.identifier_preparer
