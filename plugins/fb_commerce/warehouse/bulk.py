@@ -141,23 +141,43 @@ def _processed(
         )
 
 
+class _CsvStream:
+    """The CSV lines of some rows as a file COPY reads from, rendered as it asks for them: the server parses
+    the rows already sent while the next ones are being rendered (and their values bind-processed, when the
+    rows come from a generator)."""
+
+    def __init__(self, tuples: Iterable[tuple[Any, ...]]) -> None:
+        self._tuples = iter(tuples)
+
+    def read(self, size: int = -1) -> str:
+        fields, other = _FIELDS.get, _copy_field
+        lines: list[str] = []
+        length = 0
+        for values in self._tuples:
+            line = ",".join([fields(value.__class__, other)(value) for value in values]) + "\n"
+            lines.append(line)
+            length += len(line)
+            if 0 <= size <= length:
+                break
+        return "".join(lines)  # "" once every row is sent: the end of the COPY data
+
+
+#: characters COPY asks for per read, and so per message to the server
+COPY_READ_SIZE = 64 * 1024
+
+
 def copy_rows(connection: Connection, target: str, columns: Sequence[str], tuples: Iterable[tuple[Any, ...]]) -> None:
-    """``COPY target (columns) FROM STDIN`` of bind-processed tuples, as one CSV buffer; PostgreSQL only.
+    """``COPY target (columns) FROM STDIN`` of bind-processed tuples (CSV, streamed); PostgreSQL only.
 
     :param target: the table's name as SQL (quoted where needed), e.g. from ``format_table``.
+    :param tuples: the values in ``columns`` order; may be a generator, read once, as COPY goes.
     """
-    fields, other = _FIELDS.get, _copy_field
-    buffer = io.StringIO()
-    write = buffer.write
-    for values in tuples:
-        write(",".join([fields(value.__class__, other)(value) for value in values]))
-        write("\n")
-    buffer.seek(0)
     preparer = connection.dialect.identifier_preparer
     column_list = ", ".join(preparer.quote(c) for c in columns)
     cursor = connection.connection.driver_connection.cursor()
     try:
-        cursor.copy_expert(f"COPY {target} ({column_list}) FROM STDIN WITH (FORMAT csv)", buffer)
+        cursor.copy_expert(f"COPY {target} ({column_list}) FROM STDIN WITH (FORMAT csv)", _CsvStream(tuples),
+                           size=COPY_READ_SIZE)
     finally:
         cursor.close()
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,25 +46,24 @@ class _Upsert:
     #: PostgreSQL: one row's ``(%s, %s::JSONB, ...)``, casts included
     template: str = ""
 
-    def params(self, rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
-        """Each row's values in statement order, bind-processed (NULL stays NULL)."""
+    def params(self, rows: Sequence[dict[str, Any]]) -> Iterator[tuple[Any, ...]]:
+        """Each row's values in statement order, bind-processed (NULL stays NULL), as they are consumed."""
         values_of = operator.itemgetter(*self.order)
         single = len(self.order) == 1
-        params = []
         for row in rows:
             values = [values_of(row)] if single else list(values_of(row))
             for index, process in self.processors:
                 if values[index] is not None:
                     values[index] = process(values[index])
-            params.append(tuple(values))
-        return params
+            yield tuple(values)
 
     def run(self, connection: Connection, table: sa.Table, rows: Sequence[dict[str, Any]], *, new: bool) -> None:
         params = self.params(rows)
         if self.dialect == "sqlite":
-            connection.exec_driver_sql(self.sql, params)  # inserting or upserting costs SQLite the same
+            connection.exec_driver_sql(self.sql, list(params))  # inserting or upserting costs SQLite the same
             return
         if new:
+            # Streamed: the server parses the first rows while the next ones are processed and rendered.
             copy_rows(connection, connection.dialect.identifier_preparer.format_table(table), self.order, params)
             return
         from psycopg2.extras import execute_values  # the postgresql+psycopg2 driver the warehouse runs on
