@@ -16,7 +16,7 @@ A sandbox with 10,000 orders of about 3 items runs as its own process (`fb-comme
     polled until Meta shows it acknowledged. Target: <= 90 s. Everything is stopped afterwards.
 
     .venv/bin/python bench/orders.py [--orders 10000] [--repeat 2] [--warehouses sqlite,postgresql]
-        [--postgres-url URL] [--latency]
+        [--postgres-url URL] [--profile DIR] [--latency]
 """
 
 from __future__ import annotations
@@ -121,13 +121,23 @@ def fresh_warehouse(base_url: str | None, workdir: Path) -> Iterator[Any]:
             admin.dispose()
 
 
-def ours(url: str, engine: Any) -> dict[str, Any]:
-    """Ingest and acknowledge with the functions fb_orders_sync's tasks call."""
+def ours(url: str, engine: Any, profile: Path | None = None) -> dict[str, Any]:
+    """Ingest and acknowledge with the functions fb_orders_sync's tasks call; with ``profile``, under
+    pyinstrument (main thread), its call tree written there as text."""
     client = GraphClient(defaults.SANDBOX_ACCESS_TOKEN, defaults.SANDBOX_APP_SECRET, GraphSettings(base_url=url))
+    profiler = None
+    if profile is not None:
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.0005)
+        profiler.start()
     started = time.perf_counter()
     pulled = pull_orders(client, engine, CMS)
     acknowledged = acknowledge_orders(client, engine, CMS)
     seconds = time.perf_counter() - started
+    if profiler is not None and profile is not None:
+        profiler.stop()
+        profile.write_text(profiler.output_text(unicode=False, color=False))
     return {"seconds": seconds, "calls": client.stats.calls, "pages": pulled.pages, "orders": pulled.orders,
             "items": pulled.items, "acknowledged": acknowledged.acknowledged, "ack_calls": acknowledged.calls,
             "retries": client.stats.retries}
@@ -168,8 +178,13 @@ def minimum_calls(admin: SandboxAdmin) -> tuple[int, int, int]:
     return pages, math.ceil(created / ACKNOWLEDGE_MAX_ORDERS), len(orders)
 
 
-def throughput(url: str, repeat: int, warehouses: dict[str, str | None], workdir: Path) -> dict[str, Any]:
-    """Best run of each side: ``bare`` and one per warehouse (``warehouses``: name -> PostgreSQL URL or None)."""
+def throughput(url: str, repeat: int, warehouses: dict[str, str | None], workdir: Path,
+               profile_dir: Path | None = None) -> dict[str, Any]:
+    """Best run of each side: ``bare`` and one per warehouse (``warehouses``: name -> PostgreSQL URL or None).
+
+    With ``profile_dir``, each warehouse's runs are profiled (slower: read the ratios of a run without it) and
+    the last one's profile is written to ``profile_dir/orders-<warehouse>.txt``.
+    """
     admin = SandboxAdmin(url)
     admin.reset()
     pages, acks, orders = minimum_calls(admin)
@@ -181,7 +196,7 @@ def throughput(url: str, repeat: int, warehouses: dict[str, str | None], workdir
                 run = bare_loop(url)
             else:
                 with fresh_warehouse(warehouses[side], workdir) as engine:
-                    run = ours(url, engine)
+                    run = ours(url, engine, profile_dir / f"orders-{side}.txt" if profile_dir else None)
             print(f"  round {round_number} {side:>10}: {run['seconds']:.2f} s, {run['calls']} calls", flush=True)
             if side not in best or run["seconds"] < best[side]["seconds"]:
                 best[side] = run
@@ -260,6 +275,8 @@ def main() -> int:
     parser.add_argument("--warehouses", default="sqlite,postgresql",
                         help="comma-separated: sqlite (a new file), postgresql (a new schema at --postgres-url)")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL, help="PostgreSQL base URL")
+    parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
+                        help="profile our side with pyinstrument, call trees into DIR/orders-<warehouse>.txt")
     parser.add_argument("--latency", action="store_true", help="also measure (c) with the real Airflow services")
     parser.add_argument("--latency-samples", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the temporary Airflow home (logs)")
@@ -274,7 +291,9 @@ def main() -> int:
     try:
         with sandbox_process(args.orders, args.seed, workdir) as url:
             print(f"Sandbox {url} with {args.orders} orders; warehouses {', '.join(names)}", flush=True)
-            result = throughput(url, args.repeat, warehouses, workdir)
+            if args.profile:
+                args.profile.mkdir(parents=True, exist_ok=True)
+            result = throughput(url, args.repeat, warehouses, workdir, args.profile)
             samples = latency(url, args.latency_samples, workdir, args.keep) if args.latency else []
     finally:
         if not args.keep:

@@ -11,6 +11,7 @@ to the last one given, and columns the rows do not carry are left alone.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import itertools
@@ -141,6 +142,20 @@ def _processed(
         )
 
 
+@contextlib.contextmanager
+def driver_cursor(connection: Connection, statement: str) -> Iterator[Any]:
+    """A cursor of the connection's driver (for COPY, ``execute_values``), closed after use; the driver's
+    errors come out as SQLAlchemy's (IntegrityError...) with ``statement``, as from ``Connection.execute``."""
+    dbapi_error = connection.dialect.loaded_dbapi.Error
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        yield cursor
+    except dbapi_error as exc:
+        raise sa.exc.DBAPIError.instance(statement, None, exc, dbapi_error) from exc
+    finally:
+        cursor.close()
+
+
 class _CsvStream:
     """The CSV lines of some rows as a file COPY reads from, rendered as it asks for them: the server parses
     the rows already sent while the next ones are being rendered (and their values bind-processed, when the
@@ -148,17 +163,23 @@ class _CsvStream:
 
     def __init__(self, tuples: Iterable[tuple[Any, ...]]) -> None:
         self._tuples = iter(tuples)
+        #: what a row raised (psycopg2 reports it as a cancelled COPY; the caller re-raises this instead)
+        self.error: Exception | None = None
 
     def read(self, size: int = -1) -> str:
         fields, other = _FIELDS.get, _copy_field
         lines: list[str] = []
         length = 0
-        for values in self._tuples:
-            line = ",".join([fields(value.__class__, other)(value) for value in values]) + "\n"
-            lines.append(line)
-            length += len(line)
-            if 0 <= size <= length:
-                break
+        try:
+            for values in self._tuples:
+                line = ",".join([fields(value.__class__, other)(value) for value in values]) + "\n"
+                lines.append(line)
+                length += len(line)
+                if 0 <= size <= length:
+                    break
+        except Exception as exc:
+            self.error = exc
+            raise
         return "".join(lines)  # "" once every row is sent: the end of the COPY data
 
 
@@ -173,13 +194,15 @@ def copy_rows(connection: Connection, target: str, columns: Sequence[str], tuple
     :param tuples: the values in ``columns`` order; may be a generator, read once, as COPY goes.
     """
     preparer = connection.dialect.identifier_preparer
-    column_list = ", ".join(preparer.quote(c) for c in columns)
-    cursor = connection.connection.driver_connection.cursor()
-    try:
-        cursor.copy_expert(f"COPY {target} ({column_list}) FROM STDIN WITH (FORMAT csv)", _CsvStream(tuples),
-                           size=COPY_READ_SIZE)
-    finally:
-        cursor.close()
+    sql = f"COPY {target} ({', '.join(preparer.quote(c) for c in columns)}) FROM STDIN WITH (FORMAT csv)"
+    stream = _CsvStream(tuples)
+    with driver_cursor(connection, sql) as cursor:
+        try:
+            cursor.copy_expert(sql, stream, size=COPY_READ_SIZE)
+        except connection.dialect.loaded_dbapi.Error:
+            if stream.error is not None:
+                raise stream.error from None
+            raise
 
 
 def _postgres_bulk_upsert(

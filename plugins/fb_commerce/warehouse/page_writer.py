@@ -27,7 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from fb_commerce.warehouse.bulk import copy_rows
+from fb_commerce.warehouse.bulk import copy_rows, driver_cursor
 from fb_commerce.warehouse.upsert import columns_to_update, dialect_insert, key_columns_of, on_conflict_update
 
 #: rows per multi-row INSERT on PostgreSQL: a page of orders (100) or of their items fits in one statement
@@ -46,19 +46,26 @@ class _Upsert:
     #: PostgreSQL: one row's ``(%s, %s::JSONB, ...)``, casts included
     template: str = ""
 
-    def params(self, rows: Sequence[dict[str, Any]]) -> Iterator[tuple[Any, ...]]:
-        """Each row's values in statement order, bind-processed (NULL stays NULL), as they are consumed."""
+    def params(self, table: sa.Table, rows: Sequence[dict[str, Any]]) -> Iterator[tuple[Any, ...]]:
+        """Each row's values in statement order, bind-processed (NULL stays NULL), as they are consumed.
+
+        A value its column refuses (a naive timestamp, an amount that is not a number) raises ValueError naming
+        the table and the column.
+        """
         values_of = operator.itemgetter(*self.order)
         single = len(self.order) == 1
         for row in rows:
             values = [values_of(row)] if single else list(values_of(row))
             for index, process in self.processors:
                 if values[index] is not None:
-                    values[index] = process(values[index])
+                    try:
+                        values[index] = process(values[index])
+                    except (ValueError, TypeError, ArithmeticError) as exc:
+                        raise ValueError(f"{table.name}.{self.order[index]}: {exc}") from exc
             yield tuple(values)
 
     def run(self, connection: Connection, table: sa.Table, rows: Sequence[dict[str, Any]], *, new: bool) -> None:
-        params = self.params(rows)
+        params = self.params(table, rows)
         if self.dialect == "sqlite":
             connection.exec_driver_sql(self.sql, list(params))  # inserting or upserting costs SQLite the same
             return
@@ -68,11 +75,8 @@ class _Upsert:
             return
         from psycopg2.extras import execute_values  # the postgresql+psycopg2 driver the warehouse runs on
 
-        cursor = connection.connection.driver_connection.cursor()
-        try:
+        with driver_cursor(connection, self.sql) as cursor:
             execute_values(cursor, self.sql, params, template=self.template, page_size=POSTGRES_ROWS_PER_STATEMENT)
-        finally:
-            cursor.close()
 
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
