@@ -160,10 +160,11 @@ def pull_orders(
     def read(page: dict[str, Any]) -> PageRows:
         return PageRows.of(page.get("data") or [], synced_at=dt.datetime.now(dt.timezone.utc))
 
-    with fewer_gc_passes():
+    # One connection for every page (each committed in its own transaction), not a pool checkout and ping each.
+    with fewer_gc_passes(), engine.connect() as connection:
         # Mapped in the fetching thread too: that CPU work overlaps the warehouse's work on the previous page.
         for rows in prefetched(map(read, pages)):
-            stored = store_page(engine, rows, generator=generator)
+            stored = store_page(connection, rows, generator=generator)
             result.pages += 1
             result.add(stored)
             log.debug("Page %d: %d orders (%d new), %d items", result.pages, stored.orders, stored.new,

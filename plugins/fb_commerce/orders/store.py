@@ -24,6 +24,7 @@ from fb_commerce.orders.reference import ReferenceGenerator, generate_references
 from fb_commerce.orders.states import ACKNOWLEDGED_STATES, CREATED, FB_PROCESSING
 from fb_commerce.warehouse.page_writer import insert_rows, write_rows
 from fb_commerce.warehouse.schema import fb_order_items, fb_orders
+from fb_commerce.warehouse.upsert import transaction
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ class PageRows:
         return cls(synced_at, rows, list(items.values()))
 
 
-def store_page(engine: Engine, page: PageRows, *, generator: ReferenceGenerator) -> StoredPage:
+def store_page(bind: Engine | Connection, page: PageRows, *, generator: ReferenceGenerator) -> StoredPage:
     """Upsert a page of Meta orders with their items, and give new orders their reference; one transaction.
 
     - References: an order gets one the first time it is stored outside FB_PROCESSING (it may never finalise):
@@ -115,6 +116,8 @@ def store_page(engine: Engine, page: PageRows, *, generator: ReferenceGenerator)
       whether first seen that way or acknowledged by us with the answer lost (a timeout, a killed task), so it
       is recorded instead of acknowledged again.
 
+    :param bind: the warehouse, or a connection outside any transaction (a pull keeps one for all its pages);
+        the page is committed before this returns.
     :param page: the page's rows (:meth:`PageRows.of`); its ``synced_at`` (when it was read) is also the
         ``acknowledged_at`` of discoveries.
     :param generator: makes references for orders that need one (see :mod:`fb_commerce.orders.reference`).
@@ -123,7 +126,9 @@ def store_page(engine: Engine, page: PageRows, *, generator: ReferenceGenerator)
     if not page.orders:
         return result
     rows, items, synced_at = page.orders, page.items, page.synced_at
-    with engine.begin() as connection:
+    if isinstance(bind, Connection) and bind.in_transaction():
+        raise ValueError("store_page commits the page itself: pass a connection outside a transaction")
+    with transaction(bind) as connection:
         known = _known(connection, list(rows))
         needing = [row for oid, row in rows.items() if row["state"] != FB_PROCESSING
                    and (oid not in known or known[oid].reference is None)]
