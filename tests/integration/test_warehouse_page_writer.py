@@ -1,8 +1,10 @@
-"""The order sync's fast row writer stores exactly what it is given, on SQLite and PostgreSQL."""
+"""The order sync's fast row writer (multi-row upsert, COPY of new rows) stores exactly what it is given, on SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
@@ -12,7 +14,9 @@ from fb_commerce import defaults
 from fb_commerce.graph.client import GraphClient, GraphSettings
 from fb_commerce.graph.surface import ORDER_FIELDS, ORDER_STATES
 from fb_commerce.orders.mapping import item_rows, order_row
-from fb_commerce.warehouse.page_writer import write_rows
+from fb_commerce.orders.reference import default_reference
+from fb_commerce.orders.store import PageRows, store_page
+from fb_commerce.warehouse.page_writer import insert_rows, write_rows
 from fb_commerce.warehouse.schema import fb_order_items, fb_orders
 
 NOW = dt.datetime(2026, 11, 27, 12, 0, 0, 123456, tzinfo=dt.timezone.utc)
@@ -67,3 +71,89 @@ def test_kept_columns_are_written_once_and_missing_columns_never(engine, orders)
     assert stored["state"] == "COMPLETED" and stored["synced_at"] == NOW + dt.timedelta(hours=1)
     assert stored["merchant_order_reference"] == "FB-000001", "kept from the insert"
     assert stored["acknowledge_error_message"] == "kept", "not carried, not written"
+
+
+# --- the statement paths: multi-row upsert (write_rows) and COPY of new rows (insert_rows) ------------------------
+
+WRITERS = {"upsert": write_rows, "insert": insert_rows}
+AWKWARD_TEXT = 'O\'Brien, "Jr."\nline two\ttab \\ back\\slash, é ü 漢字 😀'
+
+
+def _row(order_id: str, **overrides) -> dict:
+    row = {
+        "order_id": order_id, "state": "CREATED", "channel": "instagram", "created_at": NOW, "updated_at": NOW,
+        "buyer_name": AWKWARD_TEXT, "buyer_email": "", "marketing_opt_in": False, "ship_by_date": dt.date(2026, 12, 1),
+        "ship_to_street2": None, "currency": "USD", "subtotal": Decimal("9999999999999.99"),
+        "shipping": Decimal("0.005"), "tax": Decimal("-0.015"), "total": Decimal("0.10"), "tax_remitted": None,
+        "promotion_details": None, "synced_at": NOW,
+        "raw": {"id": order_id, "text": AWKWARD_TEXT, "amount": "12.34", "null": None, "nested": {"list": [1, 2.5, True]},
+                "csv": 'a,"b",\n', "empty": ""},
+    }
+    return {**row, **overrides}
+
+
+@pytest.mark.parametrize("writer", sorted(WRITERS))
+def test_values_arrive_exactly_through_each_path(engine, writer):
+    with engine.begin() as conn:
+        WRITERS[writer](conn, fb_orders, [_row("1")])
+    stored = read(engine, fb_orders)[("1",)]
+    assert stored["subtotal"] == Decimal("9999999999999.99"), "every digit, no float on the way"
+    assert (stored["shipping"], stored["tax"], stored["total"]) == (Decimal("0.01"), Decimal("-0.02"), Decimal("0.10")), \
+        "rounded half away from zero to the column's scale, like an INSERT"
+    assert stored["buyer_name"] == AWKWARD_TEXT and stored["buyer_email"] == "", "the empty string is not NULL"
+    assert stored["ship_to_street2"] is None and stored["tax_remitted"] is None and stored["promotion_details"] is None
+    assert stored["marketing_opt_in"] is False and stored["ship_by_date"] == dt.date(2026, 12, 1)
+    assert stored["created_at"] == NOW and stored["created_at"].utcoffset() == dt.timedelta(0)
+    assert stored["raw"] == _row("1")["raw"], "JSON raw kept whole: text, nulls, numbers, nesting"
+
+
+@pytest.mark.parametrize("writer", sorted(WRITERS))
+def test_duplicate_ids_in_a_page_collapse_to_the_last(engine, writer):
+    rows = [_row("1", state="CREATED"), _row("2"), _row("1", state="IN_PROGRESS")]
+    with engine.begin() as conn:
+        WRITERS[writer](conn, fb_orders, rows)
+    assert {key: row["state"] for key, row in read(engine, fb_orders).items()} == {("1",): "IN_PROGRESS",
+                                                                                   ("2",): "CREATED"}
+
+
+@pytest.mark.parametrize("writer", sorted(WRITERS))
+def test_a_refused_value_names_its_column(engine, writer):
+    with pytest.raises(ValueError, match=r"fb_orders\.created_at: naive datetime"):
+        with engine.begin() as conn:
+            WRITERS[writer](conn, fb_orders, [_row("1", created_at=dt.datetime(2026, 1, 1))])
+    with pytest.raises(ValueError, match=r"fb_orders\.total: .*not a finite number"):
+        with engine.begin() as conn:
+            WRITERS[writer](conn, fb_orders, [_row("1", total="NaN")])
+    assert read(engine, fb_orders) == {}
+
+
+def test_insert_and_upsert_store_the_same_rows_and_a_rerun_changes_nothing(engine, orders):
+    rows, items = [order_row(o, NOW) for o in orders], [i for o in orders for i in item_rows(o, NOW)]
+    with engine.begin() as conn:
+        insert_rows(conn, fb_orders, rows)
+        insert_rows(conn, fb_order_items, items)
+    inserted = read(engine, fb_orders), read(engine, fb_order_items)
+    with engine.begin() as conn:  # the rerun: every key exists, so the multi-row upsert path
+        write_rows(conn, fb_orders, rows)
+        write_rows(conn, fb_order_items, items)
+    assert (read(engine, fb_orders), read(engine, fb_order_items)) == inserted
+
+
+def test_insert_of_a_row_stored_meanwhile_is_refused_whole_on_postgresql(engine):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite upserts it: its writers are serialised, so a key cannot appear meanwhile")
+    with engine.begin() as conn:
+        write_rows(conn, fb_orders, [_row("1", state="IN_PROGRESS")])
+    with pytest.raises(sa.exc.IntegrityError):
+        with engine.begin() as conn:
+            insert_rows(conn, fb_orders, [_row("2"), _row("1")])
+    assert {key: row["state"] for key, row in read(engine, fb_orders).items()} == {("1",): "IN_PROGRESS"}
+
+
+def test_a_page_stored_twice_gives_identical_rows(engine, orders):
+    page = PageRows.of(orders + orders[:3], NOW)  # three orders listed twice in the page
+    first = store_page(engine, page, generator=default_reference)
+    before = read(engine, fb_orders), read(engine, fb_order_items)
+    second = store_page(engine, PageRows.of(orders, NOW), generator=default_reference)
+    assert (first.new, second.new, second.references) == (len(orders), 0, 0)
+    assert (read(engine, fb_orders), read(engine, fb_order_items)) == before

@@ -7,7 +7,8 @@ against it). All three ask for the order edges inline (``fields=id,last_updated,
 no call of its own; an edge longer than one inline page is read in full from ``/{order_id}/{edge}``.
 
 The window is ``updated_after`` from the ``orders_read_back`` watermark minus the overlap (a lookback on the first
-run), moved only after the rows are committed. Rows are upserted by Meta's id: reading one twice changes nothing.
+run), moved only after the rows are committed. Rows are upserted by Meta's id, one statement per table and page:
+reading one twice changes nothing.
 
 ``updated_after`` follows an order's *status* changes (reference §1.3), and a refund or a partial cancellation of a
 COMPLETED order need not change its status. So once per ``sweep_every`` (default hourly) the two filtered listings
@@ -38,7 +39,8 @@ from fb_commerce.orders.sync_state import (
     window_start,
 )
 from fb_commerce.orders.values import edge, timestamp
-from fb_commerce.warehouse.upsert import upsert
+from fb_commerce.warehouse.page_writer import write_rows
+from fb_commerce.warehouse.upsert import resolve_table
 
 #: how far back and how often the filtered listings sweep regardless of the watermark (see the module docstring)
 DEFAULT_SWEEP_WINDOW = dt.timedelta(days=30)
@@ -96,10 +98,12 @@ def _edge_objects(client: GraphClient, order: Mapping[str, Any], name: str, fiel
 
 
 def _store(engine: Engine, rows: Mapping[str, list[dict[str, Any]]]) -> None:
+    """A page's edge rows, one multi-row upsert per table (see :mod:`fb_commerce.warehouse.page_writer`), one
+    transaction."""
     with engine.begin() as connection:
         for table, table_rows in rows.items():
             if table_rows:
-                upsert(connection, table, table_rows)
+                write_rows(connection, resolve_table(table), table_rows)
 
 
 def read_back(

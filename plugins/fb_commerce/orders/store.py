@@ -1,6 +1,7 @@
 """Storing one page of orders: orders, items and new references in one transaction.
 
 A page is committed whole or not at all, so an order is never stored without its items or without its reference.
+Each table takes one statement per page (see :mod:`fb_commerce.warehouse.page_writer`).
 Upserts by key mean a rerun, the watermark overlap or a page read twice update rows instead of adding them.
 Meta's columns are overwritten with what Meta says now; ours (``merchant_order_reference``, ``acknowledged_at``,
 the acknowledgement errors) are written once, when the order is first stored or first needs them, and never by
@@ -21,8 +22,9 @@ from sqlalchemy.engine import Connection, Engine
 from fb_commerce.orders.mapping import item_rows, order_row
 from fb_commerce.orders.reference import ReferenceGenerator, generate_references, set_references
 from fb_commerce.orders.states import ACKNOWLEDGED_STATES, CREATED, FB_PROCESSING
-from fb_commerce.warehouse.page_writer import write_rows
+from fb_commerce.warehouse.page_writer import insert_rows, write_rows
 from fb_commerce.warehouse.schema import fb_order_items, fb_orders
+from fb_commerce.warehouse.upsert import transaction
 
 log = logging.getLogger(__name__)
 
@@ -85,13 +87,27 @@ def _mark_acknowledged(connection: Connection, order_ids: Sequence[str], at: dt.
     )
 
 
-def store_page(
-    engine: Engine,
-    orders: Sequence[dict[str, Any]],
-    *,
-    synced_at: dt.datetime,
-    generator: ReferenceGenerator,
-) -> StoredPage:
+@dataclass(frozen=True)
+class PageRows:
+    """A page of Meta orders as fb_orders and fb_order_items rows, one per key, read at ``synced_at``."""
+
+    synced_at: dt.datetime
+    orders: dict[str, dict[str, Any]]
+    items: list[dict[str, Any]]
+
+    @classmethod
+    def of(cls, orders: Sequence[dict[str, Any]], synced_at: dt.datetime) -> PageRows:
+        """Map a page's ``data`` (orders with ``items`` expanded inline), read at ``synced_at``.
+
+        Pure, so the pull runs it next to the fetching, while the warehouse stores the previous page. Keyed, so
+        an order listed twice in a page is written once (PostgreSQL refuses a row twice per statement).
+        """
+        rows = {row["order_id"]: row for row in (order_row(order, synced_at) for order in orders)}
+        items = {(item["order_id"], item["item_id"]): item for order in orders for item in item_rows(order, synced_at)}
+        return cls(synced_at, rows, list(items.values()))
+
+
+def store_page(bind: Engine | Connection, page: PageRows, *, generator: ReferenceGenerator) -> StoredPage:
     """Upsert a page of Meta orders with their items, and give new orders their reference; one transaction.
 
     - References: an order gets one the first time it is stored outside FB_PROCESSING (it may never finalise):
@@ -100,18 +116,19 @@ def store_page(
       whether first seen that way or acknowledged by us with the answer lost (a timeout, a killed task), so it
       is recorded instead of acknowledged again.
 
-    :param orders: the page's ``data`` (orders with ``items`` expanded inline).
-    :param synced_at: when the page was read (``synced_at`` of the rows, ``acknowledged_at`` of discoveries).
+    :param bind: the warehouse, or a connection outside any transaction (a pull keeps one for all its pages);
+        the page is committed before this returns.
+    :param page: the page's rows (:meth:`PageRows.of`); its ``synced_at`` (when it was read) is also the
+        ``acknowledged_at`` of discoveries.
     :param generator: makes references for orders that need one (see :mod:`fb_commerce.orders.reference`).
     """
     result = StoredPage()
-    if not orders:
+    if not page.orders:
         return result
-    rows = {row["order_id"]: row for row in (order_row(order, synced_at) for order in orders)}
-    # keyed, so an order listed twice in a page is written once (PostgreSQL refuses a row twice per statement)
-    items = list({(item["order_id"], item["item_id"]): item
-                  for order in orders for item in item_rows(order, synced_at)}.values())
-    with engine.begin() as connection:
+    rows, items, synced_at = page.orders, page.items, page.synced_at
+    if isinstance(bind, Connection) and bind.in_transaction():
+        raise ValueError("store_page commits the page itself: pass a connection outside a transaction")
+    with transaction(bind) as connection:
         known = _known(connection, list(rows))
         needing = [row for oid, row in rows.items() if row["state"] != FB_PROCESSING
                    and (oid not in known or known[oid].reference is None)]
@@ -123,13 +140,17 @@ def store_page(
                         and (oid not in known or known[oid].acknowledged_at is None)]
 
         # New orders carry our columns in their insert; stored ones get them by update, only where unset.
-        for oid in set(rows) - set(known):
+        new = set(rows) - set(known)
+        for oid in new:
             if oid in references:
                 rows[oid]["merchant_order_reference"] = references[oid]
             if rows[oid]["state"] in ACKNOWLEDGED_STATES:
                 rows[oid]["acknowledged_at"] = synced_at
-        write_rows(connection, fb_orders, list(rows.values()), keep=OURS)
-        write_rows(connection, fb_order_items, items)
+        # Orders just found absent, and so their items, are inserted (COPY on PostgreSQL); the rest upserted.
+        insert_rows(connection, fb_orders, [row for oid, row in rows.items() if oid in new])
+        write_rows(connection, fb_orders, [row for oid, row in rows.items() if oid not in new], keep=OURS)
+        insert_rows(connection, fb_order_items, [item for item in items if item["order_id"] in new])
+        write_rows(connection, fb_order_items, [item for item in items if item["order_id"] not in new])
         set_references(connection, {oid: ref for oid, ref in references.items() if oid in known})
         _mark_acknowledged(connection, [oid for oid in acknowledged if oid in known], synced_at)
 

@@ -10,7 +10,9 @@ Plain SQLAlchemy and Alembic, no Airflow (the Airflow side is :mod:`fb_commerce.
 - :mod:`~fb_commerce.warehouse.migrate`: ``upgrade``, ``current_revision``, ``head_revision``,
   ``require_latest``, ``ensure_latest`` and ``SchemaOutOfDate``;
 - :mod:`~fb_commerce.warehouse.upsert`: ``upsert``, ``insert_ignore``, ``replace_interval``;
-- :mod:`~fb_commerce.warehouse.bulk`: ``bulk_upsert`` for large inputs (COPY on PostgreSQL);
+- :mod:`~fb_commerce.warehouse.bulk`: ``bulk_upsert`` for large inputs and ``copy_rows`` (COPY on PostgreSQL);
+- :mod:`~fb_commerce.warehouse.page_writer`: ``write_rows`` / ``insert_rows``, one statement per table for a
+  page of an incremental pull;
 - :mod:`~fb_commerce.warehouse.paths`: the data folder and the default SQLite file.
 
 Submodules are imported on demand, so importing this package costs nothing at DAG parse time.

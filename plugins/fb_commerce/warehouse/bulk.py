@@ -11,10 +11,12 @@ to the last one given, and columns the rows do not carry are left alone.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import itertools
 import uuid
+from decimal import Decimal
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -91,25 +93,36 @@ def iter_chunks(rows: Any, chunk_size: int) -> Iterator[Chunk]:
 # --- PostgreSQL: CSV + COPY into a temporary table ----------------------------------------------------------
 
 
-def _copy_text(value: Any) -> str:
+def _quoted(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def _copy_field(value: Any) -> str:
+    """Any other value: quoted as text (an unquoted empty field would be NULL)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (dt.datetime, dt.date, dt.time)):
         return value.isoformat()
     if isinstance(value, float):
         return repr(value)
-    return str(value)
+    return _quoted(str(value))
 
 
-def _csv_field(value: Any) -> str:
-    # An unquoted empty field is NULL in COPY's CSV format and a quoted one is the empty string, so every
-    # value is quoted and NULL is left empty (Python 3.11's csv module cannot write that distinction).
-    if value is None:
-        return ""
-    return '"' + _copy_text(value).replace('"', '""') + '"'
+#: CSV fields of the common types by exact class: text is always quoted, since an unquoted empty field is NULL
+#: in COPY's CSV format and a quoted one the empty string (Python 3.11's csv module cannot write that
+#: distinction); numbers, booleans and ISO timestamps never need quotes. NULL is the empty field.
+_FIELDS: dict[type, Callable[[Any], str]] = {
+    str: _quoted,
+    int: str,
+    Decimal: str,
+    bool: lambda value: "true" if value else "false",
+    dt.datetime: dt.datetime.isoformat,
+    dt.date: dt.date.isoformat,
+    type(None): lambda _value: "",
+}
 
 
-def _bind_processors(
+def bind_processors(
     table: sa.Table, columns: Sequence[str], dialect: sa.Dialect
 ) -> list[Callable[[Any], Any] | None]:
     """The column types' own bind processing (UTC normalisation, money rounding, JSON serialisation).
@@ -119,17 +132,77 @@ def _bind_processors(
     return [table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
 
 
-def _csv_chunk(tuples: list[tuple[Any, ...]], processors: list[Callable[[Any], Any] | None]) -> io.StringIO:
-    buffer = io.StringIO()
+def _processed(
+    tuples: Iterable[tuple[Any, ...]], processors: list[Callable[[Any], Any] | None]
+) -> Iterator[tuple[Any, ...]]:
     for values in tuples:
-        fields = (
-            _csv_field(proc(value) if proc is not None and value is not None else value)
+        yield tuple(
+            proc(value) if proc is not None and value is not None else value
             for value, proc in zip(values, processors, strict=True)
         )
-        buffer.write(",".join(fields))
-        buffer.write("\n")
-    buffer.seek(0)
-    return buffer
+
+
+@contextlib.contextmanager
+def driver_cursor(connection: Connection, statement: str) -> Iterator[Any]:
+    """A cursor of the connection's driver (for COPY, ``execute_values``), closed after use; the driver's
+    errors come out as SQLAlchemy's (IntegrityError...) with ``statement``, as from ``Connection.execute``."""
+    dbapi_error = connection.dialect.loaded_dbapi.Error
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        yield cursor
+    except dbapi_error as exc:
+        raise sa.exc.DBAPIError.instance(statement, None, exc, dbapi_error) from exc
+    finally:
+        cursor.close()
+
+
+class _CsvStream:
+    """The CSV lines of some rows as a file COPY reads from, rendered as it asks for them: the server parses
+    the rows already sent while the next ones are being rendered (and their values bind-processed, when the
+    rows come from a generator)."""
+
+    def __init__(self, tuples: Iterable[tuple[Any, ...]]) -> None:
+        self._tuples = iter(tuples)
+        #: what a row raised (psycopg2 reports it as a cancelled COPY; the caller re-raises this instead)
+        self.error: Exception | None = None
+
+    def read(self, size: int = -1) -> str:
+        fields, other = _FIELDS.get, _copy_field
+        lines: list[str] = []
+        length = 0
+        try:
+            for values in self._tuples:
+                line = ",".join([fields(value.__class__, other)(value) for value in values]) + "\n"
+                lines.append(line)
+                length += len(line)
+                if 0 <= size <= length:
+                    break
+        except Exception as exc:
+            self.error = exc
+            raise
+        return "".join(lines)  # "" once every row is sent: the end of the COPY data
+
+
+#: characters COPY asks for per read, and so per message to the server
+COPY_READ_SIZE = 64 * 1024
+
+
+def copy_rows(connection: Connection, target: str, columns: Sequence[str], tuples: Iterable[tuple[Any, ...]]) -> None:
+    """``COPY target (columns) FROM STDIN`` of bind-processed tuples (CSV, streamed); PostgreSQL only.
+
+    :param target: the table's name as SQL (quoted where needed), e.g. from ``format_table``.
+    :param tuples: the values in ``columns`` order; may be a generator, read once, as COPY goes.
+    """
+    preparer = connection.dialect.identifier_preparer
+    sql = f"COPY {target} ({', '.join(preparer.quote(c) for c in columns)}) FROM STDIN WITH (FORMAT csv)"
+    stream = _CsvStream(tuples)
+    with driver_cursor(connection, sql) as cursor:
+        try:
+            cursor.copy_expert(sql, stream, size=COPY_READ_SIZE)
+        except connection.dialect.loaded_dbapi.Error:
+            if stream.error is not None:
+                raise stream.error from None
+            raise
 
 
 def _postgres_bulk_upsert(
@@ -165,16 +238,11 @@ def _postgres_bulk_upsert(
         f"SELECT {column_list} FROM {preparer.format_table(table)} WITH NO DATA"
     )
     connection.exec_driver_sql(f"ALTER TABLE {temp} ADD COLUMN _fbc_seq BIGINT GENERATED ALWAYS AS IDENTITY")
-    processors = _bind_processors(table, columns, connection.dialect)
-    copy_sql = f"COPY {temp} ({column_list}) FROM STDIN WITH (FORMAT csv)"
-    cursor = connection.connection.driver_connection.cursor()
-    try:
-        for chunk_columns, tuples in itertools.chain([first], chunks):
-            if chunk_columns != columns:
-                raise ValueError(f"bulk chunks must carry the same columns: {columns} then {chunk_columns}")
-            cursor.copy_expert(copy_sql, _csv_chunk(tuples, processors))
-    finally:
-        cursor.close()
+    processors = bind_processors(table, columns, connection.dialect)
+    for chunk_columns, tuples in itertools.chain([first], chunks):
+        if chunk_columns != columns:
+            raise ValueError(f"bulk chunks must carry the same columns: {columns} then {chunk_columns}")
+        copy_rows(connection, temp, columns, _processed(tuples, processors))
     return max(connection.execute(stmt).rowcount, 0)
 
 

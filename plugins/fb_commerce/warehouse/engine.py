@@ -3,7 +3,9 @@
 :func:`create_warehouse_engine` is the one place where connection-level settings live, so every caller gets
 the same behaviour: on SQLite WAL (readers never block the writer), enforced foreign keys and a busy timeout
 (concurrent Airflow tasks wait for the lock instead of failing); on PostgreSQL a UTC session, an application
-name and pre-ping (connections dropped by a proxy are replaced instead of failing the task).
+name, pre-ping (connections dropped by a proxy are replaced instead of failing the task) and, with psycopg2,
+UPDATE/DELETE run with many parameter sets sent as batches of 100 statements per round trip
+(``executemany_mode="values_plus_batch"``; psycopg2's own ``executemany`` makes one round trip per row).
 """
 
 from __future__ import annotations
@@ -115,6 +117,9 @@ def create_warehouse_engine(url: str | URL, **engine_kwargs: Any) -> Engine:
             Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     elif backend == "postgresql":
         kwargs["pool_pre_ping"] = True
+        if url.get_driver_name() == "psycopg2":
+            # Per-row outcomes (acknowledgements, references) are UPDATE executemany; no caller reads their rowcount.
+            kwargs["executemany_mode"] = "values_plus_batch"
         query = dict(url.query)
         query["options"] = _postgres_options(url)
         query.setdefault("application_name", APPLICATION_NAME)
