@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from decimal import Decimal
 
+import pytest
+
 from fb_commerce.orders.mapping import item_rows, order_row, refund_row, shipment_row
-from fb_commerce.orders.values import timestamp
+from fb_commerce.orders.values import UnreadableValue, timestamp
 
 NOW = dt.datetime(2026, 11, 27, tzinfo=dt.timezone.utc)
 ORDER = {
@@ -57,3 +60,36 @@ def test_timestamps_in_every_form():
     expected = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
     for value in ("2026-01-02T03:04:05+0000", "2026-01-02T03:04:05Z", "2026-01-02T04:04:05+01:00", expected.timestamp()):
         assert timestamp(value) == expected
+
+
+@pytest.mark.parametrize("bad", ["12,34", "1 000.00", "NaN", "Infinity", "", "abc", ["1"], True])
+def test_an_amount_meta_sent_that_cannot_be_read_is_refused_with_its_field(bad):
+    """Never NULL or 0 in the warehouse: the pull stops on the order, naming it and the field."""
+    order = copy.deepcopy(ORDER)
+    order["estimated_payment_details"]["tax"]["amount"] = bad
+    if bad == "":  # an empty amount is an absent one, not a wrong one
+        assert order_row(order, NOW)["tax"] is None
+        return
+    with pytest.raises(UnreadableValue, match=r"order 3000000000000001: estimated_payment_details\.tax\.amount"):
+        order_row(order, NOW)
+
+
+@pytest.mark.parametrize("bad", [None, "2.5", 2.5, "two", -1, True])
+def test_an_item_quantity_that_is_not_a_whole_number_is_refused(bad):
+    order = copy.deepcopy(ORDER)
+    order["items"]["data"][0]["quantity"] = bad
+    with pytest.raises(UnreadableValue, match=r"order 3000000000000001: items\[0\]\.quantity"):
+        item_rows(order, NOW)
+
+
+def test_an_item_price_that_is_not_a_money_object_is_refused():
+    order = copy.deepcopy(ORDER)
+    order["items"]["data"][0]["price_per_unit"] = "33.99 USD"
+    with pytest.raises(UnreadableValue, match=r"items\[0\]\.price_per_unit: '33.99 USD' is not a money object"):
+        item_rows(order, NOW)
+
+
+def test_a_refund_amount_that_cannot_be_read_names_the_refund():
+    refund = {"id": "R9", "refund_amount": {"total": {"amount": "1,00", "currency": "USD"}}}
+    with pytest.raises(UnreadableValue, match=r"refund R9: refund_amount\.total\.amount: '1,00'"):
+        refund_row("O1", refund, NOW)

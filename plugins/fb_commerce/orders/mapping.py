@@ -7,16 +7,32 @@ columns are ours, never Meta's, so they are not set here: an upsert of these row
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from fb_commerce.orders.values import amount, date, dig, edge, money, timestamp
+from fb_commerce.orders.values import UnreadableValue, amount, date, dig, edge, money, timestamp, whole_number
+
+
+@contextmanager
+def named(kind: str, node: dict[str, Any]) -> Iterator[None]:
+    """Re-raises an :class:`UnreadableValue` raised inside with the object it was found in (``order <id>: ...``)."""
+    try:
+        yield
+    except UnreadableValue as exc:
+        raise UnreadableValue(f"{kind} {node.get('id')}: {exc}") from None
 
 
 def order_row(order: dict[str, Any], synced_at: dt.datetime) -> dict[str, Any]:
     """One fb_orders row. ``synced_at`` is when we read it."""
+    with named("order", order):
+        return _order_row(order, synced_at)
+
+
+def _order_row(order: dict[str, Any], synced_at: dt.datetime) -> dict[str, Any]:
     payment = order.get("estimated_payment_details") or {}
-    subtotal, currency = money(dig(payment, "subtotal", "items"))
-    total, total_currency = money(payment.get("total_amount"))
+    subtotal, currency = money(dig(payment, "subtotal", "items"), "estimated_payment_details.subtotal.items")
+    total, total_currency = money(payment.get("total_amount"), "estimated_payment_details.total_amount")
     buyer = order.get("buyer_details") or {}
     address = order.get("shipping_address") or {}
     promotions = edge(order, "promotion_details")
@@ -40,8 +56,8 @@ def order_row(order: dict[str, Any], synced_at: dt.datetime) -> dict[str, Any]:
         "ship_to_country": address.get("country"),
         "currency": currency or total_currency,
         "subtotal": subtotal,
-        "shipping": amount(dig(payment, "subtotal", "shipping")),
-        "tax": amount(payment.get("tax")),
+        "shipping": amount(dig(payment, "subtotal", "shipping"), "estimated_payment_details.subtotal.shipping"),
+        "tax": amount(payment.get("tax"), "estimated_payment_details.tax"),
         "total": total,
         "tax_remitted": payment.get("tax_remitted"),
         "is_test_order": order.get("is_test_order"),
@@ -53,34 +69,37 @@ def order_row(order: dict[str, Any], synced_at: dt.datetime) -> dict[str, Any]:
 
 def item_rows(order: dict[str, Any], synced_at: dt.datetime) -> list[dict[str, Any]]:
     """fb_order_items rows of an order whose ``items`` edge was read inline."""
-    rows = []
-    for item in edge(order, "items"):
-        price, currency = money(item.get("price_per_unit"))
-        status = item.get("status") if isinstance(item.get("status"), dict) else {}
-        option = item.get("selected_shipping_option") or {}
-        rows.append(
-            {
-                "order_id": str(order["id"]),
-                "item_id": str(item["id"]),
-                "retailer_id": item.get("retailer_id"),
-                "product_id": item.get("product_id"),
-                "product_name": item.get("product_name"),
-                "quantity": int(item.get("quantity") or 0),
-                "quantity_in_progress": status.get("in_progress"),
-                "quantity_fulfilled": status.get("fulfilled"),
-                "quantity_cancelled": status.get("cancelled"),
-                "price_per_unit": price,
-                "currency": currency,
-                "tax": amount(dig(item, "tax_details", "estimated_tax")),
-                "captured_tax": amount(dig(item, "tax_details", "captured_tax", "total_tax")),
-                "shipping_option_name": option.get("name"),
-                "shipping_option_price": amount(option.get("price")),
-                "shipping_option_tax": amount(option.get("calculated_tax")),
-                "synced_at": synced_at,
-                "raw": item,
-            }
-        )
-    return rows
+    with named("order", order):
+        return [_item_row(order, n, item, synced_at) for n, item in enumerate(edge(order, "items"))]
+
+
+def _item_row(order: dict[str, Any], n: int, item: dict[str, Any], synced_at: dt.datetime) -> dict[str, Any]:
+    at = f"items[{n}]"
+    price, currency = money(item.get("price_per_unit"), f"{at}.price_per_unit")
+    status = item.get("status") if isinstance(item.get("status"), dict) else {}
+    option = item.get("selected_shipping_option") or {}
+    return {
+        "order_id": str(order["id"]),
+        "item_id": str(item["id"]),
+        "retailer_id": item.get("retailer_id"),
+        "product_id": item.get("product_id"),
+        "product_name": item.get("product_name"),
+        "quantity": whole_number(item.get("quantity"), f"{at}.quantity"),
+        "quantity_in_progress": status.get("in_progress"),
+        "quantity_fulfilled": status.get("fulfilled"),
+        "quantity_cancelled": status.get("cancelled"),
+        "price_per_unit": price,
+        "currency": currency,
+        "tax": amount(dig(item, "tax_details", "estimated_tax"), f"{at}.tax_details.estimated_tax"),
+        "captured_tax": amount(
+            dig(item, "tax_details", "captured_tax", "total_tax"), f"{at}.tax_details.captured_tax.total_tax"
+        ),
+        "shipping_option_name": option.get("name"),
+        "shipping_option_price": amount(option.get("price"), f"{at}.selected_shipping_option.price"),
+        "shipping_option_tax": amount(option.get("calculated_tax"), f"{at}.selected_shipping_option.calculated_tax"),
+        "synced_at": synced_at,
+        "raw": item,
+    }
 
 
 def shipment_row(order_id: str, shipment: dict[str, Any], synced_at: dt.datetime) -> dict[str, Any]:
@@ -114,8 +133,11 @@ def cancellation_row(order_id: str, cancellation: dict[str, Any], synced_at: dt.
 
 def refund_row(order_id: str, refund: dict[str, Any], synced_at: dt.datetime) -> dict[str, Any]:
     totals = refund.get("refund_amount") or {}
-    subtotal, currency = money(totals.get("subtotal"))
-    total, total_currency = money(totals.get("total") or totals.get("amount"))
+    with named("refund", refund):
+        subtotal, currency = money(totals.get("subtotal"), "refund_amount.subtotal")
+        total, total_currency = money(totals.get("total") or totals.get("amount"), "refund_amount.total")
+        shipping = amount(totals.get("shipping"), "refund_amount.shipping")
+        tax = amount(totals.get("tax"), "refund_amount.tax")
     reason = refund.get("refund_reason") or {}
     return {
         "refund_id": str(refund["id"]),
@@ -124,8 +146,8 @@ def refund_row(order_id: str, refund: dict[str, Any], synced_at: dt.datetime) ->
         "reason_text": reason.get("reason_text") or refund.get("reason_text"),
         "currency": currency or total_currency,
         "subtotal": subtotal,
-        "shipping": amount(totals.get("shipping")),
-        "tax": amount(totals.get("tax")),
+        "shipping": shipping,
+        "tax": tax,
         "total": total,
         "items": edge(refund, "items"),
         "synced_at": synced_at,

@@ -7,20 +7,46 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 
-def money(value: Any) -> tuple[Decimal | None, str | None]:
-    """``{"amount": "12.34", "currency": "USD"}`` as (Decimal("12.34"), "USD"); (None, None) when absent."""
-    if not isinstance(value, dict):
+class UnreadableValue(ValueError):
+    """A value from Meta that cannot be read exactly: refused with the field named, never stored as NULL or 0."""
+
+
+def money(value: Any, field: str = "amount") -> tuple[Decimal | None, str | None]:
+    """``{"amount": "12.34", "currency": "USD"}`` as (Decimal("12.34"), "USD"); (None, None) when absent.
+
+    An amount that is not an exact, finite decimal (``"12,34"``, ``"NaN"``, a list) raises :class:`UnreadableValue`
+    naming ``field``: a wrong amount in the warehouse is worse than a stopped sync.
+    """
+    if value is None:
         return None, None
-    amount = value.get("amount")
+    if not isinstance(value, dict):
+        raise UnreadableValue(f"{field}: {str(value)[:100]!r} is not a money object")
+    raw = value.get("amount")
+    if raw is None or raw == "":
+        return None, value.get("currency")
     try:
-        parsed = Decimal(str(amount)) if amount not in (None, "") else None
+        if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+            raise InvalidOperation
+        parsed = Decimal(str(raw).strip())
     except InvalidOperation:
-        parsed = None
+        raise UnreadableValue(f"{field}.amount: {str(raw)[:100]!r} is not a decimal amount") from None
+    if not parsed.is_finite():
+        raise UnreadableValue(f"{field}.amount: {str(raw)[:100]!r} is not a finite amount")
     return parsed, value.get("currency")
 
 
-def amount(value: Any) -> Decimal | None:
-    return money(value)[0]
+def amount(value: Any, field: str = "amount") -> Decimal | None:
+    return money(value, field)[0]
+
+
+def whole_number(value: Any, field: str) -> int:
+    """A count Meta sends (``3`` or ``"3"``); anything else, missing or negative included, raises
+    :class:`UnreadableValue`."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    raise UnreadableValue(f"{field}: {str(value)[:100]!r} is not a whole number")
 
 
 def timestamp(value: Any) -> dt.datetime | None:
