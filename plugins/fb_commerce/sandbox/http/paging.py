@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import invalid_param
+from ..world.errors import invalid_param
 
 Key = tuple[Any, ...]
 
