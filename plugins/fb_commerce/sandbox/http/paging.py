@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-from bisect import bisect_left, bisect_right
 import heapq
 import json
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any

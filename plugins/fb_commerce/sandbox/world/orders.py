@@ -11,7 +11,6 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from . import errors as E
-from .money_flow import record_refund, record_sale
 from .model import (
     COMPLETED,
     CREATED,
@@ -26,6 +25,7 @@ from .model import (
     ShipmentLine,
 )
 from .money import ZERO, cents, parse_amount, prorate
+from .money_flow import record_refund, record_sale
 
 if TYPE_CHECKING:
     from .store import Store

@@ -17,9 +17,14 @@ from .store import SeedParams, Store
 class Sandbox(Store):
     """Everything the fake Commerce Platform knows, seeded and ticking. Change it only while holding ``lock``."""
 
-    def __init__(self, seed: int = defaults.SANDBOX_SEED, orders: int = defaults.SANDBOX_ORDERS,
-                 products: int = defaults.SANDBOX_PRODUCTS, days: int = defaults.SANDBOX_DAYS,
-                 anchor: float | None = None) -> None:
+    def __init__(
+        self,
+        seed: int = defaults.SANDBOX_SEED,
+        orders: int = defaults.SANDBOX_ORDERS,
+        products: int = defaults.SANDBOX_PRODUCTS,
+        days: int = defaults.SANDBOX_DAYS,
+        anchor: float | None = None,
+    ) -> None:
         super().__init__(SeedParams(seed, orders, products, days, anchor))
         self.reset()
 
