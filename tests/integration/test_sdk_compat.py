@@ -33,12 +33,13 @@ from facebook_business.api import FacebookAdsApi  # noqa: E402
 from facebook_business.exceptions import FacebookRequestError  # noqa: E402
 
 from fb_commerce import defaults  # noqa: E402
-from fb_commerce.sandbox import catalog_fields, routes_account, routes_catalog, routes_orders  # noqa: E402
-from fb_commerce.sandbox.model import ORDER_STATES  # noqa: E402
-from fb_commerce.sandbox.orders import CANCEL_REASONS, REFUND_REASONS  # noqa: E402
-from fb_commerce.sandbox.views_catalog import PRODUCT, UPLOAD, UPLOAD_ERROR  # noqa: E402
-from fb_commerce.sandbox.views_finance import PAYOUT, TRANSACTION  # noqa: E402
-from fb_commerce.sandbox.views_orders import CANCELLATION, ITEM, ORDER, REFUND, RETURN, SHIPMENT  # noqa: E402
+from fb_commerce.sandbox.http import routes_account, routes_catalog, routes_orders  # noqa: E402
+from fb_commerce.sandbox.http.views_catalog import PRODUCT, UPLOAD, UPLOAD_ERROR  # noqa: E402
+from fb_commerce.sandbox.http.views_finance import PAYOUT, TRANSACTION  # noqa: E402
+from fb_commerce.sandbox.http.views_orders import CANCELLATION, ITEM, ORDER, REFUND, RETURN, SHIPMENT  # noqa: E402
+from fb_commerce.sandbox.world import catalog_fields  # noqa: E402
+from fb_commerce.sandbox.world.model import ORDER_STATES  # noqa: E402
+from fb_commerce.sandbox.world.orders import CANCEL_REASONS, REFUND_REASONS  # noqa: E402
 
 REFERENCE = "../shared/reference/graph-api.md"
 CMS = defaults.SANDBOX_CMS_ID

@@ -1,11 +1,20 @@
 """A local, stateful stand-in for Meta's Commerce Platform Graph API.
 
-The sandbox behaves like the Graph API as ``reference/graph-api.md`` describes it, so the pipelines run against it or
-against graph.facebook.com with only the connection changed. The model (``state``, ``orders``, ``ledger``,
-``catalog``, ``seed``) is plain Python; ``app`` wires it into FastAPI, ``server`` runs it with uvicorn and ``client``
-drives its admin API. Nothing here imports Airflow: the sandbox must stay light enough to start in a test.
+The sandbox behaves like the Graph API as ``docs/graph-api.md`` describes it, so the pipelines run against it or
+against graph.facebook.com with only the connection changed. Two rooms, with dependencies pointing one way:
 
-Public entry points: ``fb_commerce.sandbox.app.create_app``, ``fb_commerce.sandbox.server.SandboxServer`` /
+- ``world/``: what the Commerce Platform knows and does, plain Python: the data store (``store``), the model,
+  the rules (``orders``, ``catalog``, ``catalog_fields``, ``feeds``), money (``money``, ``money_flow``), time
+  (``clock``, ``timeline``), the seeded history (``seed``) and Meta's error codes (``errors``); ``world.sandbox``
+  puts them together. It never imports ``http``.
+- ``http/``: the Graph API and admin API over FastAPI: the request pipeline, routes, views (JSON fields), paging and
+  the snapshot. It calls into ``world``.
+
+``server`` runs both with uvicorn and ``client`` drives the admin API over HTTP. Nothing here imports Airflow: the
+sandbox must stay light enough to start in a test. The product code never imports the sandbox (a test says so);
+only the launchers (``cli``, ``demo``, ``devstack``, ``local``) start it.
+
+Public entry points: ``fb_commerce.sandbox.http.app.create_app``, ``fb_commerce.sandbox.server.SandboxServer`` /
 ``serve`` and ``fb_commerce.sandbox.client.SandboxAdmin``.
 """
 

@@ -119,7 +119,7 @@ class SandboxGraph:
                  version: str | None = None, timeout: float = 60.0) -> None:
         from fb_commerce import defaults
 
-        from .auth import appsecret_proof
+        from .http.auth import appsecret_proof
 
         self.base_url = base_url.rstrip("/")
         self.version = version or defaults.API_VERSION

@@ -14,10 +14,10 @@ import uvicorn
 
 from fb_commerce import defaults
 
-from .app import create_app
-from .auth import appsecret_proof
 from .client import SandboxAdmin
-from .state import Sandbox
+from .http.app import create_app
+from .http.auth import appsecret_proof
+from .world.sandbox import Sandbox
 
 _START_TIMEOUT = 30.0
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .clock import iso
+from ..world.clock import iso
+from ..world.model import Feed, FeedError, Product, Upload
+from ..world.money import parse_price
 from .fields import Schema, attr
-from .model import Feed, FeedError, Product, Upload
-from .money import parse_price
 
 _SAMPLES = 5  # samples per error kind in GET /{upload_id}/errors
 

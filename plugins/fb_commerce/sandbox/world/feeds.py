@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from sys import intern
-
 from urllib.parse import urlsplit
 
 from .catalog_fields import FATAL, KNOWN, WARNING, check_row

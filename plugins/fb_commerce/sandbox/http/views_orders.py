@@ -5,10 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from .clock import day, iso
+from ..world.clock import day, iso
+from ..world.model import FB_PROCESSING, LineItem, Order, Refund, Shipment
+from ..world.money import ZERO, money
 from .fields import Schema, attr
-from .model import FB_PROCESSING, LineItem, Order, Refund, Shipment
-from .money import ZERO, money
 
 
 def _m(amount: Decimal) -> dict[str, str]:

@@ -1,7 +1,9 @@
-"""The sandbox's in-memory world: stores, indexes, ids, virtual time and the lock around every change.
+"""The sandbox's data store: stores, indexes, ids, virtual time and the lock around every change.
 
-Plain Python, no FastAPI. The order state machine lives in ``orders``, money in ``ledger``, products and feeds in
-``catalog``; they all change a ``Sandbox`` while holding ``Sandbox.lock``.
+Plain Python, no FastAPI, and no behaviour: the order state machine lives in ``orders``, money in ``money_flow``,
+products and feeds in ``catalog``, what time makes happen in ``timeline`` and the seeded history in ``seed``. They all
+change a ``Store`` while holding ``Store.lock`` and import this module, never the other way round;
+:class:`~fb_commerce.sandbox.world.sandbox.Sandbox` puts store and behaviour together.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import random
 import threading
 from bisect import bisect_left, insort
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,9 +24,7 @@ from .config import SandboxConfig
 from .faults import FaultConfig
 from .idempotency import IdempotencyStore
 from .model import (
-    CREATED,
     FB_PROCESSING,
-    IN_PROGRESS,
     ORDER_STATES,
     BatchRequest,
     Feed,
@@ -66,40 +67,30 @@ class SeedParams:
     anchor: float | None = None
 
 
-class Sandbox:
+class Store:
     """Everything the fake Commerce Platform knows. Change it only while holding ``lock``."""
 
-    def __init__(self, seed: int = defaults.SANDBOX_SEED, orders: int = defaults.SANDBOX_ORDERS,
-                 products: int = defaults.SANDBOX_PRODUCTS, days: int = defaults.SANDBOX_DAYS,
-                 anchor: float | None = None) -> None:
+    def __init__(self, params: SeedParams) -> None:
         self.lock = threading.RLock()
         self.clock = VirtualClock()
-        self.initial = SeedParams(seed, orders, products, days, anchor)
-        self.params = self.initial
-        self.reset()
+        self.initial = params
+        self.params = params
+        self.reset_settings()
+        self.clear()
 
     # --- lifecycle --------------------------------------------------------------------------------------------
 
-    def reset(self) -> None:
-        """Back to the seed the sandbox started with: faults off, clock back, stats zeroed, default config."""
+    def reset_settings(self) -> None:
+        """Faults off, clock back, stats zeroed, default config (the world itself is left as it is)."""
         with self.lock:
             self.clock.reset()
             self.config = SandboxConfig()
             self.faults = FaultConfig()
             self.stats = Stats()
             self.usage = UsageMeter(self.config.app_calls_per_minute)
-            self.load(self.initial)
 
-    def load(self, params: SeedParams) -> None:
-        """Replace the world with a freshly seeded one (config, faults and stats are kept)."""
-        from .seed import populate
-
-        with self.lock:
-            self.params = params
-            self._clear()
-            populate(self, params)
-
-    def _clear(self) -> None:
+    def clear(self) -> None:
+        """Empty the world: no orders, products, money or ids (config, faults and stats are kept)."""
         for upload in getattr(self, "open_uploads", []):  # spooled files of sessions that never finished
             if upload.path is not None:
                 upload.path.unlink(missing_ok=True)
@@ -195,28 +186,11 @@ class Sandbox:
 
     # --- time -------------------------------------------------------------------------------------------------
 
-    def tick(self, now: float | None = None) -> None:
-        """Apply everything that became due: orders leave FB_PROCESSING, payouts, finished uploads and batches."""
-        from .catalog import finish_batch, finish_upload
-        from .ledger import run_payouts
-
-        now = self.now() if now is None else now
+    def pop_processing(self, now: float) -> Iterator[tuple[float, Order]]:
+        """Orders whose FB_PROCESSING window ended by ``now`` (with when it ended), taken off the wait list."""
         while self._processing and self._processing[0][0] <= now:
             due, order_id = heapq.heappop(self._processing)
             order = self.orders.get(order_id)
             if order is not None and order.state == FB_PROCESSING:
-                # Without a registered order-management app finalized orders skip CREATED (reference §1.1).
                 order.processing_until = None
-                self.set_state(order, CREATED if self.order_management_apps else IN_PROGRESS, due)
-        if self.pending_payouts and self.pending_payouts[0][0] <= now:
-            run_payouts(self, now)
-        for upload in [u for u in self.open_uploads if u.due <= now and u.parsed is not None]:
-            finish_upload(self, upload, max(upload.due, upload.start))
-        for batch in [b for b in self.open_batches if b.due <= now]:
-            finish_batch(self, batch, batch.due)
-
-    def advance(self, seconds: float) -> float:
-        with self.lock:
-            now = self.clock.advance(seconds)
-            self.tick(now)
-            return now
+                yield due, order

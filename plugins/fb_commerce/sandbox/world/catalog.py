@@ -2,7 +2,7 @@
 
 A session finishes when its parse is done and its delay (``upload_delay_seconds``) has passed on the virtual clock;
 an items_batch handle is validated and applied when it finishes (``batch_delay_seconds``). Both are applied by
-``Sandbox.tick`` under the lock; only the parse and the URL fetch run outside it, in a worker thread.
+``timeline.tick`` under the lock; only the parse and the URL fetch run outside it, in a worker thread.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from .feeds import ParseResult, failed, parse_feed, product_from
 from .model import BatchRequest, Feed, Product, Upload
 
 if TYPE_CHECKING:
-    from .state import Sandbox
+    from .store import Store
 
 MAX_BATCH_REQUESTS = 5000
 MAX_BATCH_BYTES = 28 * 1024 * 1024
@@ -30,7 +30,7 @@ _URL_FETCH_TIMEOUT = 30.0
 # --- feeds and upload sessions --------------------------------------------------------------------------------
 
 
-def create_feed(sb: Sandbox, catalog_id: str, params: dict[str, Any], now: float) -> Feed:
+def create_feed(sb: Store, catalog_id: str, params: dict[str, Any], now: float) -> Feed:
     feed = Feed(sb.new_id("feed"), catalog_id, str(params.get("name") or "Product feed"), now,
                 schedule=params.get("schedule"), update_schedule=params.get("update_schedule"),
                 ingestion_source_type=str(params.get("ingestion_source_type") or "primary_feed"),
@@ -40,7 +40,7 @@ def create_feed(sb: Sandbox, catalog_id: str, params: dict[str, Any], now: float
     return feed
 
 
-def start_upload(sb: Sandbox, feed: Feed, *, path: Path | None, filename: str | None, url: str | None,
+def start_upload(sb: Store, feed: Feed, *, path: Path | None, filename: str | None, url: str | None,
                  update_only: bool, now: float) -> Upload:
     """Open a session; the file (already spooled to ``path``) or the URL is read in a worker thread."""
     upload = Upload(sb.new_id("upload"), feed.id, now,
@@ -75,7 +75,7 @@ def _fetch(url: str) -> Path:
     return Path(tmp.name)
 
 
-def finish_upload(sb: Sandbox, upload: Upload, at: float) -> None:
+def finish_upload(sb: Store, upload: Upload, at: float) -> None:
     """Apply a parsed session: upsert valid rows; a replace (not update_only) upload deletes what it did not name."""
     result: ParseResult = upload.parsed
     created = updated = 0
@@ -126,7 +126,7 @@ def _csv_cell(value: str) -> str:
 # --- items_batch ----------------------------------------------------------------------------------------------
 
 
-def submit_batch(sb: Sandbox, catalog_id: str, requests: list[Any], allow_upsert: bool, now: float) -> BatchRequest:
+def submit_batch(sb: Store, catalog_id: str, requests: list[Any], allow_upsert: bool, now: float) -> BatchRequest:
     handle = base64.urlsafe_b64encode(f"items_batch:{catalog_id}:{sb.new_id('batch')}".encode()).decode()
     batch = BatchRequest(handle.rstrip("="), catalog_id, now, now + sb.config.batch_delay_seconds, requests,
                          allow_upsert)
@@ -135,7 +135,7 @@ def submit_batch(sb: Sandbox, catalog_id: str, requests: list[Any], allow_upsert
     return batch
 
 
-def finish_batch(sb: Sandbox, batch: BatchRequest, at: float) -> None:
+def finish_batch(sb: Store, batch: BatchRequest, at: float) -> None:
     """Validate and apply each request in order; invalid ones are reported and skipped."""
     for line, request in enumerate(batch.requests):
         message = _apply_request(sb, batch, line, request, at)
@@ -157,7 +157,7 @@ def _retailer_id(request: Any) -> str:
     return str(data.get("id") or request.get("retailer_id") or "")
 
 
-def _apply_request(sb: Sandbox, batch: BatchRequest, line: int, request: Any, at: float) -> str | None:
+def _apply_request(sb: Store, batch: BatchRequest, line: int, request: Any, at: float) -> str | None:
     """Apply one request; the error message when it is invalid."""
     if not isinstance(request, dict):
         return "Each request must be an object {method, data}"

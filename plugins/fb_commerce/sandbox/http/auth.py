@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from . import errors as E
-from .config import SandboxConfig
+from ..world import errors as E
+from ..world.config import SandboxConfig
 
 
 def appsecret_proof(token: str, app_secret: str) -> str:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import errors as E
-from . import orders as ops
+from ..world import errors as E
+from ..world import orders as ops
+from ..world.model import CREATED, ORDER_STATES, Order, Return
 from .graph import ORDERS_READ, ORDERS_WRITE, GraphRequest, route
-from .model import CREATED, ORDER_STATES, Order, Return
 from .views_orders import ORDER, ORDER_EDGES, RETURN
 
 # The reference gives no maximum page size for commerce_orders: 100 is an unconfirmed, conservative cap.

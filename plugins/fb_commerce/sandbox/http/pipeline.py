@@ -19,12 +19,12 @@ from starlette.datastructures import UploadFile
 
 from fb_commerce import defaults
 
-from . import errors as E
+from ..world import errors as E
+from ..world.faults import NO_FAULT, FaultDecision, decide
+from ..world.idempotency import fingerprint, require_key
+from ..world.sandbox import Sandbox
 from .auth import check_credentials, check_permissions, token_from
-from .faults import NO_FAULT, FaultDecision, decide
 from .graph import GraphRequest, Route, UploadedFile, find_route
-from .idempotency import fingerprint, require_key
-from .state import Sandbox
 
 _VERSION_RE = re.compile(r"^v\d+\.\d+$")
 _THROTTLE_CODES = {E.THROTTLE_APP, E.THROTTLE_USER, E.THROTTLE_PAGES_USER, E.THROTTLE_CUSTOM, E.THROTTLE_PAGES,

@@ -1,6 +1,6 @@
 """The order state machine: acknowledge, ship, update tracking, cancel and refund, with Meta's rule errors.
 
-Every function takes decoded parameters (lists and dicts, not JSON strings), changes the ``Sandbox`` (the caller
+Every function takes decoded parameters (lists and dicts, not JSON strings), changes the ``Store`` (the caller
 holds its lock) and raises ``GraphError`` on a rule violation before changing anything.
 """
 
@@ -11,7 +11,6 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from . import errors as E
-from .ledger import record_refund, record_sale
 from .model import (
     COMPLETED,
     CREATED,
@@ -26,9 +25,10 @@ from .model import (
     ShipmentLine,
 )
 from .money import ZERO, cents, parse_amount, prorate
+from .money_flow import record_refund, record_sale
 
 if TYPE_CHECKING:
-    from .state import Sandbox
+    from .store import Store
 
 CANCEL_REASONS = ("CUSTOMER_REQUESTED", "OUT_OF_STOCK", "INVALID_ADDRESS", "SUSPICIOUS_ORDER", "CANCEL_REASON_OTHER")
 REFUND_REASONS = (
@@ -51,7 +51,7 @@ _FB_PROCESSING_CANCEL_AFTER = 24 * 3600  # stuck longer than 24 h: cancellable (
 # --- acknowledge ----------------------------------------------------------------------------------------------
 
 
-def acknowledge(sb: Sandbox, order: Order, reference: str | None, now: float) -> dict[str, Any]:
+def acknowledge(sb: Store, order: Order, reference: str | None, now: float) -> dict[str, Any]:
     """CREATED -> IN_PROGRESS, storing the merchant_order_reference."""
     if order.state == FB_PROCESSING:
         raise E.commerce(E.CANNOT_ACKNOWLEDGE, f"Cannot acknowledge order {order.id}: it is still FB_PROCESSING.")
@@ -69,7 +69,7 @@ def acknowledge(sb: Sandbox, order: Order, reference: str | None, now: float) ->
     return {"id": order.id, "state": IN_PROGRESS}
 
 
-def acknowledge_batch(sb: Sandbox, entries: Any, now: float) -> tuple[dict[str, Any], list[str]]:
+def acknowledge_batch(sb: Store, entries: Any, now: float) -> tuple[dict[str, Any], list[str]]:
     """``acknowledge_orders``: per-order results; a coded exception (nothing applied) if any is FB_PROCESSING.
 
     Returns the answer and the ids that were actually acknowledged.
@@ -154,7 +154,7 @@ def _merged(pairs: list[tuple[LineItem, int]]) -> list[tuple[LineItem, int]]:
     return [(line, qty) for line, qty in totals.values()]
 
 
-def _finish_if_done(sb: Sandbox, order: Order, now: float) -> None:
+def _finish_if_done(sb: Store, order: Order, now: float) -> None:
     if all(line.open_quantity == 0 for line in order.items):
         sb.set_state(order, COMPLETED, now)
     else:
@@ -171,7 +171,7 @@ def _check_reference(order: Order, reference: Any) -> None:
 # --- shipments ------------------------------------------------------------------------------------------------
 
 
-def _tracking(tracking: Any, shipment_id: str | None, sb: Sandbox) -> dict[str, Any]:
+def _tracking(tracking: Any, shipment_id: str | None, sb: Store) -> dict[str, Any]:
     if not isinstance(tracking, dict) or not tracking.get("tracking_number") or not tracking.get("carrier"):
         raise E.invalid_param("tracking_info{carrier, tracking_number} is required", field_name="tracking_info")
     carrier = str(tracking["carrier"])
@@ -188,7 +188,7 @@ def _tracking(tracking: Any, shipment_id: str | None, sb: Sandbox) -> dict[str, 
     return info
 
 
-def ship(sb: Sandbox, order: Order, params: dict[str, Any], now: float) -> Shipment:
+def ship(sb: Store, order: Order, params: dict[str, Any], now: float) -> Shipment:
     """``POST /{order_id}/shipments``: capture payment for the shipped units and record a SALE."""
     if order.state in (FB_PROCESSING, CREATED):
         raise E.commerce(E.ORDER_NOT_ACTIONABLE,
@@ -250,7 +250,7 @@ def ship(sb: Sandbox, order: Order, params: dict[str, Any], now: float) -> Shipm
     return shipment
 
 
-def update_shipment(sb: Sandbox, order: Order, params: dict[str, Any], now: float) -> Shipment:
+def update_shipment(sb: Store, order: Order, params: dict[str, Any], now: float) -> Shipment:
     """``POST /{order_id}/update_shipment``: new tracking for a shipment named by its id or external id."""
     wanted_id = params.get("shipment_id") or params.get("fulfillment_id")
     external_id = params.get("external_shipment_id")
@@ -271,7 +271,7 @@ def update_shipment(sb: Sandbox, order: Order, params: dict[str, Any], now: floa
 # --- cancellations --------------------------------------------------------------------------------------------
 
 
-def cancel(sb: Sandbox, order: Order, params: dict[str, Any], now: float,
+def cancel(sb: Store, order: Order, params: dict[str, Any], now: float,
            initiated_by: str = "MERCHANT") -> Cancellation:
     """``POST /{order_id}/cancellations``: unshipped units only; the order completes when nothing is left open."""
     if order.state == FB_PROCESSING and now - order.created < _FB_PROCESSING_CANCEL_AFTER:
@@ -364,7 +364,7 @@ def _refund_amounts(line: LineItem, entry: dict[str, Any] | None) -> RefundLine:
     return RefundLine(line.id, 0, amount, min(prorate(line.captured_tax, amount, charged), left_tax))
 
 
-def refund(sb: Sandbox, order: Order, params: dict[str, Any], now: float,
+def refund(sb: Store, order: Order, params: dict[str, Any], now: float,
            initiated_by: str = "MERCHANT") -> Refund:
     """``POST /{order_id}/refunds``: shipped units only; records a REFUND transaction."""
     code = params.get("reason_code")

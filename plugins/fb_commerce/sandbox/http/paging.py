@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-from bisect import bisect_left, bisect_right
 import heapq
 import json
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import invalid_param
+from ..world.errors import invalid_param
 
 Key = tuple[Any, ...]
 

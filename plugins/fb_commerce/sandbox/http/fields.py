@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import invalid_param
+from ..world.errors import invalid_param
 
 FieldSpec = dict[str, "FieldSpec | None"]
 Getter = Callable[[Any, Any], Any]

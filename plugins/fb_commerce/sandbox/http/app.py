@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request, Response
 
+from ..world.sandbox import Sandbox
+
 # Importing the route modules registers their Graph endpoints.
 from . import routes_account, routes_catalog, routes_finance, routes_orders  # noqa: F401
 from .pipeline import handle
 from .routes_admin import admin_router
-from .state import Sandbox
 
 
 def create_app(sandbox: Sandbox | None = None) -> FastAPI:

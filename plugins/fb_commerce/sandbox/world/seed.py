@@ -27,9 +27,10 @@ from .model import (
     Return,
 )
 from .money import ZERO, cents, money, prorate
+from .timeline import tick
 
 if TYPE_CHECKING:
-    from .state import Sandbox, SeedParams
+    from .store import SeedParams, Store
 
 _FIRST = ("Ava", "Liam", "Maya", "Noah", "Zoe", "Ethan", "Lena", "Omar", "Iris", "Caleb", "Nina", "Hugo", "Rosa",
           "Felix", "Amara", "Jonas", "Priya", "Mateo", "Chloe", "Sami")
@@ -53,7 +54,7 @@ _STATE_WEIGHTS = ((FB_PROCESSING, 5), (CREATED, 20), (IN_PROGRESS, 25), (COMPLET
 _HOUR, _DAY = 3600.0, 86400.0
 
 
-def populate(sb: Sandbox, params: SeedParams) -> None:
+def populate(sb: Store, params: SeedParams) -> None:
     """Fill an empty sandbox from ``params``; the caller holds the lock."""
     rng = random.Random(params.seed)
     anchor = float(int(params.anchor if params.anchor is not None else sb.now()))
@@ -69,10 +70,10 @@ def populate(sb: Sandbox, params: SeedParams) -> None:
     for created, state in plans:
         order = new_order(sb, rng, created, state, anchor)
         _history(sb, rng, order, state, anchor)
-    sb.tick(anchor)
+    tick(sb, anchor)
 
 
-def _account(sb: Sandbox, now: float) -> None:
+def _account(sb: Store, now: float) -> None:
     sb.register("me", "user", {"id": "100000000000010", "name": "Sandbox System User"})
     sb.register(defaults.SANDBOX_APP_ID, "application", {"id": defaults.SANDBOX_APP_ID, "name": "fb-commerce sandbox app"})
     sb.register(defaults.SANDBOX_PAGE_ID, "page", {"id": defaults.SANDBOX_PAGE_ID, "name": "Sandbox Shop Page"})
@@ -89,7 +90,7 @@ def _account(sb: Sandbox, now: float) -> None:
     sb.order_management_apps.append(defaults.SANDBOX_APP_ID)
 
 
-def _product(sb: Sandbox, rng: random.Random, n: int, since: float) -> Product:
+def _product(sb: Store, rng: random.Random, n: int, since: float) -> Product:
     retailer_id = f"SKU-{n:05d}"
     stock = 0 if rng.random() < 0.1 else rng.randint(1, 200)
     price = Decimal(rng.randint(4, 119)) + Decimal("0.99")
@@ -115,7 +116,7 @@ def _created_for(rng: random.Random, state: str, anchor: float, days: int) -> fl
     return anchor - rng.uniform(3 * _HOUR, days * _DAY)
 
 
-def new_order(sb: Sandbox, rng: random.Random, created: float, state: str, now: float,
+def new_order(sb: Store, rng: random.Random, created: float, state: str, now: float,
               processing_minutes: float | None = None) -> Order:
     """A new order placed at ``created``; FB_PROCESSING orders leave that state after the processing window."""
     ordinal = len(sb.orders) + 1
@@ -170,7 +171,7 @@ def new_order(sb: Sandbox, rng: random.Random, created: float, state: str, now: 
     return order
 
 
-def _some_products(sb: Sandbox, rng: random.Random) -> list[Product]:
+def _some_products(sb: Store, rng: random.Random) -> list[Product]:
     """A bounded sample for huge catalogs (a million products must not be copied per order)."""
     keys = sb.product_keys()
     picks = {keys[rng.randrange(len(keys))][0] for _ in range(50)}
@@ -192,7 +193,7 @@ def _promotion(rng: random.Random, order: Order) -> dict[str, Any]:
     }
 
 
-def _history(sb: Sandbox, rng: random.Random, order: Order, state: str, anchor: float) -> None:
+def _history(sb: Store, rng: random.Random, order: Order, state: str, anchor: float) -> None:
     """Replay what happened to an order with the API's own state machine."""
     if state in (FB_PROCESSING, CREATED):
         return
@@ -233,7 +234,7 @@ def _history(sb: Sandbox, rng: random.Random, order: Order, state: str, anchor: 
         _return(sb, rng, order, later(24, 120), refund=rng.random() < 0.5, anchor=anchor)
 
 
-def _ship(sb: Sandbox, rng: random.Random, order: Order, lines: list[LineItem] | None, at: float) -> None:
+def _ship(sb: Store, rng: random.Random, order: Order, lines: list[LineItem] | None, at: float) -> None:
     items = None if lines is None else [{"item_id": line.id, "quantity": line.open_quantity}
                                         for line in lines if line.open_quantity]
     if items == [] or not any(line.open_quantity for line in order.items):
@@ -244,7 +245,7 @@ def _ship(sb: Sandbox, rng: random.Random, order: Order, lines: list[LineItem] |
                                            "shipping_method_name": order.shipping_option["name"]}}, at)
 
 
-def _return(sb: Sandbox, rng: random.Random, order: Order, at: float, refund: bool, anchor: float) -> None:
+def _return(sb: Store, rng: random.Random, order: Order, at: float, refund: bool, anchor: float) -> None:
     line = next((i for i in order.items if i.shipped), None)
     if line is None:
         return
@@ -263,7 +264,7 @@ def _return(sb: Sandbox, rng: random.Random, order: Order, at: float, refund: bo
                    min(at + 2 * _DAY, anchor - 10))
 
 
-def live_orders(sb: Sandbox, count: int, state: str = CREATED, processing_minutes: float | None = None) -> list[str]:
+def live_orders(sb: Store, count: int, state: str = CREATED, processing_minutes: float | None = None) -> list[str]:
     """Orders placed now (``POST /_sandbox/orders``): CREATED, FB_PROCESSING, IN_PROGRESS or COMPLETED."""
     now = sb.now()
     ids = []

@@ -6,10 +6,10 @@ import time
 from collections import deque
 from typing import Any
 
-from . import catalog
-from . import errors as E
+from ..world import catalog
+from ..world import errors as E
+from ..world.model import Feed, Upload
 from .graph import CATALOG, GraphRequest, UploadedFile, route
-from .model import Feed, Upload
 from .views_catalog import CATALOG as CATALOG_VIEW
 from .views_catalog import FEED, PRODUCT, UPLOAD, UPLOAD_ERROR
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .clock import day, iso
+from ..world.clock import day, iso
+from ..world.model import Transaction
+from ..world.money import money
 from .fields import Schema, attr
-from .model import Transaction
-from .money import money
 from .views_orders import ORDER
 
 

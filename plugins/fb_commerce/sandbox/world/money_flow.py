@@ -21,17 +21,17 @@ from .model import Order, Payout, Refund, Shipment, Transaction
 from .money import ZERO, cents
 
 if TYPE_CHECKING:
-    from .state import Sandbox
+    from .store import Store
 
 
-def processing_fee(sb: Sandbox, total: Decimal) -> Decimal:
+def processing_fee(sb: Store, total: Decimal) -> Decimal:
     cfg = sb.config
     if total <= Decimal(cfg.flat_fee_threshold):
         return min(Decimal(cfg.flat_fee), total)
     return cents(total * Decimal(cfg.processing_fee_rate))
 
 
-def record_sale(sb: Sandbox, order: Order, shipment: Shipment, now: float) -> Transaction:
+def record_sale(sb: Store, order: Order, shipment: Shipment, now: float) -> Transaction:
     lines = [{"item_id": sl.item_id, "quantity": sl.quantity, "amount": sl.amount, "tax": sl.tax}
              for sl in shipment.lines]
     tax = shipment.tax_amount
@@ -47,7 +47,7 @@ def record_sale(sb: Sandbox, order: Order, shipment: Shipment, now: float) -> Tr
     return txn
 
 
-def record_refund(sb: Sandbox, order: Order, refund: Refund, now: float) -> Transaction:
+def record_refund(sb: Store, order: Order, refund: Refund, now: float) -> Transaction:
     lines = [{"item_id": rl.item_id, "quantity": rl.quantity, "amount": -rl.subtotal, "tax": -rl.tax}
              for rl in refund.lines]
     # Deductions (return shipping kept by the merchant) reduce what goes back: book them against the subtotal.
@@ -62,12 +62,12 @@ def record_refund(sb: Sandbox, order: Order, refund: Refund, now: float) -> Tran
     return txn
 
 
-def _payout_day(sb: Sandbox, captured: float) -> float:
+def _payout_day(sb: Store, captured: float) -> float:
     """Everything captured on one UTC day is paid out together, ``payout_delay_days`` later (at that midnight)."""
     return day_start(captured + sb.config.payout_delay_days * 86400)
 
 
-def run_payouts(sb: Sandbox, now: float) -> list[Payout]:
+def run_payouts(sb: Store, now: float) -> list[Payout]:
     """Pay out every transaction due by ``now``, one payout per UTC due day."""
     due: dict[float, list[Transaction]] = {}
     while sb.pending_payouts and sb.pending_payouts[0][0] <= now:

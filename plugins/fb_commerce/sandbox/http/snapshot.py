@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .clock import iso
+from ..world.clock import iso
+from ..world.sandbox import Sandbox
 from .fields import FieldSpec, Schema
 from .graph import RenderContext
-from .state import Sandbox
 from .views_catalog import FEED, UPLOAD, UPLOAD_ERROR
 from .views_finance import PAYOUT, TRANSACTION
 from .views_orders import ORDER

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from . import errors as E
+from ..world import errors as E
+from ..world.orders import as_bool
+from ..world.sandbox import Sandbox
 from .fields import FieldSpec, Schema, parse_fields
-from .orders import as_bool
 from .paging import Key, Page, decode_cursor, paging_block, parse_limit, scan
-from .state import Sandbox
 
 DEFAULT_LIMIT = 25
 

@@ -10,14 +10,15 @@ from typing import Any
 from fastapi import APIRouter, Body, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 
-from . import orders as ops
-from .catalog import error_report_csv
-from .errors import GraphError
-from .faults import FaultConfig
-from .model import ORDER_STATES
-from .seed import live_orders
+from ..world import orders as ops
+from ..world.catalog import error_report_csv
+from ..world.errors import GraphError
+from ..world.faults import FaultConfig
+from ..world.model import ORDER_STATES
+from ..world.sandbox import Sandbox
+from ..world.seed import live_orders
+from ..world.store import SeedParams
 from .snapshot import SECTIONS, snapshot
-from .state import Sandbox, SeedParams
 
 
 def _bad(exc: Exception) -> HTTPException:
