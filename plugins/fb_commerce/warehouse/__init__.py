@@ -11,6 +11,8 @@ Plain SQLAlchemy and Alembic, no Airflow (the Airflow side is :mod:`fb_commerce.
   ``require_latest``, ``ensure_latest`` and ``SchemaOutOfDate``;
 - :mod:`~fb_commerce.warehouse.upsert`: ``upsert``, ``insert_ignore``, ``replace_interval``;
 - :mod:`~fb_commerce.warehouse.bulk`: ``bulk_upsert`` for large inputs (COPY on PostgreSQL);
+- :mod:`~fb_commerce.warehouse.sync_state`: ``fb_sync_state``, the pipelines' watermarks and counters (every
+  reader and writer of that table);
 - :mod:`~fb_commerce.warehouse.paths`: the data folder and the default SQLite file.
 
 Submodules are imported on demand, so importing this package costs nothing at DAG parse time.

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 from fb_commerce.catalog.batch_calls import BatchStatus, already_gone, is_pending, value_not_applied
 from fb_commerce.catalog.feed_readback import state_row
-from fb_commerce.catalog.inventory import (
+from fb_commerce.catalog.inventory_delta import (
     CREATE,
     DELETE,
     UPDATE,
