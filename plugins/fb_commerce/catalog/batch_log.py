@@ -1,4 +1,4 @@
-"""The warehouse record of ``items_batch`` calls: written before a call, confirmed after it, settled from its status.
+"""The log of ``items_batch`` calls in the warehouse: written before a call, confirmed after, settled from its status.
 
 ``items_batch`` has no idempotency key, so the record is what makes reruns converge:
 
@@ -74,7 +74,7 @@ class Settled:
 
 
 class BatchLog:
-    """``fb_batch_requests`` and ``fb_batch_request_items`` for one catalog."""
+    """The log of one catalog's ``items_batch`` calls: ``fb_batch_requests`` and ``fb_batch_request_items``."""
 
     def __init__(self, engine: Engine, catalog_id: str) -> None:
         self.engine = engine
