@@ -54,7 +54,7 @@ def base_warehouse(skus: int) -> Path:
     path = BENCH_DIR / f"inventory-{skus}-v{GENERATOR_VERSION}.db"
     if path.exists():
         return path
-    from fb_commerce.catalog.inventory import load_source
+    from fb_commerce.catalog.inventory_delta import load_source
     from fb_commerce.warehouse.engine import create_warehouse_engine
     from fb_commerce.warehouse.migrate import upgrade
 
@@ -107,7 +107,7 @@ def working_copy(base: Path, share: float) -> tuple[Path, int]:
 
 def time_delta(engine, source: str) -> tuple[float, int]:
     """Seconds and rows of the pipeline's delta (SQL, fetch, conversion)."""
-    from fb_commerce.catalog.inventory import iter_delta
+    from fb_commerce.catalog.inventory_delta import iter_delta
 
     started = time.perf_counter()
     rows = sum(1 for _ in iter_delta(engine, source))
@@ -206,7 +206,7 @@ def main() -> int:
     import logging
 
     logging.basicConfig(level=logging.WARNING)
-    from fb_commerce.catalog.inventory import iter_delta, load_source
+    from fb_commerce.catalog.inventory_delta import iter_delta, load_source
     from fb_commerce.warehouse.engine import create_warehouse_engine
 
     base = base_warehouse(args.skus)

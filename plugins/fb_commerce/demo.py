@@ -142,7 +142,7 @@ def _step_orders(ctx: DemoContext) -> None:
 
 def _step_order_updates(ctx: DemoContext) -> None:
     from fb_commerce.orders.demo_oms import queue_demo_requests
-    from fb_commerce.orders.outbox import describe_status_counts, status_counts
+    from fb_commerce.orders.updates.outbox import describe_status_counts, status_counts
 
     queued = queue_demo_requests(ctx.engine())
     print("  the demo OMS queued: " + ", ".join(f"{n} {kind}" for kind, n in queued.counts().items()))

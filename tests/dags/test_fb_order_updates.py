@@ -13,7 +13,7 @@ from fb_commerce import defaults
 from fb_commerce.graph.client import GraphClient, GraphSettings
 from fb_commerce.orders.demo_oms import order_ids, queue_demo_requests
 from fb_commerce.orders.pull import pull_orders
-from fb_commerce.orders.requests import OUTBOX_TABLE_NAMES
+from fb_commerce.orders.updates.requests import OUTBOX_TABLE_NAMES
 from fb_commerce.warehouse.engine import create_warehouse_engine
 from fb_commerce.warehouse.migrate import upgrade
 from fb_commerce.warehouse.schema import (

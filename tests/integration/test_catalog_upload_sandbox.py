@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from fb_commerce import defaults
 from fb_commerce.catalog import upload, upload_store
 from fb_commerce.catalog.feed_readback import read_feed_state
-from fb_commerce.catalog.sync_state import feed_marker, replace_from_feed
+from fb_commerce.catalog.meta_accepted import feed_marker, replace_from_feed
 from fb_commerce.environment import sandbox_connection
 from fb_commerce.graph.client import GraphClient, GraphSettings
 from support import set_connections

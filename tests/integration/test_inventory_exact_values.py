@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 from fb_commerce import defaults
 from fb_commerce.catalog.build import build_feed
-from fb_commerce.catalog.inventory import CREATE, iter_delta, load_source
+from fb_commerce.catalog.inventory_delta import CREATE, iter_delta, load_source
 from fb_commerce.catalog.inventory_sync import InventorySync, wait_for_handles
 from fb_commerce.catalog.mapping import default_mapping_path
 from fb_commerce.catalog.rejects import Reject

@@ -14,8 +14,8 @@ import pytest
 import sqlalchemy as sa
 from fb_commerce import defaults
 from fb_commerce.catalog import demo_products as demo
-from fb_commerce.catalog.batch_ledger import BatchLedger
-from fb_commerce.catalog.inventory import DELETE, UPDATE, iter_delta, load_source
+from fb_commerce.catalog.batch_log import BatchLog
+from fb_commerce.catalog.inventory_delta import DELETE, UPDATE, iter_delta, load_source
 from fb_commerce.catalog.inventory_sync import InventorySync, wait_for_handles
 from fb_commerce.environment import sandbox_connection
 from fb_commerce.graph import GraphRateLimitWait
@@ -160,7 +160,7 @@ def test_killed_after_the_call_before_its_handle_was_recorded(shop, client, sand
     def killed(self, key, handle):
         raise KeyboardInterrupt("worker killed")
 
-    monkeypatch.setattr(BatchLedger, "confirm", killed)
+    monkeypatch.setattr(BatchLog, "confirm", killed)
     with pytest.raises(KeyboardInterrupt):
         InventorySync(shop, client, CATALOG, run_id="killed").send()
     monkeypatch.undo()
@@ -367,7 +367,7 @@ def test_a_restock_meta_made_on_a_cancellation_is_read_back_and_corrected(shop, 
 
 def test_a_restock_the_oms_asked_for_is_read_back_and_corrected(shop, client, sandbox):
     from fb_commerce.orders.pull import pull_orders
-    from fb_commerce.orders.send import drain
+    from fb_commerce.orders.updates.send import drain
     from fb_commerce.warehouse.schema import fb_cancellation_requests
 
     order_id, lines = order_with_products(sandbox)
@@ -385,18 +385,18 @@ def test_a_restock_the_oms_asked_for_is_read_back_and_corrected(shop, client, sa
 
 def test_advisory_warnings_hold_nothing_back_and_an_unattributed_one_holds_back_the_whole_handle(shop):
     from fb_commerce.catalog.batch_calls import BatchStatus
-    from fb_commerce.catalog.inventory import InventoryChange, plan_batches
+    from fb_commerce.catalog.inventory_delta import InventoryChange, plan_batches
 
     changes = [InventoryChange(f"SKU-0000{n}", UPDATE, "in stock", 5, Decimal("9.99"), None, "USD") for n in (1, 2)]
-    ledger = BatchLedger(shop, CATALOG)
+    batch_log = BatchLog(shop, CATALOG)
     [plan] = plan_batches(changes)
     for handle in ("advised", "unattributed"):
-        ledger.confirm(ledger.reserve(plan, "t"), handle)
+        batch_log.confirm(batch_log.reserve(plan, "t"), handle)
     # Meta's example of an advisory warning (catalog diagnostics): a field the sync never sends
-    advised = ledger.settle(BatchStatus("advised", "FINISHED", warnings=[
+    advised = batch_log.settle(BatchStatus("advised", "FINISHED", warnings=[
         {"line": 0, "id": "SKU-00001", "message": "These fields have missing information: Make items easier to "
                                                   "discover by providing google_product_category information."}]))
     assert (advised.synced, advised.not_applied) == (2, 0) and "google_product_category" in advised.advisories[0]
-    unattributed = ledger.settle(BatchStatus("unattributed", "FINISHED", warnings=[
+    unattributed = batch_log.settle(BatchStatus("unattributed", "FINISHED", warnings=[
         {"line": 1, "message": "A value was dropped"}]))
     assert (unattributed.synced, unattributed.not_applied) == (0, 2)

@@ -12,10 +12,10 @@ import sqlalchemy as sa
 
 from fb_commerce import defaults
 from fb_commerce.graph.client import GraphClient
-from fb_commerce.orders import outbox
+from fb_commerce.orders.updates import outbox
 from fb_commerce.orders.demo_oms import queue_demo_requests
 from fb_commerce.orders.pull import pull_orders
-from fb_commerce.orders.send import drain, reject_invalid
+from fb_commerce.orders.updates.send import drain, reject_invalid
 from fb_commerce.warehouse.engine import create_warehouse_engine
 from fb_commerce.warehouse.migrate import upgrade
 from fb_commerce.warehouse.schema import (

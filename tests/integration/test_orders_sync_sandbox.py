@@ -15,9 +15,9 @@ from fb_commerce.orders import store as store_module
 from fb_commerce.orders.acknowledge import CANNOT_ACKNOWLEDGE, acknowledge_orders, orders_to_acknowledge
 from fb_commerce.orders.pull import pull_orders
 from fb_commerce.orders.readback import read_back
-from fb_commerce.orders.sync_state import ORDERS_WATERMARK, read_watermark
 from fb_commerce.orders.values import edge
 from fb_commerce.warehouse.schema import fb_order_items, fb_orders
+from fb_commerce.warehouse.sync_state import ORDERS_WATERMARK, read_watermark
 from support import fast_client
 
 CMS = defaults.SANDBOX_CMS_ID
@@ -219,8 +219,8 @@ def test_read_back_stores_every_edge_the_sandbox_has(sandbox, client, engine):
 
 def test_hourly_sweep_finds_what_meta_did_to_orders_outside_the_window(sandbox, client, engine):
     """A refund need not move an order's last_updated (its status): the hourly wide sweep still finds it."""
-    from fb_commerce.orders.sync_state import READ_BACK_WATERMARK, advance_watermark
     from fb_commerce.warehouse.schema import fb_refunds
+    from fb_commerce.warehouse.sync_state import READ_BACK_WATERMARK, advance_watermark
 
     now = dt.datetime.now(dt.timezone.utc)
     first = read_back(client, engine, CMS, now=now)

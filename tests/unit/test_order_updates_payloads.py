@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 
 from fb_commerce.graph import surface
-from fb_commerce.orders.payloads import build_payload, graph_path, request_key
-from fb_commerce.orders.requests import CANCEL, REFUND, SHIP, UPDATE_TRACKING, OutboxRequest, by_order
+from fb_commerce.orders.updates.payloads import build_payload, graph_path, request_key
+from fb_commerce.orders.updates.requests import CANCEL, REFUND, SHIP, UPDATE_TRACKING, OutboxRequest, by_order
 
 T0 = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 
@@ -146,7 +146,7 @@ def test_requests_go_per_order_in_created_order_then_kind_then_id():
 
 @pytest.mark.parametrize("kind", [SHIP, UPDATE_TRACKING, CANCEL, REFUND])
 def test_a_payload_never_carries_parameters_meta_does_not_take(kind, monkeypatch):
-    from fb_commerce.orders import payloads
+    from fb_commerce.orders.updates import payloads
 
     monkeypatch.setitem(payloads._BUILDERS, kind.name, lambda request, currency: {"unknown_param": 1})
     with pytest.raises(ValueError, match="unknown_param"):

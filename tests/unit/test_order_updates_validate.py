@@ -8,26 +8,26 @@ from decimal import Decimal
 
 import pytest
 
-from fb_commerce.orders.ledger import ItemLedger, Ledger, OrderLedger, ShipmentRef
-from fb_commerce.orders.requests import CANCEL, REFUND, SHIP, UPDATE_TRACKING, OutboxRequest, kind_of
-from fb_commerce.orders.validate import rejection_message, validate
+from fb_commerce.orders.updates.remaining import ItemRemaining, Remaining, OrderRemaining, ShipmentRef
+from fb_commerce.orders.updates.requests import CANCEL, REFUND, SHIP, UPDATE_TRACKING, OutboxRequest, kind_of
+from fb_commerce.orders.updates.validate import rejection_message, validate
 
 NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 
 
-def make_ledger(state: str = "IN_PROGRESS", *, shipped: int = 0, acknowledged: bool = True) -> Ledger:
+def make_remaining(state: str = "IN_PROGRESS", *, shipped: int = 0, acknowledged: bool = True) -> Remaining:
     """Order O1: line I1 (SKU-1, 3 units at 10.00, `shipped` of them shipped), line I2 (SKU-2, 1 unit at 5.00)."""
-    order = OrderLedger("O1", state, acknowledged, "USD", Decimal("4.99"), NOW)
+    order = OrderRemaining("O1", state, acknowledged, "USD", Decimal("4.99"), NOW)
     order.items = {
-        "I1": ItemLedger("I1", "SKU-1", 3, 3 - shipped, shipped, 0, Decimal("10.00")),
-        "I2": ItemLedger("I2", "SKU-2", 1, 1, 0, 0, Decimal("5.00")),
+        "I1": ItemRemaining("I1", "SKU-1", 3, 3 - shipped, shipped, 0, Decimal("10.00")),
+        "I2": ItemRemaining("I2", "SKU-2", 1, 1, 0, 0, Decimal("5.00")),
     }
     order.external_shipment_ids.add("SHP_OLD")
     order.shipment_ids.add("S-OLD")
-    ledger = Ledger(orders={"O1": order})
-    ledger.tracking_numbers["1ZTAKEN"] = ShipmentRef("O9", "shipment S9 of order O9", "S9", "X9")
-    ledger.tracking_numbers["1ZOLD"] = ShipmentRef("O1", "shipment S-OLD of order O1", "S-OLD", "SHP_OLD")
-    return ledger
+    remaining = Remaining(orders={"O1": order})
+    remaining.tracking_numbers["1ZTAKEN"] = ShipmentRef("O9", "shipment S9 of order O9", "S9", "X9")
+    remaining.tracking_numbers["1ZOLD"] = ShipmentRef("O1", "shipment S-OLD of order O1", "S-OLD", "SHP_OLD")
+    return remaining
 
 
 def request(kind, request_id: str = "R1", order_id: str = "O1", **fields) -> OutboxRequest:
@@ -47,8 +47,8 @@ def refund(**fields) -> OutboxRequest:
     return request(REFUND, **fields)
 
 
-def problems(req: OutboxRequest, ledger: Ledger | None = None) -> str:
-    verdict = validate(req, ledger or make_ledger())
+def problems(req: OutboxRequest, remaining: Remaining | None = None) -> str:
+    verdict = validate(req, remaining or make_remaining())
     return "; ".join(verdict.problems)
 
 
@@ -57,7 +57,7 @@ def problems(req: OutboxRequest, ledger: Ledger | None = None) -> str:
 
 def test_a_valid_partial_shipment_passes_with_its_effect():
     verdict = validate(
-        ship(items=[{"retailer_id": "SKU-1", "quantity": 2}], external_shipment_id="SHP_1"), make_ledger()
+        ship(items=[{"retailer_id": "SKU-1", "quantity": 2}], external_shipment_id="SHP_1"), make_remaining()
     )
     assert verdict.ok, verdict.problems
     assert verdict.effect.shipped == {"I1": 2}
@@ -65,7 +65,7 @@ def test_a_valid_partial_shipment_passes_with_its_effect():
 
 
 def test_a_shipment_without_items_ships_everything_left():
-    verdict = validate(ship(), make_ledger(shipped=1))
+    verdict = validate(ship(), make_remaining(shipped=1))
     assert verdict.ok and verdict.effect.shipped == {"I1": 2, "I2": 1}
 
 
@@ -78,12 +78,12 @@ def test_a_shipment_without_items_ships_everything_left():
     ],
 )
 def test_shipments_need_an_in_progress_order(state, acknowledged, expected):
-    assert expected in problems(ship(), make_ledger(state, acknowledged=acknowledged))
+    assert expected in problems(ship(), make_remaining(state, acknowledged=acknowledged))
 
 
 def test_an_acknowledged_order_stored_as_created_may_ship():
     # Acknowledged since the last sync: Meta has it IN_PROGRESS already.
-    assert validate(ship(), make_ledger("CREATED", acknowledged=True)).ok
+    assert validate(ship(), make_remaining("CREATED", acknowledged=True)).ok
 
 
 def test_an_unknown_order_is_rejected():
@@ -129,10 +129,10 @@ def test_shipment_items_are_checked(items, expected):
 
 
 def test_a_retailer_id_on_two_lines_needs_item_ids():
-    ledger = make_ledger()
-    ledger.orders["O1"].items["I2"].retailer_id = "SKU-1"
+    remaining = make_remaining()
+    remaining.orders["O1"].items["I2"].retailer_id = "SKU-1"
     assert "2 lines of order O1 have this retailer_id; use item_id" in problems(
-        ship(items=[{"retailer_id": "SKU-1", "quantity": 1}]), ledger
+        ship(items=[{"retailer_id": "SKU-1", "quantity": 1}]), remaining
     )
 
 
@@ -178,7 +178,7 @@ def test_shipment_fields_are_checked(fields, expected):
 
 def test_carrier_codes_compare_in_any_case_and_other_is_allowed():
     for carrier in ("UPS", "fedex", "Dhl_Ecommerce_US", "OTHER", "canada_post", "royal_mail"):
-        assert validate(ship(carrier=carrier), make_ledger()).ok, carrier
+        assert validate(ship(carrier=carrier), make_remaining()).ok, carrier
 
 
 def test_malformed_json_is_reported_by_column():
@@ -189,7 +189,7 @@ def test_malformed_json_is_reported_by_column():
 
 def test_every_problem_is_reported_and_the_message_names_the_row():
     req = ship(carrier="?", tracking_number=None, items=[{"retailer_id": "SKU-1", "quantity": 9}])
-    found = validate(req, make_ledger()).problems
+    found = validate(req, make_remaining()).problems
     assert len(found) == 3
     message = rejection_message(req, found)
     assert message.startswith("Rejected before sending: fb_shipment_requests request 'R1' (order O1): ")
@@ -201,9 +201,9 @@ def test_every_problem_is_reported_and_the_message_names_the_row():
 
 def test_a_tracking_update_names_a_known_shipment():
     ok = request(UPDATE_TRACKING, external_shipment_id="SHP_OLD", carrier="usps", tracking_number="9400NEW")
-    assert validate(ok, make_ledger()).ok
+    assert validate(ok, make_remaining()).ok
     by_id = request(UPDATE_TRACKING, shipment_id="S-OLD", carrier="usps", tracking_number="9400NEW")
-    assert validate(by_id, make_ledger()).ok
+    assert validate(by_id, make_remaining()).ok
     unknown = request(
         UPDATE_TRACKING, external_shipment_id="SHP_X", carrier="usps", tracking_number="9400NEW"
     )
@@ -214,7 +214,7 @@ def test_a_tracking_update_names_a_known_shipment():
 
 def test_a_tracking_update_may_keep_its_own_number_but_not_take_another():
     own = request(UPDATE_TRACKING, external_shipment_id="SHP_OLD", carrier="ups", tracking_number="1ZOLD")
-    assert validate(own, make_ledger()).ok
+    assert validate(own, make_remaining()).ok
     other = request(UPDATE_TRACKING, external_shipment_id="SHP_OLD", carrier="ups", tracking_number="1ZTAKEN")
     assert "1ZTAKEN is already used" in problems(other)
 
@@ -235,21 +235,21 @@ def test_a_tracking_update_takes_no_items():
 
 def test_cancellations_of_unshipped_units():
     verdict = validate(
-        request(CANCEL, items=[{"item_id": "I2", "quantity": 1}], reason_code="OUT_OF_STOCK"), make_ledger()
+        request(CANCEL, items=[{"item_id": "I2", "quantity": 1}], reason_code="OUT_OF_STOCK"), make_remaining()
     )
     assert verdict.ok and verdict.effect.cancelled == {"I2": 1}
     assert validate(
-        request(CANCEL), make_ledger("CREATED", acknowledged=False)
+        request(CANCEL), make_remaining("CREATED", acknowledged=False)
     ).ok  # left FB_PROCESSING: allowed
 
 
 def test_cancellation_rules():
-    shipped = make_ledger(shipped=2)
+    shipped = make_remaining(shipped=2)
     assert "1 unshipped and not cancelled (the rest is shipped: refund it instead)" in problems(
         request(CANCEL, items=[{"retailer_id": "SKU-1", "quantity": 2}]), shipped
     )
     assert "has shipped items; list the unshipped items" in problems(request(CANCEL), shipped)
-    assert "is FB_PROCESSING" in problems(request(CANCEL), make_ledger("FB_PROCESSING", acknowledged=False))
+    assert "is FB_PROCESSING" in problems(request(CANCEL), make_remaining("FB_PROCESSING", acknowledged=False))
     assert "reason_code: 'CHANGED_MIND' is not one of CUSTOMER_REQUESTED" in problems(
         request(CANCEL, reason_code="CHANGED_MIND")
     )
@@ -259,13 +259,13 @@ def test_cancellation_rules():
 
 
 def test_refunds_of_shipped_units_by_quantity_or_amount():
-    ledger = make_ledger(shipped=2)
+    remaining = make_remaining(shipped=2)
     verdict = validate(
-        refund(items=[{"retailer_id": "SKU-1", "quantity": 2}], shipping_refund=Decimal("4.99")), ledger
+        refund(items=[{"retailer_id": "SKU-1", "quantity": 2}], shipping_refund=Decimal("4.99")), remaining
     )
     assert verdict.ok, verdict.problems
     assert verdict.effect.refunded_quantity == {"I1": 2} and verdict.effect.shipping_refund == Decimal("4.99")
-    by_amount = validate(refund(items=[{"item_id": "I1", "amount": "12.50"}], currency="usd"), ledger)
+    by_amount = validate(refund(items=[{"item_id": "I1", "amount": "12.50"}], currency="usd"), remaining)
     assert by_amount.ok and by_amount.effect.refunded_amount == {"I1": Decimal("12.50")}
 
 
@@ -312,48 +312,48 @@ def test_refunds_of_shipped_units_by_quantity_or_amount():
     ],
 )
 def test_refund_rules(fields, expected):
-    assert expected in problems(refund(**fields), make_ledger(shipped=2))
+    assert expected in problems(refund(**fields), make_remaining(shipped=2))
 
 
 def test_a_refund_needs_something_shipped_and_not_yet_refunded():
-    assert "has no shipped items" in problems(refund(), make_ledger())
-    ledger = make_ledger(shipped=2)
-    ledger.orders["O1"].items["I1"].refunded_quantity = 2
-    ledger.orders["O1"].items["I1"].refunded_amount = Decimal("20.00")
-    assert "already refunded in full" in problems(refund(), ledger)
+    assert "has no shipped items" in problems(refund(), make_remaining())
+    remaining = make_remaining(shipped=2)
+    remaining.orders["O1"].items["I1"].refunded_quantity = 2
+    remaining.orders["O1"].items["I1"].refunded_amount = Decimal("20.00")
+    assert "already refunded in full" in problems(refund(), remaining)
 
 
 def test_a_shipping_only_refund_is_allowed():
-    assert validate(refund(items=[], shipping_refund=Decimal("2.00")), make_ledger(shipped=1)).ok
+    assert validate(refund(items=[], shipping_refund=Decimal("2.00")), make_remaining(shipped=1)).ok
 
 
-# --- the ledger moves forward -------------------------------------------------------------------------------
+# --- what remains moves forward -------------------------------------------------------------------------------
 
 
 def test_earlier_requests_of_the_run_count():
     """Two shipments of the same units: the second is rejected once the first is counted."""
-    ledger = make_ledger()
-    first = validate(ship(items=[{"retailer_id": "SKU-1", "quantity": 2}], external_shipment_id="A"), ledger)
-    ledger.apply("O1", first.effect)
+    remaining = make_remaining()
+    first = validate(ship(items=[{"retailer_id": "SKU-1", "quantity": 2}], external_shipment_id="A"), remaining)
+    remaining.apply("O1", first.effect)
     second = ship(
         request_id="R2", tracking_number="1ZSECOND", items=[{"retailer_id": "SKU-1", "quantity": 2}]
     )
-    assert "2 is more than the 1 left to ship" in problems(second, ledger)
+    assert "2 is more than the 1 left to ship" in problems(second, remaining)
     reused = ship(request_id="R3", tracking_number="1ZNEW", items=[{"retailer_id": "SKU-1", "quantity": 1}])
-    assert "1ZNEW is already used by fb_shipment_requests request 'R1'" in problems(reused, ledger)
+    assert "1ZNEW is already used by fb_shipment_requests request 'R1'" in problems(reused, remaining)
     # ...and a refund of what the first shipment will have shipped passes.
-    assert validate(refund(items=[{"retailer_id": "SKU-1", "quantity": 2}]), ledger).ok
+    assert validate(refund(items=[{"retailer_id": "SKU-1", "quantity": 2}]), remaining).ok
     assert "external_shipment_id: A is already a shipment" in problems(
-        ship(request_id="R4", tracking_number="1ZX", external_shipment_id="A"), ledger
+        ship(request_id="R4", tracking_number="1ZX", external_shipment_id="A"), remaining
     )
 
 
 def test_shipping_everything_completes_the_order():
-    ledger = make_ledger()
-    ledger.apply("O1", validate(ship(), ledger).effect)
-    assert ledger.orders["O1"].state == "COMPLETED"
-    assert "nothing left to ship" in problems(ship(request_id="R2", tracking_number="1ZB"), ledger)
-    assert "has shipped items" in problems(request(CANCEL), ledger)
+    remaining = make_remaining()
+    remaining.apply("O1", validate(ship(), remaining).effect)
+    assert remaining.orders["O1"].state == "COMPLETED"
+    assert "nothing left to ship" in problems(ship(request_id="R2", tracking_number="1ZB"), remaining)
+    assert "has shipped items" in problems(request(CANCEL), remaining)
 
 
 def test_kinds_of_rows():
@@ -366,8 +366,8 @@ def test_kinds_of_rows():
 
 # --- reading a column as the OMS wrote it -------------------------------------------------------------------
 
-from fb_commerce.orders.outbox import parse_value  # noqa: E402
-from fb_commerce.orders.requests import BOOLEAN, COLUMNS, INTEGER, JSON, MONEY, TIMESTAMP, Column  # noqa: E402
+from fb_commerce.orders.updates.outbox import parse_value  # noqa: E402
+from fb_commerce.orders.updates.requests import BOOLEAN, COLUMNS, INTEGER, JSON, MONEY, TIMESTAMP, Column  # noqa: E402
 
 
 def rule(table: str, name: str) -> Column:
@@ -468,7 +468,7 @@ def test_json_is_exact_and_unambiguous():
 
 def test_an_amount_with_a_float_tail_is_refused_not_rounded():
     req = refund(items=[{"retailer_id": "SKU-1", "amount": Decimal("1.0000000000000001")}])
-    assert "has more than two decimals" in problems(req, make_ledger(shipped=1))
+    assert "has more than two decimals" in problems(req, make_remaining(shipped=1))
 
 
 def test_address_lines_are_text_of_bounded_length():

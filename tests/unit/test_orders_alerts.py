@@ -16,9 +16,9 @@ from fb_commerce.orders.alerts import (
     check_orders,
     ship_by_deadline,
 )
-from fb_commerce.orders.sync_state import ORDERS_PULLED, advance_watermark
 from fb_commerce.warehouse.engine import create_warehouse_engine
 from fb_commerce.warehouse.schema import fb_orders, fb_returns, fb_shipments, metadata
+from fb_commerce.warehouse.sync_state import ORDERS_PULLED, advance_watermark
 
 NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.timezone.utc)
 HOUR = dt.timedelta(hours=1)

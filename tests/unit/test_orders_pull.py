@@ -9,9 +9,9 @@ import time
 import pytest
 
 from fb_commerce.orders.pull import prefetched
-from fb_commerce.orders.sync_state import advance_watermark, read_watermark, unix_seconds, updated_after
 from fb_commerce.warehouse.engine import create_warehouse_engine
 from fb_commerce.warehouse.schema import metadata
+from fb_commerce.warehouse.sync_state import advance_watermark, read_watermark, unix_seconds, updated_after
 
 NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.timezone.utc)
 

@@ -3,7 +3,8 @@
 - :mod:`~fb_commerce.catalog.build`: :func:`build_feed`, the entry point, and :class:`FeedResult`;
 - :mod:`~fb_commerce.catalog.source`: reading the mapping's rows as Arrow batches (ADBC or SQLAlchemy);
 - :mod:`~fb_commerce.catalog.validate`: :class:`FeedValidator` and the reject reasons (vectorised checks in
-  :mod:`~fb_commerce.catalog.checks`, the rule table in :mod:`~fb_commerce.catalog.rules`, shared with the sandbox);
+  :mod:`~fb_commerce.catalog.column_checks`, the rule table in :mod:`~fb_commerce.catalog.rules`, shared with the
+  sandbox);
 - :mod:`~fb_commerce.catalog.feed`: streaming CSV/TSV/XML writers and the atomic feed file;
 - :mod:`~fb_commerce.catalog.rejects`: :class:`Reject` records, the summary and the reject-share check;
 - :mod:`~fb_commerce.catalog.mapping`: where include/sql/catalog/feed_mapping.sql is and how it is loaded.
@@ -16,11 +17,14 @@ Feed upload (fb_catalog_feed's second task):
 
 Inventory sync (fb_inventory_sync):
 
-- :mod:`~fb_commerce.catalog.inventory`: the SQL delta against include/sql/catalog/inventory_source.sql, the
+- :mod:`~fb_commerce.catalog.inventory_delta`: the SQL delta against include/sql/catalog/inventory_source.sql, the
   requests and their packing into ``items_batch`` calls;
 - :mod:`~fb_commerce.catalog.batch_calls`: ``items_batch`` and ``check_batch_request_status``;
-- :mod:`~fb_commerce.catalog.batch_ledger`: the calls recorded before and after, settled from their status;
-- :mod:`~fb_commerce.catalog.sync_state`: ``fb_catalog_sync_state``, written only from Meta's answers;
+- :mod:`~fb_commerce.catalog.batch_log`: the log of ``items_batch`` calls, recorded before and after, settled from
+  their status;
+- :mod:`~fb_commerce.catalog.meta_accepted`: what Meta last accepted per product (``fb_catalog_sync_state``), written
+  only from Meta's answers;
+- :mod:`~fb_commerce.catalog.inventory_restocks`: restocks read back from the catalog after cancellations;
 - :mod:`~fb_commerce.catalog.inventory_sync`: the steps of one sync, as the operator and the benchmark run them.
 
 Also :mod:`~fb_commerce.catalog.demo_products` (the demo's products) and :mod:`~fb_commerce.catalog.summary`.

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from fb_commerce.catalog.inventory import BatchPlan
+from fb_commerce.catalog.inventory_delta import BatchPlan
 from fb_commerce.graph.client import GraphClient
 from fb_commerce.graph.errors import GraphError
 from fb_commerce.graph.surface import BATCH_STATUS_FIELDS

@@ -16,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from fb_commerce.catalog.inventory import state_hash
+from fb_commerce.catalog.inventory_delta import state_hash
 
 COLUMNS = ("id", "availability", "quantity_to_sell_on_facebook", "price", "sale_price")
 _PRICE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s+([A-Z]{3})\s*$")

@@ -45,11 +45,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from fb_commerce.catalog.inventory import state_hash
+from fb_commerce.catalog.inventory_delta import state_hash
 from fb_commerce.graph.client import GraphClient
 from fb_commerce.graph.surface import PRODUCT_READ_BACK_FIELDS
-from fb_commerce.orders.sync_state import advance_watermark, window_start
 from fb_commerce.warehouse import schema
+from fb_commerce.warehouse.sync_state import advance_watermark, window_start
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,8 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from fb_commerce.catalog.batch_calls import read_status, send_batch
-from fb_commerce.catalog.batch_ledger import BatchLedger, Settled
-from fb_commerce.catalog.inventory import (
+from fb_commerce.catalog.batch_log import BatchLog, Settled
+from fb_commerce.catalog.inventory_delta import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_MAX_BYTES,
     BatchPlan,
@@ -97,13 +97,13 @@ class InventorySync:
         self.batch_size = batch_size
         self.max_bytes = max_bytes
         self.abandon_after = abandon_after
-        self.ledger = BatchLedger(engine, catalog_id)
+        self.batch_log = BatchLog(engine, catalog_id)
 
     def prepare(self) -> list[str]:
         """Clean up after earlier runs; return the handles they sent that are not settled yet."""
-        self.ledger.drop_unconfirmed()
-        self.ledger.abandon_stale(self.abandon_after)
-        return self.ledger.outstanding()
+        self.batch_log.drop_unconfirmed()
+        self.batch_log.abandon_stale(self.abandon_after)
+        return self.batch_log.outstanding()
 
     def send(self) -> Sent:
         """Read back the products Meta restocked, compute the delta and send it; every call is recorded before
@@ -125,7 +125,7 @@ class InventorySync:
         return sent
 
     def _record_refused(self, counts: DeltaCounts) -> None:
-        key = self.ledger.record_refused(self.run_id, counts.refused)
+        key = self.batch_log.record_refused(self.run_id, counts.refused)
         if key is not None:
             log.warning(
                 "%d products refused for bad source values, not sent (stored as failed in fb_batch_request_items, "
@@ -135,24 +135,24 @@ class InventorySync:
     def read_back_restocks(self) -> Restocks:
         """Correct the sync state of products Meta restocked itself (see :mod:`inventory_restocks`), unless a
         handle is still outstanding: its UPDATE could land after the read."""
-        if self.ledger.outstanding():
+        if self.batch_log.outstanding():
             return Restocks(skipped=True)
         return read_back_restocks(self.engine, self.client, self.catalog_id)
 
     def _send_one(self, plan: BatchPlan, sent: Sent) -> None:
         """One call, recorded before and after."""
-        key = self.ledger.reserve(plan, self.run_id)
+        key = self.batch_log.reserve(plan, self.run_id)
         try:
             handle = send_batch(self.client, self.catalog_id, plan)
         except Exception:
             # The call did not go through (or its answer was lost: then the delta sends it again).
-            self.ledger.release(key)
+            self.batch_log.release(key)
             log.warning(
                 "items_batch call %d refused after %d changes were sent in %d call(s)",
                 len(sent.handles) + 1, sent.requests_sent, len(sent.handles),
             )
             raise
-        self.ledger.confirm(key, handle)
+        self.batch_log.confirm(key, handle)
         sent.handles.append(handle)
         sent.requests_sent += len(plan.requests)
         log.info("items_batch call %d: %d changes, handle %s", len(sent.handles), len(plan.requests), handle)
@@ -161,7 +161,7 @@ class InventorySync:
         """Read each handle's status (with the invalid ids) and record it; finished handles update the state."""
         total = Settled()
         for handle in handles:
-            total.add(self.ledger.settle(read_status(self.client, self.catalog_id, handle)))
+            total.add(self.batch_log.settle(read_status(self.client, self.catalog_id, handle)))
         return total
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from fb_commerce.catalog.batch_ledger import REFUSED
+from fb_commerce.catalog.batch_log import REFUSED
 from fb_commerce.warehouse import schema
 
 

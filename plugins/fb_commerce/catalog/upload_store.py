@@ -17,12 +17,12 @@ from sqlalchemy.engine import Engine
 from fb_commerce.catalog.rejects import Reject
 from fb_commerce.catalog.upload import FATAL, UploadError, UploadSession
 from fb_commerce.warehouse import schema
+from fb_commerce.warehouse.sync_state import read_extra, write_extra
 from fb_commerce.warehouse.upsert import upsert
 
 UPLOADS = schema.fb_feed_uploads
 ERRORS = schema.fb_feed_upload_errors
 REJECTS = schema.fb_feed_rejects
-SYNC_STATE = schema.fb_sync_state
 #: Report rows are numbered from here, so they never share a key with the /errors sample (numbered from 1).
 REPORT_NUMBER_BASE = 1_000_000
 _INSERT_CHUNK = 10_000
@@ -107,20 +107,14 @@ def _feed_state_name(catalog_id: str) -> str:
 
 def recorded_feed_id(engine: Engine, catalog_id: str) -> str | None:
     """The feed id an earlier run created for the catalog (kept in fb_sync_state), or None."""
-    with engine.connect() as connection:
-        extra = connection.execute(
-            sa.select(SYNC_STATE.c.extra).where(SYNC_STATE.c.name == _feed_state_name(catalog_id))
-        ).scalar()
+    extra = read_extra(engine, _feed_state_name(catalog_id))
     return str(extra["feed_id"]) if isinstance(extra, Mapping) and extra.get("feed_id") else None
 
 
 def record_feed_id(engine: Engine, catalog_id: str, feed_id: str, name: str) -> None:
     """Keep the id of a feed the DAG created, until it is put into the connection."""
-    upsert(engine, SYNC_STATE, [{
-        "name": _feed_state_name(catalog_id),
-        "updated_at": _now(),
-        "extra": {"feed_id": feed_id, "feed_name": name, "catalog_id": catalog_id},
-    }])
+    extra = {"feed_id": feed_id, "feed_name": name, "catalog_id": catalog_id}
+    write_extra(engine, _feed_state_name(catalog_id), extra, now=_now())
 
 
 # --- upload sessions ----------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Validation of mapped products against Meta's required, checkout and optional fields, batch by batch.
 
 :class:`FeedValidator` takes Arrow record batches whose columns are feed fields (the mapping's output), runs the
-vectorised checks of :mod:`fb_commerce.catalog.checks` on whole columns, and splits each batch into the good rows
+vectorised checks of :mod:`fb_commerce.catalog.column_checks` on whole columns, and splits each batch into the good rows
 (trimmed, ready to write) and :class:`~fb_commerce.catalog.rejects.Reject` records for the bad ones. Python touches
 only the rejected rows, to build their messages. Ids are checked for uniqueness across batches with
 :class:`~fb_commerce.catalog.ids.IdRegistry`: a repeated id rejects the later rows, whether or not the first one was
@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fb_commerce.catalog import checks, rules
+from fb_commerce.catalog import column_checks, rules
 from fb_commerce.catalog.ids import IdRegistry
 from fb_commerce.catalog.mapping import FeedMappingError, column_names
 from fb_commerce.catalog.rejects import Reject, shorten
@@ -137,15 +137,15 @@ class FeedValidator:
             raise FeedMappingError(f"batch has columns {batch.schema.names}, expected {list(self.columns)}")
         cols = {name: trimmed(as_text(batch.column(i))) for i, name in enumerate(self.columns)}
         found = _Findings()
-        there = {name: checks.present(values) for name, values in cols.items()}
+        there = {name: column_checks.present(values) for name, values in cols.items()}
         id_usable = self._check_id(cols, there, found)
         self._check_required(cols, there, found)
         self._check_categories(cols, there, found)
         self._check_optional(cols, there, found)
         for name, values in cols.items():
             if name != "id":  # the id's control characters are part of _check_id
-                found.add(name, Reason.CONTROL, checks.has_control_chars(values, there[name]))
-            found.add(name, Reason.BAD_UTF8, checks.has_replacement_char(values, there[name]))
+                found.add(name, Reason.CONTROL, column_checks.has_control_chars(values, there[name]))
+            found.add(name, Reason.BAD_UTF8, column_checks.has_replacement_char(values, there[name]))
         rejected = found.rejected(batch.num_rows)
         first_row = self.rows_seen + 1
         self.rows_seen += batch.num_rows
@@ -158,8 +158,8 @@ class FeedValidator:
     def _check_id(self, cols: dict[str, pa.Array], there: dict[str, np.ndarray], found: _Findings) -> np.ndarray:
         """Flag bad ids; return the rows whose id identifies them (present, short, printable; maybe repeated)."""
         ids, present = cols["id"], there["id"]
-        too_long = checks.longer_than(ids, rules.MAX_LENGTH["id"], present)
-        control = checks.has_control_chars(ids, present, allow_breaks=False)
+        too_long = column_checks.longer_than(ids, rules.MAX_LENGTH["id"], present)
+        control = column_checks.has_control_chars(ids, present, allow_breaks=False)
         found.add("id", Reason.MISSING, ~present)
         found.add("id", Reason.TOO_LONG.format(limit=rules.MAX_LENGTH["id"]), too_long)
         found.add("id", Reason.CONTROL, control)
@@ -175,29 +175,33 @@ class FeedValidator:
             found.add(name, Reason.MISSING, ~there[name])
         for name in ("title", "description", "brand"):
             limit = rules.MAX_LENGTH[name]
-            found.add(name, Reason.TOO_LONG.format(limit=limit), checks.longer_than(cols[name], limit, there[name]))
+            too_long = column_checks.longer_than(cols[name], limit, there[name])
+            found.add(name, Reason.TOO_LONG.format(limit=limit), too_long)
         found.add(
             "description",
             Reason.HTML,
-            checks.matching(cols["description"], rules.HTML_TAG_PATTERN, there["description"], prefilter="<"),
+            column_checks.matching(cols["description"], rules.HTML_TAG_PATTERN, there["description"], prefilter="<"),
         )
         for name, allowed in (("availability", self._availability), ("condition", self._condition)):
-            found.add(name, not_in_reason(allowed), checks.not_in(cols[name], allowed, there[name]))
-        price = checks.parse_prices(cols["price"], there["price"], allow_zero=self.allow_zero_price)
+            found.add(name, not_in_reason(allowed), column_checks.not_in(cols[name], allowed, there[name]))
+        price = column_checks.parse_prices(cols["price"], there["price"], allow_zero=self.allow_zero_price)
         _add_price(found, "price", price)
         for name in ("link", "image_link"):
-            found.add(name, Reason.URL, checks.not_matching(cols[name], rules.URL_PATTERN, there[name]))
-        not_whole, too_large = checks.bad_quantity(cols["quantity_to_sell_on_facebook"], there["quantity_to_sell_on_facebook"])
+            found.add(name, Reason.URL, column_checks.not_matching(cols[name], rules.URL_PATTERN, there[name]))
+        quantity = "quantity_to_sell_on_facebook"
+        not_whole, too_large = column_checks.bad_quantity(cols[quantity], there[quantity])
         found.add("quantity_to_sell_on_facebook", Reason.QUANTITY, not_whole)
         found.add("quantity_to_sell_on_facebook", Reason.QUANTITY_TOO_LARGE, too_large)
         if "sale_price" in cols:
             self._check_sale_price(cols["sale_price"], there["sale_price"], price, found)
 
-    def _check_sale_price(self, values: pa.Array, present: np.ndarray, price: checks.Prices, found: _Findings) -> None:
-        sale = checks.parse_prices(values, present, allow_zero=self.allow_zero_price)
+    def _check_sale_price(
+        self, values: pa.Array, present: np.ndarray, price: column_checks.Prices, found: _Findings
+    ) -> None:
+        sale = column_checks.parse_prices(values, present, allow_zero=self.allow_zero_price)
         _add_price(found, "sale_price", sale)
         both = sale.usable & price.usable
-        other_currency = both & checks.to_mask(pc.not_equal(sale.currency, price.currency))
+        other_currency = both & column_checks.to_mask(pc.not_equal(sale.currency, price.currency))
         found.add("sale_price", Reason.SALE_CURRENCY, other_currency)
         with np.errstate(invalid="ignore"):
             found.add("sale_price", Reason.SALE_ABOVE_PRICE, both & ~other_currency & (sale.amount > price.amount))
@@ -212,34 +216,36 @@ class FeedValidator:
             ("fb_product_category", rules.FB_CATEGORY_PATTERN, Reason.FB_CATEGORY),
         ):
             if name in cols:
-                found.add(name, reason, checks.not_matching(cols[name], pattern, there[name]))
+                found.add(name, reason, column_checks.not_matching(cols[name], pattern, there[name]))
 
     def _check_optional(self, cols: dict[str, pa.Array], there: dict[str, np.ndarray], found: _Findings) -> None:
         for name in ("item_group_id", "mpn", "size", "color"):
             if name in cols:
                 limit = rules.MAX_LENGTH[name]
-                found.add(name, Reason.TOO_LONG.format(limit=limit), checks.longer_than(cols[name], limit, there[name]))
+                too_long = column_checks.longer_than(cols[name], limit, there[name])
+                found.add(name, Reason.TOO_LONG.format(limit=limit), too_long)
         for name, allowed in (("gender", rules.GENDER), ("status", rules.STATUS)):
             if name in cols:
-                found.add(name, not_in_reason(allowed), checks.not_in(cols[name], allowed, there[name]))
+                found.add(name, not_in_reason(allowed), column_checks.not_in(cols[name], allowed, there[name]))
         if "sale_price_effective_date" in cols:
-            dates = checks.check_effective_dates(cols["sale_price_effective_date"], there["sale_price_effective_date"])
+            dates_field = "sale_price_effective_date"
+            dates = column_checks.check_effective_dates(cols[dates_field], there[dates_field])
             found.add("sale_price_effective_date", Reason.DATES_FORMAT, dates.bad_format)
             found.add("sale_price_effective_date", Reason.DATES_INVALID, dates.invalid)
             found.add("sale_price_effective_date", Reason.DATES_ORDER, dates.not_ordered)
         if "gtin" in cols:
-            shape, check_digit = checks.bad_gtin(cols["gtin"], there["gtin"])
+            shape, check_digit = column_checks.bad_gtin(cols["gtin"], there["gtin"])
             found.add("gtin", Reason.GTIN_FORMAT, shape)
             found.add("gtin", Reason.GTIN_CHECK_DIGIT, check_digit)
         if "additional_image_link" in cols:
-            too_many, bad_entry = checks.bad_url_list(
+            too_many, bad_entry = column_checks.bad_url_list(
                 cols["additional_image_link"], there["additional_image_link"], rules.MAX_ADDITIONAL_IMAGES
             )
             found.add("additional_image_link", Reason.TOO_MANY_IMAGES, too_many)
             found.add("additional_image_link", Reason.IMAGE_URL, bad_entry)
 
 
-def _add_price(found: _Findings, name: str, prices: checks.Prices) -> None:
+def _add_price(found: _Findings, name: str, prices: column_checks.Prices) -> None:
     found.add(name, Reason.PRICE_FORMAT, prices.bad_format)
     found.add(name, Reason.CURRENCY, prices.bad_currency)
     found.add(name, Reason.PRICE_DECIMALS, prices.too_many_decimals)

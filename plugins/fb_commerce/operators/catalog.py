@@ -389,7 +389,7 @@ class FeedUploadOperator(BaseOperator):
     ) -> dict[str, Any]:
         from fb_commerce.catalog import upload, upload_store
         from fb_commerce.catalog.feed_readback import read_feed_state
-        from fb_commerce.catalog.sync_state import replace_from_feed
+        from fb_commerce.catalog.meta_accepted import replace_from_feed
 
         built = self._built(context)
         upload_id = session.upload_id

@@ -1,5 +1,5 @@
 """Operators of the fb_order_updates DAG: thin glue between Airflow and the outbox drain
-(:mod:`fb_commerce.orders.send`). Heavy imports happen inside ``execute`` so DAG files parse fast."""
+(:mod:`fb_commerce.orders.updates.send`). Heavy imports happen inside ``execute`` so DAG files parse fast."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ from fb_commerce.operators.orders import OrdersOperator
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-    from fb_commerce.orders.send import DrainResult
+    from fb_commerce.orders.updates.send import DrainResult
 
 
 def _log_counts(operator: OrdersOperator, result: DrainResult, engine: Engine) -> None:
     """One info line per request kind, then what is left in each outbox table."""
-    from fb_commerce.orders.outbox import describe_status_counts, status_counts
+    from fb_commerce.orders.updates.outbox import describe_status_counts, status_counts
 
     for line in result.lines():
         operator.log.info("%s", line)
@@ -32,7 +32,7 @@ class ValidateOrderUpdatesOperator(OrdersOperator):
 
     @releases_warehouse
     def execute(self, context: Any) -> dict[str, Any]:
-        from fb_commerce.orders.send import reject_invalid
+        from fb_commerce.orders.updates.send import reject_invalid
 
         engine = self.warehouse()
         result = reject_invalid(engine)
@@ -42,7 +42,7 @@ class ValidateOrderUpdatesOperator(OrdersOperator):
 
 class SendOrderUpdatesOperator(OrdersOperator):
     """Drains the outbox: each order in turn, its shipments, tracking updates, cancellations and refunds in
-    queue order, each checked again and then sent with its idempotency key (:mod:`fb_commerce.orders.send`).
+    queue order, each checked again and then sent with its idempotency key (:mod:`fb_commerce.orders.updates.send`).
 
     Rule errors fail their row, not the task; temporary errors leave the row pending for the next run. When
     Meta asks to wait for minutes, the counts are logged and the task ends with that error, so that the retry
@@ -51,7 +51,7 @@ class SendOrderUpdatesOperator(OrdersOperator):
 
     @releases_warehouse
     def execute(self, context: Any) -> dict[str, Any]:
-        from fb_commerce.orders.send import drain
+        from fb_commerce.orders.updates.send import drain
 
         engine = self.warehouse()
         hook = self.graph()
@@ -80,7 +80,7 @@ class OrderUpdatesSummaryOperator(OrdersOperator):
 
     @releases_warehouse
     def execute(self, context: Any) -> dict[str, dict[str, int]]:
-        from fb_commerce.orders.outbox import describe_status_counts, status_counts, stuck_requests
+        from fb_commerce.orders.updates.outbox import describe_status_counts, status_counts, stuck_requests
 
         engine = self.warehouse()
         limit = int(as_number(self.stuck_after_attempts, "stuck_after_attempts"))

@@ -22,8 +22,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from fb_commerce.orders.states import CREATED, IN_PROGRESS
-from fb_commerce.orders.sync_state import ORDERS_PULLED, read_watermark
 from fb_commerce.warehouse.schema import fb_orders, fb_returns, fb_shipments
+from fb_commerce.warehouse.sync_state import ORDERS_PULLED, read_watermark
 
 #: the rules (the ``condition`` column of fb_alerts)
 STUCK_CREATED = "stuck_created"

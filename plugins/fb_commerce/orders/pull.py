@@ -27,7 +27,7 @@ from fb_commerce.graph.fields import FieldSpec
 from fb_commerce.graph.surface import ORDER_FIELDS, ORDER_STATES
 from fb_commerce.orders.reference import ReferenceGenerator, default_reference
 from fb_commerce.orders.store import PageRows, StoredPage, store_page
-from fb_commerce.orders.sync_state import (
+from fb_commerce.warehouse.sync_state import (
     ORDERS_PULLED,
     ORDERS_WATERMARK,
     advance_watermark,

@@ -31,14 +31,14 @@ from fb_commerce.graph.surface import ORDER_STATES, READ_BACK_EDGE_FIELDS
 from fb_commerce.orders.mapping import READ_BACK_EDGES
 from fb_commerce.orders.pull import DEFAULT_LOOKBACK, DEFAULT_OVERLAP, MAX_PAGE_SIZE, list_orders
 from fb_commerce.orders.states import ACKNOWLEDGED_STATES, HAS_CANCELLATIONS, HAS_REFUNDS
-from fb_commerce.orders.sync_state import (
+from fb_commerce.orders.values import edge, timestamp
+from fb_commerce.warehouse.sync_state import (
     READ_BACK_SWEEP,
     READ_BACK_WATERMARK,
     advance_watermark,
     read_watermark,
     window_start,
 )
-from fb_commerce.orders.values import edge, timestamp
 from fb_commerce.warehouse.page_writer import write_rows
 from fb_commerce.warehouse.upsert import resolve_table
 

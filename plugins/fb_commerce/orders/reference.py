@@ -39,8 +39,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from fb_commerce.warehouse.schema import fb_orders, fb_sync_state
-from fb_commerce.warehouse.upsert import upsert
+from fb_commerce.warehouse.schema import fb_orders
+from fb_commerce.warehouse.sync_state import read_extra, write_extra
 
 ReferenceGenerator = Callable[[Mapping[str, Any], int], str]
 
@@ -131,10 +131,9 @@ def _checked(reference: Any, order_id: str) -> str:
 
 def _take_numbers(connection: Connection, count: int) -> range:
     """Reserve ``count`` numbers from the counter, in the caller's transaction (row-locked on PostgreSQL)."""
-    query = sa.select(fb_sync_state.c.extra).where(fb_sync_state.c.name == COUNTER).with_for_update()
-    extra = connection.execute(query).scalar_one_or_none() or {}
+    extra = read_extra(connection, COUNTER, lock=True) or {}
     last = int(extra.get("last_number", 0))
-    upsert(connection, fb_sync_state, [{"name": COUNTER, "extra": {**extra, "last_number": last + count}}])
+    write_extra(connection, COUNTER, {**extra, "last_number": last + count})
     return range(last + 1, last + count + 1)
 
 

@@ -13,6 +13,8 @@ Plain SQLAlchemy and Alembic, no Airflow (the Airflow side is :mod:`fb_commerce.
 - :mod:`~fb_commerce.warehouse.bulk`: ``bulk_upsert`` for large inputs and ``copy_rows`` (COPY on PostgreSQL);
 - :mod:`~fb_commerce.warehouse.page_writer`: ``write_rows`` / ``insert_rows``, one statement per table for a
   page of an incremental pull;
+- :mod:`~fb_commerce.warehouse.sync_state`: ``fb_sync_state``, the pipelines' watermarks and counters (every
+  reader and writer of that table);
 - :mod:`~fb_commerce.warehouse.paths`: the data folder and the default SQLite file.
 
 Submodules are imported on demand, so importing this package costs nothing at DAG parse time.

@@ -26,7 +26,7 @@ IN_CHUNK = 500
 
 
 @dataclass
-class ItemLedger:
+class ItemRemaining:
     """One order line: its units by status and what was refunded of it."""
 
     item_id: str
@@ -87,7 +87,7 @@ class Effect:
 
 
 @dataclass
-class OrderLedger:
+class OrderRemaining:
     """An order as fb_order_updates checks requests against it."""
 
     order_id: str
@@ -96,14 +96,14 @@ class OrderLedger:
     currency: str | None
     shipping_charged: Decimal | None
     synced_at: dt.datetime | None
-    items: dict[str, ItemLedger] = field(default_factory=dict)
+    items: dict[str, ItemRemaining] = field(default_factory=dict)
     shipping_refunded: Decimal = ZERO
     shipment_ids: set[str] = field(default_factory=set)
     external_shipment_ids: set[str] = field(default_factory=set)
     #: tracking numbers of its shipments as fb_orders_sync stored them (not moved by requests)
     stored_tracking_numbers: set[str] = field(default_factory=set)
 
-    def items_by_retailer_id(self, retailer_id: str) -> list[ItemLedger]:
+    def items_by_retailer_id(self, retailer_id: str) -> list[ItemRemaining]:
         return [item for item in self.items.values() if item.retailer_id == retailer_id]
 
     @property
@@ -143,10 +143,10 @@ class OrderLedger:
 
 
 @dataclass
-class Ledger:
+class Remaining:
     """The orders a run touches, and every tracking number in use with its shipment."""
 
-    orders: dict[str, OrderLedger] = field(default_factory=dict)
+    orders: dict[str, OrderRemaining] = field(default_factory=dict)
     tracking_numbers: dict[str, ShipmentRef] = field(default_factory=dict)
 
     def apply(self, order_id: str, effect: Effect) -> None:
@@ -181,13 +181,13 @@ def _int(value: Any) -> int:
         return 0
 
 
-def _item(row: Any) -> ItemLedger:
+def _item(row: Any) -> ItemRemaining:
     quantity = _int(row["quantity"])
     shipped, cancelled = _int(row["quantity_fulfilled"]), _int(row["quantity_cancelled"])
     # The item status may be missing (older rows): then whatever is neither shipped nor cancelled is open.
     open_units = row["quantity_in_progress"]
     open_units = max(quantity - shipped - cancelled, 0) if open_units is None else _int(open_units)
-    return ItemLedger(
+    return ItemRemaining(
         item_id=str(row["item_id"]),
         retailer_id=row["retailer_id"],
         quantity=quantity,
@@ -198,8 +198,8 @@ def _item(row: Any) -> ItemLedger:
     )
 
 
-def _order(row: Any) -> OrderLedger:
-    return OrderLedger(
+def _order(row: Any) -> OrderRemaining:
+    return OrderRemaining(
         order_id=str(row["order_id"]),
         state=row["state"],
         acknowledged=row["acknowledged_at"] is not None,
@@ -218,7 +218,7 @@ def _shipment_ref(row: Any) -> ShipmentRef:
     )
 
 
-def _add_refund(order: OrderLedger, row: Any) -> None:
+def _add_refund(order: OrderRemaining, row: Any) -> None:
     order.shipping_refunded += row["shipping"] or ZERO
     for line in edge(row, "items"):
         item = order.items.get(str(line.get("id") or ""))
@@ -228,26 +228,26 @@ def _add_refund(order: OrderLedger, row: Any) -> None:
         item.refunded_amount += money_amount(line.get("refund_subtotal")) or ZERO
 
 
-def load_ledger(conn: Connection, order_ids: Sequence[str], tracking_numbers: Iterable[str] = ()) -> Ledger:
+def load_remaining(conn: Connection, order_ids: Sequence[str], tracking_numbers: Iterable[str] = ()) -> Remaining:
     """The stored state of ``order_ids`` and the shipments using ``tracking_numbers`` (of any order)."""
     from fb_commerce.warehouse import schema
 
-    ledger = Ledger()
+    remaining = Remaining()
     for row in _rows_where_in(conn, schema.fb_orders, "order_id", order_ids):
-        ledger.orders[str(row["order_id"])] = _order(row)
-    for row in _rows_where_in(conn, schema.fb_order_items, "order_id", ledger.orders):
+        remaining.orders[str(row["order_id"])] = _order(row)
+    for row in _rows_where_in(conn, schema.fb_order_items, "order_id", remaining.orders):
         item = _item(row)
-        ledger.orders[str(row["order_id"])].items[item.item_id] = item
-    for row in _rows_where_in(conn, schema.fb_shipments, "order_id", ledger.orders):
-        order = ledger.orders[str(row["order_id"])]
+        remaining.orders[str(row["order_id"])].items[item.item_id] = item
+    for row in _rows_where_in(conn, schema.fb_shipments, "order_id", remaining.orders):
+        order = remaining.orders[str(row["order_id"])]
         order.shipment_ids.add(str(row["shipment_id"]))
         if row["external_shipment_id"]:
             order.external_shipment_ids.add(row["external_shipment_id"])
         if row["tracking_number"]:
-            ledger.tracking_numbers[row["tracking_number"]] = _shipment_ref(row)
+            remaining.tracking_numbers[row["tracking_number"]] = _shipment_ref(row)
             order.stored_tracking_numbers.add(row["tracking_number"])
     for row in _rows_where_in(conn, schema.fb_shipments, "tracking_number", tracking_numbers):
-        ledger.tracking_numbers.setdefault(row["tracking_number"], _shipment_ref(row))
-    for row in _rows_where_in(conn, schema.fb_refunds, "order_id", ledger.orders):
-        _add_refund(ledger.orders[str(row["order_id"])], row)
-    return ledger
+        remaining.tracking_numbers.setdefault(row["tracking_number"], _shipment_ref(row))
+    for row in _rows_where_in(conn, schema.fb_refunds, "order_id", remaining.orders):
+        _add_refund(remaining.orders[str(row["order_id"])], row)
+    return remaining

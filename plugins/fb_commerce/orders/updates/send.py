@@ -1,10 +1,10 @@
 """Draining the outbox: every pending request, order by order, checked and then sent to Meta.
 
 For each order in turn, its pending requests (shipments, tracking updates, cancellations and refunds
-together) go one at a time in queue order (:func:`~fb_commerce.orders.requests.queue_order`), so writes to one
+together) go one at a time in queue order (:func:`~fb_commerce.orders.updates.requests.queue_order`), so writes to one
 order never overlap and a cancellation queued before a shipment reaches Meta first. Each request is:
 
-- checked against the stored order (:mod:`~fb_commerce.orders.validate`); an invalid one is marked failed
+- checked against the stored order (:mod:`~fb_commerce.orders.updates.validate`); an invalid one is marked failed
   with the problems, and no call is made;
 - marked with one more attempt and its idempotency key, then posted;
 - marked ``sent`` (with ``sent_at`` and Meta's answer), or ``failed`` when a commerce rule or an invalid
@@ -38,11 +38,11 @@ from fb_commerce.graph.errors import (
     GraphInvalidParameterError,
     GraphRateLimitWait,
 )
-from fb_commerce.orders import outbox
-from fb_commerce.orders.ledger import Ledger, OrderLedger, load_ledger
-from fb_commerce.orders.payloads import build_payload, graph_path, request_key
-from fb_commerce.orders.requests import FAILED, KINDS, SHIP, OutboxRequest, by_order, queue_order
-from fb_commerce.orders.validate import effect_of, rejection_message, shipment_of, validate
+from fb_commerce.orders.updates import outbox
+from fb_commerce.orders.updates.payloads import build_payload, graph_path, request_key
+from fb_commerce.orders.updates.remaining import OrderRemaining, Remaining, load_remaining
+from fb_commerce.orders.updates.requests import FAILED, KINDS, SHIP, OutboxRequest, by_order, queue_order
+from fb_commerce.orders.updates.validate import effect_of, rejection_message, shipment_of, validate
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ class DrainResult:
 @dataclass
 class _Run:
     engine: Engine
-    ledger: Ledger
+    remaining: Remaining
     post: Post | None
     result: DrainResult = field(default_factory=DrainResult)
 
@@ -146,40 +146,40 @@ class _Run:
 @dataclass
 class _Loaded:
     groups: dict[str, list[OutboxRequest]]
-    ledger: Ledger
+    remaining: Remaining
     failed: dict[str, list[OutboxRequest]]
 
 
 def _load(engine: Engine) -> _Loaded:
-    """Pending requests per order, the ledger of those orders caught up with what Meta already applied, and
+    """Pending requests per order, what remains of those orders caught up with what Meta already applied, and
     the requests of those orders that failed before (named when a request needed one of them)."""
     with engine.connect() as conn:
         groups = by_order(outbox.pending_requests(conn))
         pending = [request for requests in groups.values() for request in requests]
         numbers = {str(r.get("tracking_number")).strip() for r in pending if r.get("tracking_number")}
-        ledger = load_ledger(conn, list(groups), numbers)
+        remaining = load_remaining(conn, list(groups), numbers)
         sent = sorted(outbox.sent_requests(conn, groups), key=queue_order)
         failed = by_order(outbox.failed_requests(conn, groups))
         uses = outbox.tracking_number_uses(conn, numbers)
     for request in sent:
-        order = ledger.orders.get(request.order_id)
+        order = remaining.orders.get(request.order_id)
         # Sent after fb_orders_sync last read the order: the stored order does not show it yet.
         if order is not None and not order.reflects(request.sent_at):
-            _apply(ledger, request)
+            _apply(remaining, request)
     for use in uses:  # numbers Meta has from our requests, whether or not read back yet
-        ledger.tracking_numbers.setdefault(str(use.get("tracking_number")).strip(), shipment_of(use))
-    return _Loaded(groups, ledger, failed)
+        remaining.tracking_numbers.setdefault(str(use.get("tracking_number")).strip(), shipment_of(use))
+    return _Loaded(groups, remaining, failed)
 
 
-def _apply(ledger: Ledger, request: OutboxRequest) -> None:
-    effect = effect_of(request, ledger)
+def _apply(remaining: Remaining, request: OutboxRequest) -> None:
+    effect = effect_of(request, remaining)
     if effect is not None:
-        ledger.apply(request.order_id, effect)
+        remaining.apply(request.order_id, effect)
 
 
 def _walk(engine: Engine, post: Post | None) -> DrainResult:
     loaded = _load(engine)
-    run = _Run(engine, loaded.ledger, post)
+    run = _Run(engine, loaded.remaining, post)
     orders = list(loaded.groups.items())
     for position, (order_id, requests) in enumerate(orders):
         if _drain_order(run, requests, loaded.failed.get(order_id, [])) is Outcome.STOP:
@@ -230,16 +230,16 @@ def _drain_order(run: _Run, requests: list[OutboxRequest], failed_before: list[O
 def _handle(
     run: _Run, request: OutboxRequest, unsettled: list[OutboxRequest], failed: list[OutboxRequest]
 ) -> tuple[Outcome, str]:
-    order = run.ledger.orders.get(request.order_id)
+    order = run.remaining.orders.get(request.order_id)
     # Sent before without an answer: resent as it stands. Its effect counts unless the stored order,
     # read after that attempt, already shows it.
     reflected = _reflected(request, order)
     # A column that cannot be read fails the row even after an attempt: it can no longer be sent as it was.
     if not request.in_flight or request.column_errors:
-        verdict = validate(request, run.ledger)
+        verdict = validate(request, run.remaining)
         if not verdict.ok:
             problems = verdict.problems
-            needs = None if request.column_errors else _prerequisites(run.ledger, request, unsettled, failed)
+            needs = None if request.column_errors else _prerequisites(run.remaining, request, unsettled, failed)
             if needs is not None:
                 waiting_for = [r for r in needs if r.status != FAILED]
                 if waiting_for:
@@ -260,11 +260,11 @@ def _handle(
     outcome = Outcome.VALID if run.post is None else _send(run, request, order)
     run.result.count(request, outcome)
     if outcome in (Outcome.SENT, Outcome.VALID) and not reflected:
-        _apply(run.ledger, request)  # later requests of the order are checked against what will be left
+        _apply(run.remaining, request)  # later requests of the order are checked against what will be left
     return outcome, ""
 
 
-def _reflected(request: OutboxRequest, order: OrderLedger | None) -> bool:
+def _reflected(request: OutboxRequest, order: OrderRemaining | None) -> bool:
     """Whether the stored order already shows an in-flight request (so its effect must not count twice).
 
     A shipment is looked for in the order's stored shipments (its external id or tracking number): an attempt
@@ -281,24 +281,24 @@ def _reflected(request: OutboxRequest, order: OrderLedger | None) -> bool:
     return order.reflects(request.updated_at)
 
 
-def _trial(ledger: Ledger, order_id: str) -> Ledger:
-    """A copy of one order's ledger, for what-ifs."""
-    order = ledger.orders.get(order_id)
-    return Ledger(
+def _trial(remaining: Remaining, order_id: str) -> Remaining:
+    """A copy of what remains of one order, for what-ifs."""
+    order = remaining.orders.get(order_id)
+    return Remaining(
         orders={} if order is None else {order_id: copy.deepcopy(order)},
-        tracking_numbers=dict(ledger.tracking_numbers),
+        tracking_numbers=dict(remaining.tracking_numbers),
     )
 
 
-def _passes_with(ledger: Ledger, request: OutboxRequest, others: list[OutboxRequest]) -> bool:
-    trial = _trial(ledger, request.order_id)
+def _passes_with(remaining: Remaining, request: OutboxRequest, others: list[OutboxRequest]) -> bool:
+    trial = _trial(remaining, request.order_id)
     for other in others:
         _apply(trial, other)
     return validate(request, trial).ok
 
 
 def _prerequisites(
-    ledger: Ledger, request: OutboxRequest, unsettled: list[OutboxRequest], failed: list[OutboxRequest]
+    remaining: Remaining, request: OutboxRequest, unsettled: list[OutboxRequest], failed: list[OutboxRequest]
 ) -> list[OutboxRequest] | None:
     """The other requests of the order that ``request`` needs: it is refused as things stand but would pass
     once they are applied (still pending ones first, then failed ones). None when nothing of the order would
@@ -307,8 +307,8 @@ def _prerequisites(
     order = [*sorted(unsettled, key=queue_order), *sorted(failed, key=queue_order)[-MAX_FAILED_CANDIDATES:]]
     for count in range(1, len(order) + 1):
         prefix = order[:count]
-        if _passes_with(ledger, request, prefix):
-            needed = [r for r in prefix if not _passes_with(ledger, request, [o for o in prefix if o is not r])]
+        if _passes_with(remaining, request, prefix):
+            needed = [r for r in prefix if not _passes_with(remaining, request, [o for o in prefix if o is not r])]
             return needed or [prefix[-1]]
     return None
 
@@ -324,7 +324,7 @@ def _error_body(exc: GraphError) -> dict[str, Any]:
     return {"error": exc.body} if exc.body else {"error": {"message": exc.message, "code": exc.code}}
 
 
-def _send(run: _Run, request: OutboxRequest, order: OrderLedger | None) -> Outcome:
+def _send(run: _Run, request: OutboxRequest, order: OrderRemaining | None) -> Outcome:
     assert run.post is not None
     try:
         payload = build_payload(request, order.currency if order is not None else None)

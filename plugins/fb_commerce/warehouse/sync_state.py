@@ -1,8 +1,18 @@
-"""Watermarks of the incremental order pulls, kept in ``fb_sync_state``.
+"""``fb_sync_state``: the pipelines' own state, one row per name; every reader and writer of the table goes here.
 
-A watermark is the newest Meta ``last_updated`` a pull has stored (Meta's clock, not ours, so clock skew between
-the two cannot open a gap). The next pull asks for ``updated_after = watermark - overlap``, the overlap catching
-orders Meta lists late; the first pull, with no watermark yet, looks back a configurable number of days.
+A row holds a watermark, an ``extra`` JSON object, or both. The rows today:
+
+- ``orders``, ``orders_read_back``, ``orders_read_back_sweep``, ``orders_pulled`` (fb_orders_sync, named below);
+- ``inventory_restocks:<catalog id>``: the restock read-back of fb_inventory_sync
+  (:mod:`fb_commerce.catalog.inventory_restocks`);
+- ``catalog_feed:<catalog id>``: in ``extra``, the feed id fb_catalog_feed created
+  (:mod:`fb_commerce.catalog.upload_store`);
+- ``merchant_order_reference``: in ``extra``, the reference counter (:mod:`fb_commerce.orders.reference`).
+
+Watermarks of the incremental pulls: a watermark is the newest Meta ``last_updated`` a pull has stored (Meta's clock,
+not ours, so clock skew between the two cannot open a gap). The next pull asks for ``updated_after = watermark -
+overlap``, the overlap catching orders Meta lists late; the first pull, with no watermark yet, looks back a
+configurable number of days.
 
 A watermark is written in its own transaction after the rows it covers are committed, and never moves backwards:
 a pull that fails half way leaves it where it was, so the next run reads the same window again and the upserts
@@ -12,6 +22,8 @@ make the repeat harmless.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -29,13 +41,16 @@ READ_BACK_SWEEP = "orders_read_back_sweep"
 ORDERS_PULLED = "orders_pulled"
 
 
-def read_watermark(bind: Engine | Connection, name: str) -> dt.datetime | None:
-    """The stored watermark of ``name``, or None before the first successful pull."""
-    query = sa.select(fb_sync_state.c.watermark).where(fb_sync_state.c.name == name)
+def _scalar(bind: Engine | Connection, query: sa.Select[Any]) -> Any:
     if isinstance(bind, Engine):
         with bind.connect() as connection:
             return connection.execute(query).scalar_one_or_none()
     return bind.execute(query).scalar_one_or_none()
+
+
+def read_watermark(bind: Engine | Connection, name: str) -> dt.datetime | None:
+    """The stored watermark of ``name``, or None before the first successful pull."""
+    return _scalar(bind, sa.select(fb_sync_state.c.watermark).where(fb_sync_state.c.name == name))
 
 
 def advance_watermark(engine: Engine, name: str, seen: dt.datetime | None, *, now: dt.datetime) -> dt.datetime | None:
@@ -70,3 +85,22 @@ def window_start(
 def unix_seconds(moment: dt.datetime) -> int:
     """Graph's ``updated_after`` takes whole Unix seconds; rounding down only widens the window."""
     return int(moment.timestamp())
+
+
+def read_extra(bind: Engine | Connection, name: str, *, lock: bool = False) -> Any:
+    """The stored ``extra`` of ``name`` (None when there is no row); ``lock`` holds the row until the caller's
+    transaction ends (``SELECT ... FOR UPDATE`` on PostgreSQL), for a read-modify-write."""
+    query = sa.select(fb_sync_state.c.extra).where(fb_sync_state.c.name == name)
+    if lock:
+        query = query.with_for_update()
+    return _scalar(bind, query)
+
+
+def write_extra(
+    bind: Engine | Connection, name: str, extra: Mapping[str, Any], *, now: dt.datetime | None = None
+) -> None:
+    """Store ``extra`` as the whole ``extra`` of ``name`` (and ``updated_at`` when ``now`` is given)."""
+    row: dict[str, Any] = {"name": name, "extra": dict(extra)}
+    if now is not None:
+        row["updated_at"] = now
+    upsert(bind, fb_sync_state, [row])

@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from fb_commerce.catalog.inventory import DELETE
+from fb_commerce.catalog.inventory_delta import DELETE
 from fb_commerce.warehouse import schema
 from fb_commerce.warehouse.types import UtcDateTime
 from fb_commerce.warehouse.upsert import dialect_insert

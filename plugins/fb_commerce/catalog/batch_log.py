@@ -1,17 +1,17 @@
-"""The warehouse record of ``items_batch`` calls: written before a call, confirmed after it, settled from its status.
+"""The log of ``items_batch`` calls in the warehouse: written before a call, confirmed after, settled from its status.
 
 ``items_batch`` has no idempotency key, so the record is what makes reruns converge:
 
-1. :meth:`BatchLedger.reserve`: before the call, the request and its items are stored under a provisional key
+1. :meth:`BatchLog.reserve`: before the call, the request and its items are stored under a provisional key
    (``unsent:<uuid>``, status ``SENDING``);
-2. :meth:`BatchLedger.confirm`: after Meta answered with a handle, the rows move to that handle (status NULL:
-   sent, not yet checked); :meth:`BatchLedger.release` removes them when the call was refused;
-3. :meth:`BatchLedger.settle`: once the handle finished, each item becomes ``synced``, ``failed`` (refused, with
+2. :meth:`BatchLog.confirm`: after Meta answered with a handle, the rows move to that handle (status NULL:
+   sent, not yet checked); :meth:`BatchLog.release` removes them when the call was refused;
+3. :meth:`BatchLog.settle`: once the handle finished, each item becomes ``synced``, ``failed`` (refused, with
    Meta's message) or ``not_applied`` (accepted with a warning that a value was ignored, with the warning), and
    only the ``synced`` ones are copied into ``fb_catalog_sync_state``, in one transaction. The others stay
    different from the source, so the next run's delta sends them again.
 
-Products whose source values break a rule are never sent: :meth:`BatchLedger.record_refused` stores them under
+Products whose source values break a rule are never sent: :meth:`BatchLog.record_refused` stores them under
 ``refused:<run id>`` (status ``REFUSED``, finished) as ``failed`` items with the message naming each bad column and
 value. They stay different from the sync state, so every run refuses them again until the source is fixed.
 
@@ -34,8 +34,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from fb_commerce.catalog.batch_calls import BatchStatus, already_gone, is_pending
-from fb_commerce.catalog.inventory import DELETE, ITEM_TYPE, BatchPlan
-from fb_commerce.catalog.sync_state import SYNCED, apply_batch
+from fb_commerce.catalog.inventory_delta import DELETE, ITEM_TYPE, BatchPlan
+from fb_commerce.catalog.meta_accepted import SYNCED, apply_batch
 from fb_commerce.warehouse import schema
 
 log = logging.getLogger(__name__)
@@ -82,8 +82,8 @@ class Settled:
         self.advisories += other.advisories
 
 
-class BatchLedger:
-    """``fb_batch_requests`` and ``fb_batch_request_items`` for one catalog."""
+class BatchLog:
+    """The log of one catalog's ``items_batch`` calls: ``fb_batch_requests`` and ``fb_batch_request_items``."""
 
     def __init__(self, engine: Engine, catalog_id: str) -> None:
         self.engine = engine

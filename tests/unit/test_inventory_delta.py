@@ -11,7 +11,7 @@ from fb_commerce.catalog.mapping import FeedMappingError, mapping_options
 from fb_commerce.catalog.rules import Reason
 from fb_commerce.catalog.batch_calls import BatchStatus, already_gone, is_pending, value_not_applied
 from fb_commerce.catalog.feed_readback import state_row
-from fb_commerce.catalog.inventory import (
+from fb_commerce.catalog.inventory_delta import (
     CREATE,
     DELETE,
     UPDATE,

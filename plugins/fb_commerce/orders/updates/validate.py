@@ -2,8 +2,8 @@
 
 Each check that fails adds a problem naming the column (``items[1].quantity``, ``carrier``...) and saying what
 is wrong and what would be right; the row is then marked failed with every problem in its message, and no
-call is made. A request that passes also yields its :class:`~fb_commerce.orders.ledger.Effect` (in item
-ids), which moves the order's ledger forward so that the next request of the same order is checked against
+call is made. A request that passes also yields its :class:`~fb_commerce.orders.updates.remaining.Effect` (in item
+ids), which moves what remains of the order forward so that the next request of the same order is checked against
 what will be left.
 
 Meta stays the authority: these checks catch what is certainly wrong, with a clearer message than Meta's
@@ -19,8 +19,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from fb_commerce.graph import surface
-from fb_commerce.orders.ledger import ZERO, Effect, ItemLedger, Ledger, OrderLedger, ShipmentRef
-from fb_commerce.orders.requests import (
+from fb_commerce.orders.updates.remaining import ZERO, Effect, ItemRemaining, OrderRemaining, Remaining, ShipmentRef
+from fb_commerce.orders.updates.requests import (
     CANCEL,
     COLUMNS,
     CONTROL,
@@ -76,7 +76,7 @@ class Line:
     """One entry of ``items`` resolved to an order line."""
 
     where: str
-    item: ItemLedger
+    item: ItemRemaining
     entry: dict[str, Any]
 
 
@@ -107,7 +107,7 @@ def _amount(value: Any, where: str, problems: list[str]) -> Decimal | None:
 
 
 def _resolve_items(
-    request: OutboxRequest, order: OrderLedger, measures: tuple[str, ...], problems: list[str]
+    request: OutboxRequest, order: OrderRemaining, measures: tuple[str, ...], problems: list[str]
 ) -> list[Line] | None:
     """``items`` as order lines: None when null (the whole order), else a Line per valid entry."""
     value = request.get("items")
@@ -163,7 +163,7 @@ def _resolve_items(
 
 
 def _check_tracking(
-    request: OutboxRequest, ledger: Ledger, shipment: ShipmentRef, problems: list[str]
+    request: OutboxRequest, remaining: Remaining, shipment: ShipmentRef, problems: list[str]
 ) -> str | None:
     """Carrier and tracking number of a shipment or tracking update; returns the tracking number."""
     carrier = request.get("carrier")
@@ -184,7 +184,7 @@ def _check_tracking(
             f"tracking_number: {number!r} looks like several numbers; one tracking number per shipment "
             "(queue one shipment request per parcel)"
         )
-    owner = ledger.tracking_numbers.get(number)
+    owner = remaining.tracking_numbers.get(number)
     if owner is not None and not owner.same_shipment(
         request.order_id, shipment.shipment_id, shipment.external_shipment_id
     ):
@@ -238,7 +238,7 @@ def _check_unused(request: OutboxRequest, names: tuple[str, ...], why: str, prob
 
 
 def _open_units(
-    request: OutboxRequest, order: OrderLedger, verb: str, left: str, problems: list[str]
+    request: OutboxRequest, order: OrderRemaining, verb: str, left: str, problems: list[str]
 ) -> tuple[dict[str, int], bool]:
     """Units per item id a shipment or cancellation takes from the open ones: those listed (each at most
     what is open), or every open unit when ``items`` is null. Returns them and whether it is the whole
@@ -270,7 +270,7 @@ def _open_units(
 # --- per kind -----------------------------------------------------------------------------------------------
 
 
-def _check_ship(request: OutboxRequest, order: OrderLedger, ledger: Ledger, problems: list[str]) -> Effect:
+def _check_ship(request: OutboxRequest, order: OrderRemaining, remaining: Remaining, problems: list[str]) -> Effect:
     if order.state == "FB_PROCESSING":
         problems.append(f"order {order.order_id} is FB_PROCESSING: Meta allows no action on it yet")
     elif order.state == "CREATED" and not order.acknowledged:
@@ -293,13 +293,13 @@ def _check_ship(request: OutboxRequest, order: OrderLedger, ledger: Ledger, prob
     _check_unused(request, ("shipment_id",), "by a shipment (only by update_tracking)", problems)
     _check_fulfillment(request, problems)
     shipment = shipment_of(request)
-    number = _check_tracking(request, ledger, shipment, problems)
+    number = _check_tracking(request, remaining, shipment, problems)
     shipped, _ = _open_units(request, order, "ship", "left to ship", problems)
     return Effect(shipped=shipped, tracking_number=number, shipment=shipment)
 
 
 def _check_update_tracking(
-    request: OutboxRequest, order: OrderLedger, ledger: Ledger, problems: list[str]
+    request: OutboxRequest, order: OrderRemaining, remaining: Remaining, problems: list[str]
 ) -> Effect:
     shipment = shipment_of(request)
     if not shipment.shipment_id and not shipment.external_shipment_id:
@@ -313,11 +313,11 @@ def _check_update_tracking(
     _check_unused(
         request, ("items", "fulfillment_location_id", "fulfillment_address"), "by a tracking update", problems
     )
-    number = _check_tracking(request, ledger, shipment, problems)
+    number = _check_tracking(request, remaining, shipment, problems)
     return Effect(tracking_number=number, shipment=shipment)
 
 
-def _check_cancel(request: OutboxRequest, order: OrderLedger, ledger: Ledger, problems: list[str]) -> Effect:
+def _check_cancel(request: OutboxRequest, order: OrderRemaining, remaining: Remaining, problems: list[str]) -> Effect:
     if order.state == "FB_PROCESSING":
         problems.append(
             f"order {order.order_id} is FB_PROCESSING: it can be cancelled once it leaves that state"
@@ -336,7 +336,7 @@ def _check_cancel(request: OutboxRequest, order: OrderLedger, ledger: Ledger, pr
     return Effect(cancelled=cancelled)
 
 
-def _refund_currency(request: OutboxRequest, order: OrderLedger, problems: list[str]) -> None:
+def _refund_currency(request: OutboxRequest, order: OrderRemaining, problems: list[str]) -> None:
     currency = request.get("currency")
     if currency is not None and order.currency and str(currency).upper() != order.currency.upper():
         problems.append(f"currency: {currency} differs from the order's currency {order.currency}")
@@ -373,7 +373,7 @@ def _refund_line(line: Line, problems: list[str], effect: Effect) -> Decimal | N
     return value
 
 
-def _check_refund(request: OutboxRequest, order: OrderLedger, ledger: Ledger, problems: list[str]) -> Effect:
+def _check_refund(request: OutboxRequest, order: OrderRemaining, remaining: Remaining, problems: list[str]) -> Effect:
     reason = request.get("reason_code")
     if reason is None:
         problems.append(f"reason_code: required, one of {', '.join(surface.REFUND_REASON_CODES)}")
@@ -424,7 +424,7 @@ def _check_refund(request: OutboxRequest, order: OrderLedger, ledger: Ledger, pr
     return effect
 
 
-_CHECKS: dict[str, Callable[[OutboxRequest, OrderLedger, Ledger, list[str]], Effect]] = {
+_CHECKS: dict[str, Callable[[OutboxRequest, OrderRemaining, Remaining, list[str]], Effect]] = {
     SHIP.name: _check_ship,
     UPDATE_TRACKING.name: _check_update_tracking,
     CANCEL.name: _check_cancel,
@@ -432,8 +432,8 @@ _CHECKS: dict[str, Callable[[OutboxRequest, OrderLedger, Ledger, list[str]], Eff
 }
 
 
-def validate(request: OutboxRequest, ledger: Ledger) -> Verdict:
-    """Check ``request`` against its order as the ledger has it now; the ledger itself is not changed."""
+def validate(request: OutboxRequest, remaining: Remaining) -> Verdict:
+    """Check ``request`` against what remains of its order now; ``remaining`` itself is not changed."""
     order_of = {rule.name: n for n, rule in enumerate(COLUMNS[request.kind.table])}
     problems = [
         f"{column}: {error}"
@@ -444,18 +444,18 @@ def validate(request: OutboxRequest, ledger: Ledger) -> Verdict:
             f"request_type: {request.get('request_type')!r} is not one of {', '.join(SHIPMENT_REQUEST_TYPES)}"
         )
         return Verdict(problems)
-    order = ledger.orders.get(request.order_id)
+    order = remaining.orders.get(request.order_id)
     if order is None:
         problems.append(
             f"order_id: order {request.order_id} is not in fb_orders "
             "(fb_orders_sync stores orders; check the id)"
         )
         return Verdict(problems)
-    effect = _CHECKS[request.kind.name](request, order, ledger, problems)
+    effect = _CHECKS[request.kind.name](request, order, remaining, problems)
     return Verdict(problems, effect)
 
 
-def effect_of(request: OutboxRequest, ledger: Ledger) -> Effect | None:
+def effect_of(request: OutboxRequest, remaining: Remaining) -> Effect | None:
     """What a request Meta accepted did to its order (its checks are not repeated: Meta's answer counts)."""
-    verdict = validate(request, ledger)
+    verdict = validate(request, remaining)
     return verdict.effect

@@ -16,8 +16,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from fb_commerce.orders.ledger import chunks
-from fb_commerce.orders.requests import (
+from fb_commerce.orders.updates.remaining import chunks
+from fb_commerce.orders.updates.requests import (
     BOOLEAN,
     COLUMNS,
     CONTROL,

@@ -1,4 +1,4 @@
-"""The ledger read from the warehouse: item statuses, shipments and refunds read back, tracking numbers."""
+"""What remains of each order, read from the warehouse: item statuses, shipments, refunds, tracking numbers."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from fb_commerce.orders.ledger import load_ledger
+from fb_commerce.orders.updates.remaining import load_remaining
 from fb_commerce.warehouse.engine import create_warehouse_engine
 from fb_commerce.warehouse.migrate import upgrade
 from fb_commerce.warehouse.schema import fb_order_items, fb_orders, fb_refunds, fb_shipments
@@ -122,10 +122,10 @@ def engine(tmp_path):
 
 def test_stored_orders_with_what_was_shipped_and_refunded(engine):
     with engine.connect() as conn:
-        ledger = load_ledger(conn, ["O1", "O2", "O404"], ["1Z9", "1Z-UNKNOWN"])
+        remaining = load_remaining(conn, ["O1", "O2", "O404"], ["1Z9", "1Z-UNKNOWN"])
 
-    assert set(ledger.orders) == {"O1", "O2"}
-    done = ledger.orders["O1"]
+    assert set(remaining.orders) == {"O1", "O2"}
+    done = remaining.orders["O1"]
     assert (done.state, done.acknowledged, done.currency, done.synced_at) == (
         "COMPLETED",
         True,
@@ -139,19 +139,19 @@ def test_stored_orders_with_what_was_shipped_and_refunded(engine):
     assert done.shipping_refunded == Decimal("2.00") and done.shipping_charged == Decimal("6.00")
     assert done.shipment_ids == {"S1"} and done.external_shipment_ids == {"EXT1"}
 
-    unknown_status = ledger.orders["O2"].items["I2"]  # no item status stored: nothing shipped or cancelled
+    unknown_status = remaining.orders["O2"].items["I2"]  # no item status stored: nothing shipped or cancelled
     assert (unknown_status.open, unknown_status.shipped, unknown_status.cancelled) == (2, 0, 0)
 
-    assert ledger.tracking_numbers["1Z1"].same_shipment("O1", None, "EXT1")
+    assert remaining.tracking_numbers["1Z1"].same_shipment("O1", None, "EXT1")
     assert (
-        ledger.tracking_numbers["1Z9"].label == "shipment S9 of order O9"
+        remaining.tracking_numbers["1Z9"].label == "shipment S9 of order O9"
     )  # another order's, asked for by number
-    assert "1Z-UNKNOWN" not in ledger.tracking_numbers
+    assert "1Z-UNKNOWN" not in remaining.tracking_numbers
 
 
 def test_an_order_synced_after_a_write_already_shows_it(engine):
     with engine.connect() as conn:
-        order = load_ledger(conn, ["O1"]).orders["O1"]
+        order = load_remaining(conn, ["O1"]).orders["O1"]
     assert order.reflects(SYNCED - dt.timedelta(seconds=1))
     assert not order.reflects(SYNCED + dt.timedelta(seconds=1))
     assert not order.reflects(None)

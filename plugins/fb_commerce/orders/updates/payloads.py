@@ -13,8 +13,8 @@ from typing import Any
 
 from fb_commerce.graph import surface
 from fb_commerce.graph.idempotency import idempotency_key
-from fb_commerce.orders.requests import CANCEL, REFUND, SHIP, UPDATE_TRACKING, OutboxRequest
-from fb_commerce.orders.validate import DEFAULT_CANCEL_REASON
+from fb_commerce.orders.updates.requests import CANCEL, REFUND, SHIP, UPDATE_TRACKING, OutboxRequest
+from fb_commerce.orders.updates.validate import DEFAULT_CANCEL_REASON
 
 _ALLOWED = {
     SHIP.name: surface.SHIPMENT_PARAMS,
