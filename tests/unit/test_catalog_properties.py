@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from fb_commerce.catalog import rules
@@ -149,6 +149,7 @@ edgy_rows = st.fixed_dictionaries({c: _edge(c) for c in COLUMNS})
 @settings(max_examples=400, deadline=None)
 @given(data=st.lists(st.one_of(product(), edgy_rows), min_size=1, max_size=10), sdk=st.booleans(),
        zero=st.booleans())
+@example(data=[{**VALID, "id": "\ufffd"}, {**VALID, "id": "\ufffd"}], sdk=False, zero=False)  # found by Hypothesis
 def test_the_validator_and_the_sandbox_rules_agree(data: list[dict[str, str | None]], sdk: bool, zero: bool) -> None:
     """One rule table, two implementations (vectorised for the feed, row by row for the sandbox): same verdicts,
     same first reason per field, on every row (duplicate ids aside: the sandbox sees them across a whole file)."""

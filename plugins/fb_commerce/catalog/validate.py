@@ -143,9 +143,9 @@ class FeedValidator:
         self._check_categories(cols, there, found)
         self._check_optional(cols, there, found)
         for name, values in cols.items():
-            if name != "id":  # the id's control characters are part of _check_id
+            if name != "id":  # the id's control characters and bad bytes are part of _check_id
                 found.add(name, Reason.CONTROL, column_checks.has_control_chars(values, there[name]))
-            found.add(name, Reason.BAD_UTF8, column_checks.has_replacement_char(values, there[name]))
+                found.add(name, Reason.BAD_UTF8, column_checks.has_replacement_char(values, there[name]))
         rejected = found.rejected(batch.num_rows)
         first_row = self.rows_seen + 1
         self.rows_seen += batch.num_rows
@@ -160,10 +160,13 @@ class FeedValidator:
         ids, present = cols["id"], there["id"]
         too_long = column_checks.longer_than(ids, rules.MAX_LENGTH["id"], present)
         control = column_checks.has_control_chars(ids, present, allow_breaks=False)
+        bad_utf8 = column_checks.has_replacement_char(ids, present)
         found.add("id", Reason.MISSING, ~present)
         found.add("id", Reason.TOO_LONG.format(limit=rules.MAX_LENGTH["id"]), too_long)
         found.add("id", Reason.CONTROL, control)
-        usable = present & ~too_long & ~control
+        # before the duplicate check: two ids that were different bytes may read back as the same U+FFFD text
+        found.add("id", Reason.BAD_UTF8, bad_utf8)
+        usable = present & ~too_long & ~control & ~bad_utf8
         index = np.flatnonzero(usable)
         repeated = np.zeros(len(ids), dtype=bool)
         repeated[index] = ~self._ids.first_seen(ids.take(pa.array(index)))
