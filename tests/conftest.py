@@ -53,6 +53,16 @@ def _migrate_airflow_db() -> None:
 _migrate_airflow_db()
 
 
+# --- Hypothesis ---------------------------------------------------------------------------------------------
+# Locally each run tries new examples (and keeps the failures it finds in .hypothesis/); CI (CI=true) runs the same
+# examples every time, so a red CI is a real change, not a lucky draw.
+from hypothesis import settings as _hypothesis_settings  # noqa: E402 - after the environment above is fixed
+
+_hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI", "").lower() in ("1", "true"):
+    _hypothesis_settings.load_profile("ci")
+
+
 # --- PostgreSQL ---------------------------------------------------------------------------------------------
 
 
