@@ -3,7 +3,7 @@
 The SDK is generated from Meta's API schema, so it is the best machine-readable check that the sandbox speaks the
 same paths, parameters, field names and enums. Where SDK 26 no longer carries an endpoint (it dropped the order
 write edges acknowledge_order(s), cancellations, refunds and update_shipment, and commerce_transactions on the
-commerce account), ../shared/reference/graph-api.md is the authority and the sandbox's own tests cover them.
+commerce account), docs/graph-api.md is the authority and the sandbox's own tests cover them.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from fb_commerce.sandbox.world import catalog_fields  # noqa: E402
 from fb_commerce.sandbox.world.model import ORDER_STATES  # noqa: E402
 from fb_commerce.sandbox.world.orders import CANCEL_REASONS, REFUND_REASONS  # noqa: E402
 
-REFERENCE = "../shared/reference/graph-api.md"
+REFERENCE = "docs/graph-api.md"
 CMS = defaults.SANDBOX_CMS_ID
 
 
@@ -132,7 +132,7 @@ def test_sdk_lists_payouts(sandbox, api) -> None:
 
 
 def test_sdk_lists_transactions_on_the_page(sandbox, api) -> None:
-    """SDK 26 keeps commerce_transactions on the Page only (dropped on the commerce account, reference §3)."""
+    """SDK 26 keeps commerce_transactions on the Page only (dropped on the commerce account, docs/graph-api.md §3)."""
     txns = list(Page(defaults.SANDBOX_PAGE_ID).get_commerce_transactions(
         fields=sorted(sdk_fields(CommerceOrderTransactionDetail)), params={"limit": 100}))
     assert len(txns) == len(sandbox.admin.state(include="transactions")["transactions"])
@@ -154,7 +154,7 @@ def test_sdk_reads_setup(sandbox, api) -> None:
 def test_sdk_items_batch_and_status(sandbox, api) -> None:
     sandbox.admin.config(batch_delay_seconds=0)
     catalog = ProductCatalog(defaults.SANDBOX_CATALOG_ID)
-    # The SDK types `requests` as a map and warns about the list the reference documents; both work.
+    # The SDK types `requests` as a map and warns about the list docs/graph-api.md documents; both work.
     with pytest.warns(UserWarning, match="requests"):
         response = _send_items_batch(catalog)
     handle = response["handles"][0]
@@ -205,7 +205,7 @@ def test_sdk_uploads_a_feed_file(sandbox, api, tmp_path: Path) -> None:
 
 
 def test_sdk_no_longer_carries_order_write_edges() -> None:
-    """SDK 26 dropped these (reference §"Status warning"); the reference is the authority for them, and the sandbox
+    """SDK 26 dropped these (docs/graph-api.md §"Status warning"); Meta's pages (summarised there) are the authority, and the sandbox
     implements them as it describes (see test_sandbox_orders.py)."""
     for dropped in ("create_acknowledge_order", "create_cancellation", "create_refund", "create_update_shipment",
                     "create_item_update", "get_items", "get_shipments", "get_refunds", "get_cancellations"):
@@ -232,7 +232,7 @@ def test_sandbox_product_fields_are_sdk_product_item_fields() -> None:
 
 
 def test_sandbox_extras_are_known() -> None:
-    """Fields the sandbox serves beyond the SDK are the reference's edges/fields or named sandbox extras."""
+    """Fields the sandbox serves beyond the SDK are edges/fields docs/graph-api.md documents or named sandbox extras."""
     extras = {
         "CommerceOrder": {"items", "shipments", "cancellations", "refunds", "returns", "payments",
                           "promotion_details", "promotions", "pre_order_details"},
@@ -252,7 +252,7 @@ def test_error_sample_and_batch_status_names() -> None:
 
 
 def test_reference_fields_of_edges_the_sdk_dropped() -> None:
-    """No SDK class left for items/shipments/cancellations/refunds/returns: check the reference's field lists."""
+    """No SDK class left for items/shipments/cancellations/refunds/returns: check the field lists in docs/graph-api.md."""
     assert {"id", "retailer_id", "product_id", "quantity", "price_per_unit", "product_name", "selected_shipping_option",
             "status", "customization", "tax_details"} <= ITEM.field_names
     assert {"id", "external_shipment_id", "items", "tracking_info"} <= SHIPMENT.field_names

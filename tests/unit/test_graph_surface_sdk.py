@@ -1,7 +1,7 @@
 """Every node, edge, parameter and enum value the pipelines send exists in Meta's generated SDK (facebook-business).
 
 SDK 26 no longer carries the order write edges (acknowledge_order(s), update_shipment, cancellations, refunds),
-the order read edges, nor commerce_transactions: for those, reference/graph-api.md (Meta's documentation pages) is
+the order read edges, nor commerce_transactions: for those, docs/graph-api.md (Meta's documentation pages) is
 the authority, and this test only checks they are marked as such.
 """
 
@@ -17,7 +17,7 @@ from fb_commerce.graph import surface
 
 pytest.importorskip("facebook_business")
 
-#: edges of an order that the reference documents but SDK 26 dropped, or lists as edges rather than fields
+#: edges of an order that docs/graph-api.md documents but SDK 26 dropped, or lists as edges rather than fields
 ORDER_EDGES_NOT_FIELDS = {"items", "promotion_details"}
 
 
@@ -109,6 +109,6 @@ def test_catalog_enums_are_sdk_values():
 
 
 def test_batch_methods_and_item_type_match_the_sdk_batch_request():
-    # SDK 26 types item_type as a free string; PRODUCT_ITEM is what the reference documents (§2.2).
+    # SDK 26 types item_type as a free string; PRODUCT_ITEM is what docs/graph-api.md §2.2 documents.
     assert sdk_param_types(sdk_class("ProductCatalog"), "create_items_batch")["item_type"] == "string"
     assert set(surface.BATCH_METHODS) == {"CREATE", "UPDATE", "DELETE"}

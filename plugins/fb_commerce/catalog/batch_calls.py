@@ -1,4 +1,4 @@
-"""The Catalog Batch API calls: send one ``items_batch`` and read a handle's status (reference §2.2).
+"""The Catalog Batch API calls: send one ``items_batch`` and read a handle's status (docs/graph-api.md §2.2).
 
 Plain functions over :class:`~fb_commerce.graph.client.GraphClient`; the trigger runs :func:`read_status` in a
 thread, the sync code runs both directly.

@@ -1,7 +1,7 @@
 """Reading the mapped products as Arrow record batches from any SQLAlchemy URL.
 
 SQLite and PostgreSQL are read Arrow-natively through ADBC (the database fills the columns; no Python object per
-value), which is what keeps a million-product feed near the database's own export time (reference/performance.md).
+value), which is what keeps a million-product feed near the database's own export time (docs/performance.md).
 Any other dialect, or a missing ADBC driver, goes through SQLAlchemy ``fetchmany`` into pyarrow arrays.
 
 Every path runs the mapping wrapped as::

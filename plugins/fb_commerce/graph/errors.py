@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-# Codes from reference/graph-api.md §4 and §1.11.
+# Codes from docs/graph-api.md §4 and §1.11.
 TRANSIENT_CODES = frozenset({1, 2})
 THROTTLE_CODES = frozenset({4, 17, 32, 613, 80001, 80002, 80004, 80009, 80014})
 TOKEN_CODES = frozenset({102, 190})

@@ -1,9 +1,9 @@
 """Deterministic idempotency keys for Graph API writes.
 
-Meta replays the first answer for a repeated key with the same payload (reference/graph-api.md §1.10). Deriving the
+Meta replays the first answer for a repeated key with the same payload (docs/graph-api.md §1.10). Deriving the
 key from (operation, target, canonical payload) means a retried call, a retried task or a rerun DAG sends the same
 key for the same write, so Meta applies it once. ``generation`` gives a new key on purpose, e.g. after a batch
-acknowledgement answered with a coded exception, where the reference says to retry with a new key.
+acknowledgement answered with a coded exception, where docs/graph-api.md says to retry with a new key.
 """
 
 from __future__ import annotations

@@ -3,14 +3,14 @@
 Pipelines take their field lists, parameter names and enums from here, and a test checks every entry against
 Meta's generated SDK classes (facebook-business), so a typo or a dropped field is caught before Meta rejects it.
 Where the SDK no longer carries an endpoint (SDK 26 dropped the order write edges and commerce_transactions),
-reference/graph-api.md is the authority and the entry says so in ``sdk_class``'s absence.
+docs/graph-api.md is the authority and the entry says so in ``sdk_class``'s absence.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-# --- Orders (reference §1.3) ------------------------------------------------------------------------------------
+# --- Orders (docs/graph-api.md §1.3) ------------------------------------------------------------------------------------
 
 ORDER_STATES = ("FB_PROCESSING", "CREATED", "IN_PROGRESS", "COMPLETED")
 #: states the pipelines act on; FB_PROCESSING orders are stored but never acted on
@@ -34,7 +34,7 @@ ORDER_ITEM_FIELDS = {
     },
     "status": None,
 }
-#: every order field the reference lists; items are an edge, asked for inline with a nested selection
+#: every order field docs/graph-api.md lists; items are an edge, asked for inline with a nested selection
 ORDER_FIELDS = {
     "id": None,
     "order_status": ("state",),
@@ -69,7 +69,7 @@ ORDER_FIELDS = {
 
 ACKNOWLEDGE_MAX_ORDERS = 100
 
-#: the order edges read back (reference §1.5-1.8), asked for inline with these selections
+#: the order edges read back (docs/graph-api.md §1.5-1.8), asked for inline with these selections
 LINE_ITEM_REF = ("id", "retailer_id", "product_id", "quantity")
 SHIPMENT_FIELDS = {
     "id": None,
@@ -100,7 +100,7 @@ READ_BACK_EDGE_FIELDS = {
     "returns": RETURN_FIELDS,
 }
 
-# --- Order writes (reference §1.4–1.7) ---------------------------------------------------------------------------
+# --- Order writes (docs/graph-api.md §1.4–1.7) ---------------------------------------------------------------------------
 
 ACKNOWLEDGE_ORDER_PARAMS = ("idempotency_key", "merchant_order_reference")
 ACKNOWLEDGE_ORDERS_PARAMS = ("idempotency_key", "orders")
@@ -136,7 +136,7 @@ DEDUCTION_TYPES = ("RETURN_SHIPPING",)
 #: samples of Meta's carrier codes (the full list is on Meta's carrier-codes page; any snake_case code is sent)
 CARRIERS = ("dhl", "dhl_ecommerce_us", "eagle", "fedex", "ontrac", "tnt", "ups", "usps", "other")
 
-# --- Catalog (reference §2) ---------------------------------------------------------------------------------------
+# --- Catalog (docs/graph-api.md §2) ---------------------------------------------------------------------------------------
 
 FEED_CREATE_PARAMS = ("name", "update_schedule", "schedule", "delimiter", "encoding")
 FEED_UPLOAD_PARAMS = ("file", "url", "update_only")
@@ -175,7 +175,7 @@ PRODUCTS_PARAMS = ("filter",)
 AVAILABILITY = ("in stock", "out of stock")
 CONDITION = ("new", "refurbished", "used")
 
-# --- Finance (reference §3) ---------------------------------------------------------------------------------------
+# --- Finance (docs/graph-api.md §3) ---------------------------------------------------------------------------------------
 
 PAYOUT_FIELDS = ("amount", "payout_date", "payout_reference_id", "status", "transfer_id")
 TRANSACTION_FIELDS = (
@@ -199,7 +199,7 @@ class Endpoint:
     """One Graph call the project makes: node type, edge, method and parameters.
 
     ``sdk_class``/``sdk_method`` name the generated SDK method when the SDK carries it; None means the SDK
-    dropped it and reference/graph-api.md (Meta's documentation pages) is the authority.
+    dropped it and docs/graph-api.md (Meta's documentation pages) is the authority.
     """
 
     node: str

@@ -1,7 +1,7 @@
 """Reading Meta's usage headers and deciding how long to slow down.
 
 ``X-App-Usage`` gives the app's rolling-hour budget used, in percent; ``X-Business-Use-Case-Usage`` gives per-business
-budgets and ``estimated_time_to_regain_access`` in minutes (reference/graph-api.md §4). Throttling can start when any
+budgets and ``estimated_time_to_regain_access`` in minutes (docs/graph-api.md §4). Throttling can start when any
 value reaches 100, so the client slows down above a threshold instead of running into the wall.
 """
 

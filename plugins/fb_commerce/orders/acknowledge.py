@@ -1,4 +1,4 @@
-"""Acknowledging stored orders in batches (``POST /{cms_id}/acknowledge_orders``, reference/graph-api.md §1.4).
+"""Acknowledging stored orders in batches (``POST /{cms_id}/acknowledge_orders``, docs/graph-api.md §1.4).
 
 Only what the warehouse holds is acknowledged: CREATED orders that have their merchant_order_reference and no
 ``acknowledged_at`` yet, oldest id first, at most 100 per call.

@@ -1,7 +1,7 @@
 """The incremental order pull: every order Meta changed since the watermark, in every state, page by page.
 
 One ``commerce_orders`` listing asks for all four states (FB_PROCESSING orders are stored but never acted on),
-every field the reference lists (``graph.surface.ORDER_FIELDS``, items inline) and the largest page size, from
+every field docs/graph-api.md lists (``graph.surface.ORDER_FIELDS``, items inline) and the largest page size, from
 ``updated_after = watermark - overlap``. Each page is stored in its own transaction as it arrives, while the next
 page is already being fetched and mapped to rows, so the warehouse, the network and the mapping work at the same
 time. The watermark moves to the
@@ -41,7 +41,7 @@ T = TypeVar("T")
 
 DEFAULT_OVERLAP = dt.timedelta(minutes=15)
 DEFAULT_LOOKBACK = dt.timedelta(days=30)
-#: the largest page commerce_orders serves (reference §1.3 gives none; 100 is the conservative cap)
+#: the largest page commerce_orders serves (docs/graph-api.md §1.3 gives none; 100 is the conservative cap)
 MAX_PAGE_SIZE = 100
 
 

@@ -1,6 +1,6 @@
 """Reading back what Meta did to orders itself: cancellations, refunds, shipments and returns.
 
-Meta cancels items when the fulfilment deadline is missed and refunds on its own (reference/graph-api.md §1.6-1.7);
+Meta cancels items when the fulfilment deadline is missed and refunds on its own (docs/graph-api.md §1.6-1.7);
 such orders are found with ``filters=has_cancellations`` and ``filters=has_refunds``. A third listing takes every
 acknowledged order that changed, so fb_shipments always says what is shipped (fb_order_updates checks requests
 against it). All three ask for the order edges inline (``fields=id,last_updated,shipments,...``), so an order costs
@@ -10,7 +10,7 @@ The window is ``updated_after`` from the ``orders_read_back`` watermark minus th
 run), moved only after the rows are committed. Rows are upserted by Meta's id, one statement per table and page:
 reading one twice changes nothing.
 
-``updated_after`` follows an order's *status* changes (reference §1.3), and a refund or a partial cancellation of a
+``updated_after`` follows an order's *status* changes (docs/graph-api.md §1.3), and a refund or a partial cancellation of a
 COMPLETED order need not change its status. So once per ``sweep_every`` (default hourly) the two filtered listings
 read a wide window (``sweep_window``, default 30 days, the return window) instead: what Meta did to an older order
 is found within the hour even when its ``last_updated`` did not move.

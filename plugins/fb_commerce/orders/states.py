@@ -1,4 +1,4 @@
-"""Order states by name, from the Graph surface registry (reference/graph-api.md §1.2)."""
+"""Order states by name, from the Graph surface registry (docs/graph-api.md §1.2)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """An event trigger that notices new CREATED orders, so fb_orders_sync runs within a minute of one appearing.
 
-It runs in the triggerer behind an ``AssetWatcher`` (reference/airflow3.md §1.2, §7). Every ``poll_interval``
+It runs in the triggerer behind an ``AssetWatcher`` (docs/airflow.md §1.2, §7). Every ``poll_interval``
 seconds it asks Meta for CREATED orders updated since the newest one it has seen
 (``commerce_orders?state=CREATED&limit=25&fields=id,last_updated&updated_after=...``): one small call, no paging
 through the shop's orders. When one it has not seen comes back it yields a ``TriggerEvent`` (the watcher turns it

@@ -1,4 +1,4 @@
-"""Access token and appsecret_proof checks (reference §4), and the permission check of a route."""
+"""Access token and appsecret_proof checks (docs/graph-api.md §4), and the permission check of a route."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Graph endpoints of the catalog (reference §2): products, feeds, upload sessions, items_batch and its status."""
+"""Graph endpoints of the catalog (docs/graph-api.md §2): products, feeds, upload sessions, items_batch and its status."""
 
 from __future__ import annotations
 

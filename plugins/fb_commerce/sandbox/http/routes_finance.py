@@ -1,4 +1,4 @@
-"""Graph endpoints of finance reporting (reference §3): payouts and transactions of the commerce account."""
+"""Graph endpoints of finance reporting (docs/graph-api.md §3): payouts and transactions of the commerce account."""
 
 from __future__ import annotations
 

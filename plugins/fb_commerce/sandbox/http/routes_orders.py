@@ -1,4 +1,4 @@
-"""Graph endpoints of the Order Management API (reference §1): list, read, acknowledge, ship, cancel, refund."""
+"""Graph endpoints of the Order Management API (docs/graph-api.md §1): list, read, acknowledge, ship, cancel, refund."""
 
 from __future__ import annotations
 

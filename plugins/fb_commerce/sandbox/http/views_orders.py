@@ -1,4 +1,4 @@
-"""How orders and their edges render (field names as Meta's SDK and reference/graph-api.md §1 spell them)."""
+"""How orders and their edges render (field names as Meta's SDK and docs/graph-api.md §1 spell them)."""
 
 from __future__ import annotations
 
@@ -134,7 +134,7 @@ RETURN = Schema(
 
 
 def _payment(s: Shipment, ctx: Any) -> dict[str, Any]:
-    """One payment per shipment (reference §3): what that shipment captured."""
+    """One payment per shipment (docs/graph-api.md §3): what that shipment captured."""
     order = _order_of(s, ctx)
     total = s.items_amount + s.shipping_amount + s.tax_amount
     return {
@@ -157,7 +157,7 @@ PROMOTION = Schema("CommerceOrderPromotion", {k: (lambda name: lambda p, c: p.ge
 
 
 def _pii(getter: Any) -> Any:
-    """Buyer PII is hidden while the order is FB_PROCESSING (reference §1.2)."""
+    """Buyer PII is hidden while the order is FB_PROCESSING (docs/graph-api.md §1.2)."""
     return lambda o, c: None if o.state == FB_PROCESSING else getter(o, c)
 
 

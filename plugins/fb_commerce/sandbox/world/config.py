@@ -7,7 +7,7 @@ from typing import Any
 
 from fb_commerce import defaults
 
-# What a system-user token set up as the reference §1.1 says would carry.
+# What a system-user token set up as the docs/graph-api.md §1.1 says would carry.
 DEFAULT_PERMISSIONS = (
     "commerce_manage_accounts",
     "commerce_account_read_settings",
@@ -30,7 +30,7 @@ class SandboxConfig:
     expired_tokens: list[str] = field(default_factory=list)  # answered with 190/463 "session has expired"
     permissions: list[str] = field(default_factory=lambda: list(DEFAULT_PERMISSIONS))
     fb_processing_minutes: float = 30.0  # how long a live order stays FB_PROCESSING (reference: usually <= ~30 min)
-    payout_delay_days: float = 5.0  # standard payout: 5 days after capture (reference §3)
+    payout_delay_days: float = 5.0  # standard payout: 5 days after capture (docs/graph-api.md §3)
     payout_failure_rate: float = 0.05  # share of payouts marked FAILED (deterministic per seed and payout)
     upload_delay_seconds: float = 1.0  # a feed upload session finishes this long after it started (or on clock)
     batch_delay_seconds: float = 1.0  # an items_batch handle finishes this long after it was sent

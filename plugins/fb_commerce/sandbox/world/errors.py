@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-# --- Commerce codes from reference/graph-api.md §1.11 (and "also seen") ---------------------------------------
+# --- Commerce codes from docs/graph-api.md §1.11 (and "also seen") ---------------------------------------
 CANCELLED_CANNOT_SHIP = 1818111
 CANCELLED_CANNOT_REFUND = 1818105
 ALREADY_CAPTURED = 1818015
@@ -40,7 +40,7 @@ ORDER_NOT_ACTIONABLE = 2361010  # the order's state does not allow this action (
 MERCHANT_REFERENCE_MISMATCH = 2361011  # merchant_order_reference differs from the stored one
 UNKNOWN_OBJECT = 33  # Graph's "object does not exist / unsupported get request" subcode
 
-# Throttling codes (reference §4) by what the endpoint belongs to.
+# Throttling codes (docs/graph-api.md §4) by what the endpoint belongs to.
 THROTTLE_APP = 4
 THROTTLE_USER = 17
 THROTTLE_PAGES_USER = 32

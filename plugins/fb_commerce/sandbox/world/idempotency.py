@@ -1,4 +1,4 @@
-"""Idempotency keys for state-changing POSTs (reference §1.10).
+"""Idempotency keys for state-changing POSTs (docs/graph-api.md §1.10).
 
 Same key + same payload: the stored first answer comes back and nothing runs again. Same key + another payload:
 error 100 with the sandbox-chosen subcode ``IDEMPOTENCY_KEY_REUSED``. Keys are global, like Meta's.

@@ -34,10 +34,10 @@ CANCEL_REASONS = ("CUSTOMER_REQUESTED", "OUT_OF_STOCK", "INVALID_ADDRESS", "SUSP
 REFUND_REASONS = (
     "BUYERS_REMORSE", "DAMAGED_GOODS", "NOT_AS_DESCRIBED", "QUALITY_ISSUE", "REFUND_REASON_OTHER", "WRONG_ITEM",
     "FACEBOOK_INITIATED",
-    # SDK-only additions (reference §1.7)
+    # SDK-only additions (docs/graph-api.md §1.7)
     "REFUND_COMPROMISED", "REFUND_FOR_RETURN", "REFUND_SFI_FAKE", "REFUND_SFI_REAL",
 )
-# Carrier codes: the reference's examples plus a few common ones; compared case-insensitively (samples use upper).
+# Carrier codes: the examples in docs/graph-api.md §1.5 plus a few common ones; compared case-insensitively (samples use upper).
 CARRIERS = frozenset({
     "dhl", "dhl_ecommerce_us", "eagle", "fedex", "ontrac", "tnt", "ups", "usps", "amazon_logistics", "canada_post",
     "lasership", "purolator", "royal_mail", "australia_post", "other",
@@ -45,7 +45,7 @@ CARRIERS = frozenset({
 MAX_ACK_BATCH = 100
 _EXTERNAL_ID_RE = re.compile(r"^[A-Za-z0-9_]{1,100}$")
 _POSTAL_RE = re.compile(r"^\d{5}(-\d{4})?$")
-_FB_PROCESSING_CANCEL_AFTER = 24 * 3600  # stuck longer than 24 h: cancellable (reference §1.2)
+_FB_PROCESSING_CANCEL_AFTER = 24 * 3600  # stuck longer than 24 h: cancellable (docs/graph-api.md §1.2)
 
 
 # --- acknowledge ----------------------------------------------------------------------------------------------

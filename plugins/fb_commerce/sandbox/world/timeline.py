@@ -20,7 +20,7 @@ def tick(sb: Store, now: float | None = None) -> None:
     """Apply everything that became due by ``now`` (default: the virtual clock's now); the caller holds the lock."""
     now = sb.now() if now is None else now
     for due, order in sb.pop_processing(now):
-        # Without a registered order-management app finalized orders skip CREATED (reference §1.1).
+        # Without a registered order-management app finalized orders skip CREATED (docs/graph-api.md §1.1).
         sb.set_state(order, CREATED if sb.order_management_apps else IN_PROGRESS, due)
     if sb.pending_payouts and sb.pending_payouts[0][0] <= now:
         run_payouts(sb, now)
