@@ -1,4 +1,4 @@
-"""Initial warehouse schema: every table of DESIGN.md.
+"""Initial warehouse schema: every table the README lists.
 
 Revision ID: 0001
 Revises:
