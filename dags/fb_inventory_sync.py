@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from airflow.sdk import DAG, Param
 from fb_commerce.dag_defaults import DEFAULT_ARGS, GRAPH_TASK_ARGS, START_DATE
-from fb_commerce.operators.catalog import InventorySyncOperator
+from fb_commerce.operators.inventory_sync import InventorySyncOperator
 from fb_commerce.operators.retry import GraphRetryPolicy
 
 with DAG(

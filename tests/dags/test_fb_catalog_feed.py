@@ -55,8 +55,10 @@ def sqlite_shop(sandbox, tmp_path, monkeypatch) -> Iterator[sa.Engine]:
     yield from open_shop(sandbox, f"sqlite:///{tmp_path / 'warehouse.db'}", tmp_path, monkeypatch)
 
 
-def run_dag(engine: sa.Engine, conf: dict | None = None, dag_id: str = "fb_catalog_feed"):
-    """dag.test() of one catalog DAG, with ``engine`` (the test's own) closed first."""
+def run_dag(engine: sa.Engine, conf: dict | None = None, dag_id: str = "fb_catalog_feed",
+            settings: dict[str, dict] | None = None):
+    """dag.test() of one catalog DAG, with ``engine`` (the test's own) closed first; ``settings`` sets task
+    attributes (task id -> {attribute: value}), as a DAG file or a Variable could."""
     from airflow.dag_processing.dagbag import DagBag
 
     # The build reads SQLite through ADBC in this process: no connection of ours may be open meanwhile.
@@ -64,6 +66,9 @@ def run_dag(engine: sa.Engine, conf: dict | None = None, dag_id: str = "fb_catal
     dag = DagBag(dag_folder=str(DAGS / f"{dag_id}.py")).get_dag(dag_id)
     for task in dag.tasks:
         task.retries = 0  # a failure shows at once, instead of dag.test sleeping through the retry delays
+    for task_id, values in (settings or {}).items():
+        for name, value in values.items():
+            setattr(dag.get_task(task_id), name, value)
     return dag.test(run_conf=conf or {})
 
 
@@ -149,6 +154,15 @@ def test_url_mode_gives_meta_the_merchants_url(sqlite_shop, sandbox, merchant_we
 def test_url_mode_without_url_fails_before_any_call(sqlite_shop, sandbox):
     run = run_dag(sqlite_shop, {"upload_mode": "url"})
     assert run.state == "failed" and task_state(run, "upload_feed") == "failed"
+    assert sandbox.admin.state(include="uploads")["uploads"] == []
+
+
+def test_a_setting_that_cannot_be_read_fails_the_upload_naming_it(sqlite_shop, sandbox, capfd):
+    # "maybe" is neither true nor false: it used to be read as false, replacing the whole feed
+    run = run_dag(sqlite_shop, settings={"upload_feed": {"update_only": "maybe"}})
+    assert run.state == "failed" and task_state(run, "upload_feed") == "failed"
+    assert task_state(run, "build_feed") == "success"
+    assert "setting update_only must be true or false" in "".join(capfd.readouterr())
     assert sandbox.admin.state(include="uploads")["uploads"] == []
 
 

@@ -186,7 +186,7 @@ def built(path: Path) -> dict:
 
 def test_operator_defers_to_the_session_trigger_then_to_the_report_trigger(connections, feed_file, sandbox):
     from airflow.sdk.exceptions import TaskDeferred
-    from fb_commerce.operators.catalog import FeedUploadOperator
+    from fb_commerce.operators.catalog_feed import FeedUploadOperator
     from fb_commerce.triggers.catalog import FeedUploadTrigger
 
     operator = FeedUploadOperator(task_id="upload_feed", poll_interval=0.1, error_report="always",

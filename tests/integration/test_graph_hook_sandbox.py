@@ -10,6 +10,7 @@ import pytest
 from fb_commerce import defaults
 from fb_commerce.environment import sandbox_connection
 from fb_commerce.graph import GraphAuthError, GraphCommerceError, GraphRateLimitWait
+from fb_commerce.graph.idempotency import idempotency_key
 from fb_commerce.hooks.graph import FbCommerceHook
 from support import set_connections
 
@@ -39,12 +40,12 @@ def test_reads_ids_and_settings_from_the_connection(hook, sandbox):
 
 
 def test_every_order_in_every_state_is_paged(hook, sandbox):
-    seen = [o["id"] for o in hook.paginate(f"{CMS}/commerce_orders", fields="id,order_status", params={"state": ALL_STATES}, limit=7)]
+    seen = [o["id"] for o in hook.client.paginate(f"{CMS}/commerce_orders", fields="id,order_status", params={"state": ALL_STATES}, limit=7)]
     assert sorted(seen) == sorted(truth(sandbox)) and len(seen) == len(set(seen))
 
 
 def test_nested_fields_come_back(hook):
-    order = next(hook.paginate(f"{CMS}/commerce_orders", fields=["id", {"items": ["retailer_id", "quantity"]}], params={"state": ALL_STATES}))
+    order = next(hook.client.paginate(f"{CMS}/commerce_orders", fields=["id", {"items": ["retailer_id", "quantity"]}], params={"state": ALL_STATES}))
     item = order["items"]["data"][0]
     assert set(item) <= {"id", "retailer_id", "quantity"} and "retailer_id" in item
 
@@ -54,24 +55,24 @@ def test_wrong_token_is_an_auth_error_without_the_token(sandbox, monkeypatch):
     conn["password"] = "not-the-token"
     monkeypatch.setenv("AIRFLOW_CONN_FB_COMMERCE_DEFAULT", json.dumps(conn))
     with pytest.raises(GraphAuthError) as info:
-        FbCommerceHook().get("me")
+        FbCommerceHook().client.get("me")
     assert "not-the-token" not in str(info.value)
 
 
 def test_wrong_app_secret_fails_the_proof(sandbox, monkeypatch):
     hook = connect(monkeypatch, sandbox.url, app_secret="wrong-secret")
     with pytest.raises(Exception) as info:
-        hook.get("me")
+        hook.client.get("me")
     assert "appsecret_proof" in str(info.value) and "wrong-secret" not in str(info.value)
 
 
 def test_commerce_rule_errors_are_typed(hook, sandbox):
     order = next(o for o in truth(sandbox).values() if o["order_status"]["state"] == "IN_PROGRESS")
     body = {"tracking_info": {"carrier": "UPS", "tracking_number": "1Z-DUP-1"}}
-    hook.post(f"{order['id']}/shipments", {**body, "items": [{"retailer_id": order["items"]["data"][0]["retailer_id"], "quantity": 1}],
-                                            "idempotency_key": hook.idempotency_key("ship", order["id"], 1)})
+    hook.client.post(f"{order['id']}/shipments", {**body, "items": [{"retailer_id": order["items"]["data"][0]["retailer_id"], "quantity": 1}],
+                                            "idempotency_key": idempotency_key("ship", order["id"], 1)})
     with pytest.raises(GraphCommerceError) as info:
-        hook.post(f"{order['id']}/shipments", {**body, "idempotency_key": hook.idempotency_key("ship", order["id"], 2)})
+        hook.client.post(f"{order['id']}/shipments", {**body, "idempotency_key": idempotency_key("ship", order["id"], 2)})
     assert info.value.commerce_code == 2382045
 
 
@@ -79,7 +80,7 @@ def test_long_throttle_ends_the_attempt(sandbox, monkeypatch):
     hook = connect(monkeypatch, sandbox.url)
     sandbox.admin.faults(throttle_rate=1.0, throttle_regain_minutes=30)
     with pytest.raises(GraphRateLimitWait) as info:
-        hook.get(f"{CMS}/commerce_orders")
+        hook.client.get(f"{CMS}/commerce_orders")
     assert info.value.regain_seconds == 1800
     assert sandbox.admin.stats()["graph_requests"] == 1
 
@@ -90,13 +91,13 @@ def test_with_faults_every_page_arrives_and_no_write_is_applied_twice(sandbox, m
     sandbox.admin.faults(error_rate=0.3, throttle_rate=0.2, timeout_rate=0.05, timeout_ms=700)
     caplog.set_level(logging.DEBUG)
 
-    seen = [o["id"] for o in hook.paginate(f"{CMS}/commerce_orders", params={"state": ALL_STATES}, limit=5)]
+    seen = [o["id"] for o in hook.client.paginate(f"{CMS}/commerce_orders", params={"state": ALL_STATES}, limit=5)]
     assert sorted(seen) == sorted(expected)
 
     created = [oid for oid, o in expected.items() if o["order_status"]["state"] == "CREATED"]
     for oid in created:
         payload = {"merchant_order_reference": f"REF-{oid[-6:]}"}
-        hook.post(f"{oid}/acknowledge_order", {**payload, "idempotency_key": hook.idempotency_key("ack", oid, payload)})
+        hook.client.post(f"{oid}/acknowledge_order", {**payload, "idempotency_key": idempotency_key("ack", oid, payload)})
 
     sandbox.admin.faults()
     after = truth(sandbox)
@@ -117,8 +118,8 @@ def test_upload_streams_a_feed_file(hook, sandbox, tmp_path):
         "SKU-NEW-1,Mug,A mug,in stock,new,9.99 USD,https://shop.example/m,https://shop.example/m.jpg,Acme\n"
         "SKU-NEW-2,,No title,in stock,new,9.99 USD,https://shop.example/n,https://shop.example/n.jpg,Acme\n"
     )
-    upload = hook.upload_file(f"{defaults.SANDBOX_FEED_ID}/uploads", feed, content_type="text/csv", data={"update_only": True})
+    upload = hook.client.upload_file(f"{defaults.SANDBOX_FEED_ID}/uploads", feed, content_type="text/csv", data={"update_only": True})
     assert upload["id"]
     sandbox.admin.clock(advance_seconds=5)
-    session = hook.get(upload["id"], fields="id,end_time,num_detected_items,num_invalid_items,error_count")
+    session = hook.client.get(upload["id"], fields="id,end_time,num_detected_items,num_invalid_items,error_count")
     assert session["num_detected_items"] == 2 and session["num_invalid_items"] == 1

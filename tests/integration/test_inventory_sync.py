@@ -219,7 +219,7 @@ def connections(sandbox, shop, monkeypatch) -> sa.Engine:
 
 def test_operator_defers_to_the_batch_trigger_which_reports_the_handles_finished(connections, sandbox):
     from airflow.sdk.exceptions import TaskDeferred
-    from fb_commerce.operators.catalog import InventorySyncOperator
+    from fb_commerce.operators.inventory_sync import InventorySyncOperator
     from fb_commerce.triggers.catalog import BatchStatusTrigger
 
     demo.change_demo_inventory(connections)
@@ -245,7 +245,7 @@ def test_operator_defers_to_the_batch_trigger_which_reports_the_handles_finished
 
 def test_operator_settles_earlier_handles_before_sending(connections, client, sandbox):
     from airflow.sdk.exceptions import TaskDeferred
-    from fb_commerce.operators.catalog import InventorySyncOperator
+    from fb_commerce.operators.inventory_sync import InventorySyncOperator
 
     demo.change_demo_inventory(connections)
     [earlier] = InventorySync(connections, client, CATALOG, run_id="killed").send().handles

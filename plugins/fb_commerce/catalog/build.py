@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from fb_commerce.catalog.feed import FORMATS, SUFFIXES, FeedFile, FeedFormat
 from fb_commerce.catalog.mapping import load_query, mapping_options
@@ -28,6 +29,9 @@ from fb_commerce.catalog.rejects import (
 )
 from fb_commerce.catalog.source import DEFAULT_BATCH_SIZE, Method, ProductSource
 from fb_commerce.catalog.validate import FeedValidator
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -165,3 +169,43 @@ def _masked(url: str) -> str:
     from fb_commerce.warehouse.engine import mask_url
 
     return mask_url(url)
+
+
+def build_recording_rejects(
+    engine: Engine,
+    run_id: str,
+    source_url: str,
+    query: str | Path | None,
+    out_path: str | Path,
+    *,
+    fmt: FeedFormat = "csv",
+    reject_limit: float | None = DEFAULT_REJECT_LIMIT,
+) -> dict[str, Any]:
+    """The build step of fb_catalog_feed: :func:`build_feed` with its rejects replacing those of ``run_id`` in
+    fb_feed_rejects (also when the build fails: the rejects say why), and the build's counts returned.
+
+    The engine's connections are closed before the build reads the source and after the rejects are stored
+    (see :class:`~fb_commerce.catalog.upload_store.RejectSpool` for why). Raises what :func:`build_feed` raises.
+    """
+    from fb_commerce.catalog import upload_store
+
+    cleared = upload_store.clear_rejects(engine, run_id)
+    if cleared:
+        log.info("Replacing the %d rejects an earlier try of run %s recorded", cleared, run_id)
+    # No warehouse connection may stay open while the build reads an SQLite source (see RejectSpool).
+    engine.dispose()
+    failure: Exception | None = None
+    with upload_store.RejectSpool() as spool:
+        try:
+            result = build_feed(source_url, query, out_path, fmt=fmt, reject_limit=reject_limit,
+                                on_rejects=spool.add)
+        except (FeedError, ValueError) as exc:
+            failure = exc
+        stored = upload_store.store_rejects(engine, run_id, spool)
+        engine.dispose()
+    if stored:
+        log.info("%d rejects stored in fb_feed_rejects (run_id = %s)", stored, run_id)
+    if failure is not None:
+        raise failure
+    log.info("Feed built: %s (%s, %d bytes); %s", result.path, fmt, result.bytes_written, result.summary.describe())
+    return {**result.as_dict(), "run_id": run_id}

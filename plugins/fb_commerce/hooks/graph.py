@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Mapping
 from functools import cached_property
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import requests
@@ -14,21 +13,20 @@ from fb_commerce import USER_AGENT
 from fb_commerce.defaults import API_VERSION, CONN_TYPE, GRAPH_BASE_URL, GRAPH_CONN_ID
 from fb_commerce.graph.client import GraphClient, GraphSettings
 from fb_commerce.graph.errors import GraphAuthError, GraphError
-from fb_commerce.graph.fields import FieldSpec
-from fb_commerce.graph.idempotency import idempotency_key
+from fb_commerce.settings import as_bool, as_int, as_number, is_bool_text
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
 
-#: connection extras that tune the client, with their types
-_SETTING_EXTRAS: dict[str, type] = {
-    "max_attempts": int,
-    "backoff_initial": float,
-    "backoff_max": float,
-    "usage_threshold": float,
-    "max_slowdown": float,
-    "max_regain_wait": float,
-    "page_size": int,
+#: connection extras that tune the client, with their parsers (the one rule of :mod:`fb_commerce.settings`)
+_SETTING_EXTRAS: dict[str, Callable[[Any, str], Any]] = {
+    "max_attempts": as_int,
+    "backoff_initial": as_number,
+    "backoff_max": as_number,
+    "usage_threshold": as_number,
+    "max_slowdown": as_number,
+    "max_regain_wait": as_number,
+    "page_size": as_int,
 }
 ID_FIELDS = ("cms_id", "catalog_id", "feed_id", "page_id")
 
@@ -57,16 +55,19 @@ def settings_from_connection(conn: Connection) -> GraphSettings:
     settings = GraphSettings(base_url=base_url_of(conn), api_version=connection_extra(conn, "api_version", API_VERSION))
     timeout = connection_extra(conn, "timeout")
     if timeout is not None:
-        settings.timeout = tuple(float(t) for t in timeout) if isinstance(timeout, list) else (10.0, float(timeout))
+        settings.timeout = (
+            tuple(as_number(t, "timeout") for t in timeout)
+            if isinstance(timeout, list)
+            else (10.0, as_number(timeout, "timeout"))
+        )
     verify = connection_extra(conn, "verify")
     if verify is not None:
-        settings.verify = verify if isinstance(verify, bool) else (
-            verify if str(verify).lower() not in ("true", "false") else str(verify).lower() == "true"
-        )
-    for name, cast in _SETTING_EXTRAS.items():
+        # a boolean, or the path of a CA bundle
+        settings.verify = as_bool(verify, "verify") if isinstance(verify, bool) or is_bool_text(verify) else verify
+    for name, parse in _SETTING_EXTRAS.items():
         value = connection_extra(conn, name)
         if value is not None:
-            setattr(settings, name, cast(value))
+            setattr(settings, name, parse(value, name))
     return settings
 
 
@@ -179,44 +180,12 @@ class FbCommerceHook(HttpHook):
 
     @cached_property
     def client(self) -> GraphClient:
+        """The Graph client of this connection (one per hook, over :meth:`get_conn`'s session).
+
+        The hook's one way to call Meta: domain functions take this client (``pull_orders(hook.client, ...)``),
+        so the hook forwards none of the client's methods.
+        """
         return client_from_connection(self.connection, session=self.get_conn())
-
-    def get(self, path: str, *, fields: FieldSpec | None = None, params: Mapping[str, Any] | None = None) -> dict:
-        return self.client.get(path, fields=fields, params=params)
-
-    def post(self, path: str, data: Mapping[str, Any] | None = None, *, json: Any = None) -> dict:
-        return self.client.post(path, data, json=json)
-
-    def delete(self, path: str, params: Mapping[str, Any] | None = None) -> dict:
-        return self.client.delete(path, params)
-
-    def paginate(
-        self,
-        path: str,
-        *,
-        fields: FieldSpec | None = None,
-        params: Mapping[str, Any] | None = None,
-        limit: int | None = None,
-    ) -> Iterator[dict]:
-        return self.client.paginate(path, fields=fields, params=params, limit=limit)
-
-    def iter_pages(
-        self,
-        path: str,
-        *,
-        fields: FieldSpec | None = None,
-        params: Mapping[str, Any] | None = None,
-        limit: int | None = None,
-    ) -> Iterator[dict]:
-        return self.client.iter_pages(path, fields=fields, params=params, limit=limit)
-
-    def upload_file(self, path: str, file_path: str | Path, **kwargs: Any) -> dict:
-        return self.client.upload_file(path, file_path, **kwargs)
-
-    def download(self, url: str, destination: str | Path) -> Path:
-        return self.client.download(url, destination)
-
-    idempotency_key = staticmethod(idempotency_key)
 
     def log_summary(self) -> None:
         """One info line per task: calls, retries, throttles and the usage peak."""
@@ -226,7 +195,7 @@ class FbCommerceHook(HttpHook):
     def test_connection(self) -> tuple[bool, str]:
         """Used by the UI's Test button: reads the token's own node."""
         try:
-            me = self.get("me", fields="id,name")
+            me = self.client.get("me", fields="id,name")
         except GraphError as exc:
             return False, str(exc)
         return True, f"Token valid for {me.get('name') or me.get('id')}"

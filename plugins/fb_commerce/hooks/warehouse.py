@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseHook
 
 from fb_commerce.defaults import WAREHOUSE_CONN_ID
+from fb_commerce.settings import as_bool
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL, Engine
@@ -46,12 +47,6 @@ LIBPQ_PARAMETERS = (
 )
 SQLITE_TYPES = ("sqlite",)
 POSTGRES_TYPES = ("postgres", "postgresql")
-
-
-def _truthy(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() not in ("", "0", "false", "no", "off")
-    return bool(value)
 
 
 def url_from_connection(conn: Any) -> URL:
@@ -141,7 +136,7 @@ class WarehouseHook(BaseHook):
             from airflow.sdk.log import mask_secret
 
             mask_secret(str(url.password))
-        self._auto_upgrade = _truthy(conn.extra_dejson.get("auto_upgrade", True))
+        self._auto_upgrade = as_bool(conn.extra_dejson.get("auto_upgrade"), "auto_upgrade", default=True)
         return url
 
     def get_engine(self) -> Engine:

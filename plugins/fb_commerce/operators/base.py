@@ -1,10 +1,16 @@
-"""What every fb-commerce operator shares: its two connections and how it opens them."""
+"""What every fb-commerce operator shares: its two connections, how it opens them and how it reads its settings.
+
+Every operator that touches the warehouse or the Graph API extends :class:`FbCommerceOperator` and, in each of its
+methods, reads its settings with :meth:`~FbCommerceOperator.setting`, opens the warehouse with
+:meth:`~FbCommerceOperator.warehouse` and the Graph API with :meth:`~FbCommerceOperator.graph` (whose ``client``
+the domain functions take), then calls the domain code.
+"""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow.sdk import BaseOperator
 
@@ -14,27 +20,14 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from fb_commerce.hooks.graph import FbCommerceHook
-
-
-def as_number(value: Any, name: str) -> float:
-    """A setting rendered from a template ("15", "15.0", 15) as a number, or a clear error naming it."""
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"setting {name} must be a number, got {value!r}") from None
-
-
-def open_warehouse(operator: BaseOperator, conn_id: str) -> Engine:
-    """The warehouse engine, its schema brought up to date first (or a clear refusal when upgrades are off).
-
-    The engine is disposed when the operator method decorated with :func:`releases_warehouse` ends.
-    """
     from fb_commerce.hooks.warehouse import WarehouseHook
 
-    hook = WarehouseHook(conn_id)
-    operator.__dict__.setdefault("_open_warehouses", []).append(hook)
-    hook.ensure_schema()
-    return hook.get_engine()
+
+def fail_task(message: str) -> NoReturn:
+    """Fail the task without retries (a data or configuration problem: a retry would fail the same way)."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    raise AirflowFailException(message)
 
 
 def releases_warehouse(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -71,12 +64,35 @@ class FbCommerceOperator(BaseOperator):
         self.fb_conn_id = fb_conn_id
         self.warehouse_conn_id = warehouse_conn_id
 
+    def setting(self, name: str, parse: Callable[..., Any], **options: Any) -> Any:
+        """The operator's attribute ``name`` read by ``parse`` (one of :mod:`fb_commerce.settings`); a value
+        it refuses fails the task at once, naming the setting."""
+        from fb_commerce.settings import SettingError
+
+        try:
+            return parse(getattr(self, name), name, **options)
+        except SettingError as exc:
+            fail_task(str(exc))
+
+    def warehouse_hook(self) -> WarehouseHook:
+        """The warehouse hook, its schema brought up to date first (or a clear refusal when upgrades are off).
+
+        Its engine is disposed when the calling method, decorated with :func:`releases_warehouse`, ends.
+        """
+        from fb_commerce.hooks.warehouse import WarehouseHook
+
+        hook = WarehouseHook(self.warehouse_conn_id)
+        self.__dict__.setdefault("_open_warehouses", []).append(hook)
+        hook.ensure_schema()
+        return hook
+
     def warehouse(self) -> Engine:
-        """The warehouse engine (see :func:`open_warehouse`); decorate the calling method with
-        :func:`releases_warehouse`."""
-        return open_warehouse(self, self.warehouse_conn_id)
+        """The warehouse engine of :meth:`warehouse_hook` (decorate the calling method with
+        :func:`releases_warehouse`)."""
+        return self.warehouse_hook().get_engine()
 
     def graph(self) -> FbCommerceHook:
+        """The Graph API hook; domain functions take its ``client``, and ``log_summary()`` ends the task's log."""
         from fb_commerce.hooks.graph import FbCommerceHook
 
         return FbCommerceHook(self.fb_conn_id)

@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from fb_commerce.operators.base import as_number, releases_warehouse
+from fb_commerce.operators.base import releases_warehouse
 from fb_commerce.operators.orders import OrdersOperator
+from fb_commerce.settings import as_int
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -56,7 +57,7 @@ class SendOrderUpdatesOperator(OrdersOperator):
         engine = self.warehouse()
         hook = self.graph()
         try:
-            result = drain(engine, hook.post)
+            result = drain(engine, hook.client.post)
             _log_counts(self, result, engine)
         finally:
             hook.log_summary()
@@ -83,7 +84,7 @@ class OrderUpdatesSummaryOperator(OrdersOperator):
         from fb_commerce.orders.updates.outbox import describe_status_counts, status_counts, stuck_requests
 
         engine = self.warehouse()
-        limit = int(as_number(self.stuck_after_attempts, "stuck_after_attempts"))
+        limit = self.setting("stuck_after_attempts", as_int)
         with engine.connect() as conn:
             counts = status_counts(conn)
             stuck = stuck_requests(conn, limit)

@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from fb_commerce.defaults import ALERTS_CONN_ID
-from fb_commerce.operators.base import FbCommerceOperator, as_number, releases_warehouse
+from fb_commerce.operators.base import FbCommerceOperator, releases_warehouse
+from fb_commerce.settings import as_int, as_number
 
 
 class OrdersOperator(FbCommerceOperator):
@@ -39,9 +40,9 @@ class _PullSettingsOperator(OrdersOperator):
     def window(self) -> dict[str, Any]:
         """The keyword arguments of the domain function: overlap, lookback and page size."""
         return {
-            "overlap": dt.timedelta(minutes=as_number(self.overlap_minutes, "overlap_minutes")),
-            "lookback": dt.timedelta(days=as_number(self.lookback_days, "lookback_days")),
-            "page_size": int(as_number(self.page_size, "page_size")),
+            "overlap": dt.timedelta(minutes=self.setting("overlap_minutes", as_number)),
+            "lookback": dt.timedelta(days=self.setting("lookback_days", as_number)),
+            "page_size": self.setting("page_size", as_int),
         }
 
 
@@ -208,15 +209,15 @@ class CheckOrderAlertsOperator(OrdersOperator):
         """Each rule's threshold (None: off), from the settings."""
         from fb_commerce.orders import alerts
 
-        def setting(name: str, unit: str) -> dt.timedelta | None:
-            value = as_number(getattr(self, name), name)
+        def threshold(name: str, unit: str) -> dt.timedelta | None:
+            value = self.setting(name, as_number)
             return dt.timedelta(**{unit: value}) if value > 0 else None
 
         return {
-            alerts.STUCK_CREATED: setting("stuck_created_minutes", "minutes"),
-            alerts.SHIP_BY_AT_RISK: setting("ship_by_warning_hours", "hours"),
-            alerts.RETURN_UNANSWERED: setting("return_unanswered_hours", "hours"),
-            alerts.SYNC_STALE: setting("freshness_minutes", "minutes"),
+            alerts.STUCK_CREATED: threshold("stuck_created_minutes", "minutes"),
+            alerts.SHIP_BY_AT_RISK: threshold("ship_by_warning_hours", "hours"),
+            alerts.RETURN_UNANSWERED: threshold("return_unanswered_hours", "hours"),
+            alerts.SYNC_STALE: threshold("freshness_minutes", "minutes"),
         }
 
     @releases_warehouse
@@ -227,7 +228,7 @@ class CheckOrderAlertsOperator(OrdersOperator):
         rules = self.rules or alerts.RULES
         thresholds = {rule: value for rule, value in self.thresholds().items() if rule in rules}
         engine = self.warehouse()
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         found = alerts.check_orders(
             engine, now=now, stuck_after=thresholds.get(alerts.STUCK_CREATED),
             ship_within=thresholds.get(alerts.SHIP_BY_AT_RISK),
