@@ -159,10 +159,18 @@ def child_main(db: str, out: str) -> int:
     started = time.perf_counter()
     result = build_feed(f"sqlite:///{db}", None, Path(out), reject_limit=None)
     seconds = time.perf_counter() - started
-    print(json.dumps({
-        "seconds": seconds, "rows_read": result.rows_read, "rows_written": result.rows_written,
-        "rows_rejected": result.rows_rejected, "bytes": result.bytes_written, "method": result.method,
-    }))
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "rows_read": result.rows_read,
+                "rows_written": result.rows_written,
+                "rows_rejected": result.rows_rejected,
+                "bytes": result.bytes_written,
+                "method": result.method,
+            }
+        )
+    )
     return 0
 
 
@@ -189,8 +197,10 @@ def main() -> int:
     export = baseline_export if cli else baseline_export_python
     baseline_name = "sqlite3 -csv -header (CLI)" if cli else "Python sqlite3 + csv.writer (no sqlite3 CLI found)"
     if not cli:
-        print("NOTE: the sqlite3 command-line tool is not installed; the baseline is Python's sqlite3 module writing "
-              "CSV with nothing else (slower than the CLI, so the ratio flatters the feed).")
+        print(
+            "NOTE: the sqlite3 command-line tool is not installed; the baseline is Python's sqlite3 module writing "
+            "CSV with nothing else (slower than the CLI, so the ratio flatters the feed)."
+        )
 
     baseline_times, feed_runs = [], []
     for _ in range(max(args.repeat, 1)):
@@ -207,22 +217,34 @@ def main() -> int:
 
     print()
     print(f"Feed benchmark: {args.products:,} products in SQLite ({full_db.name}), best of {len(feed_runs)} runs")
-    print(f"  source read by {best['method']}; {best['rows_read']:,} read, {best['rows_written']:,} written, "
-          f"{best['rows_rejected']:,} rejected ({best['rows_rejected'] / max(best['rows_read'], 1):.2%})")
+    print(
+        f"  source read by {best['method']}; {best['rows_read']:,} read, {best['rows_written']:,} written, "
+        f"{best['rows_rejected']:,} rejected ({best['rows_rejected'] / max(best['rows_read'], 1):.2%})"
+    )
     print()
     print(f"  {'measure':<44} {'value':>12} {'target':>12}  verdict")
     print(f"  {'-' * 44} {'-' * 12} {'-' * 12}  -------")
     print(f"  {'baseline: ' + baseline_name:<44} {base:>10.2f} s {'':>12}  ({baseline_mb:,.0f} MB of CSV)")
-    print(f"  {'feed build (read, validate, write)':<44} {best['seconds']:>10.2f} s {'':>12}  "
-          f"({best['bytes'] / 1e6:,.0f} MB; child wall {best['wall']:.2f} s)")
-    print(f"  {'(a) feed / baseline time':<44} {ratio:>11.2f}x {f'<= {TIME_TARGET:.2f}x':>12}  "
-          f"{_verdict(ratio <= TIME_TARGET)}")
-    print(f"  {f'(b) peak RSS at {small:,} products':<44} {small_run['peak_mb']:>9.0f} MB "
-          f"{f'<= {MEMORY_TARGET_MB:.0f} MB':>12}  {_verdict(small_run['peak_mb'] <= MEMORY_TARGET_MB)}")
-    print(f"  {f'(b) peak RSS at {args.products:,} products':<44} {peak_full:>9.0f} MB "
-          f"{f'<= {MEMORY_TARGET_MB:.0f} MB':>12}  {_verdict(peak_full <= MEMORY_TARGET_MB)}")
-    print(f"  {'(b) peak RSS growth, full / small':<44} {growth:>11.2f}x {f'<= {GROWTH_TARGET:.2f}x':>12}  "
-          f"{_verdict(growth <= GROWTH_TARGET)}")
+    print(
+        f"  {'feed build (read, validate, write)':<44} {best['seconds']:>10.2f} s {'':>12}  "
+        f"({best['bytes'] / 1e6:,.0f} MB; child wall {best['wall']:.2f} s)"
+    )
+    print(
+        f"  {'(a) feed / baseline time':<44} {ratio:>11.2f}x {f'<= {TIME_TARGET:.2f}x':>12}  "
+        f"{_verdict(ratio <= TIME_TARGET)}"
+    )
+    print(
+        f"  {f'(b) peak RSS at {small:,} products':<44} {small_run['peak_mb']:>9.0f} MB "
+        f"{f'<= {MEMORY_TARGET_MB:.0f} MB':>12}  {_verdict(small_run['peak_mb'] <= MEMORY_TARGET_MB)}"
+    )
+    print(
+        f"  {f'(b) peak RSS at {args.products:,} products':<44} {peak_full:>9.0f} MB "
+        f"{f'<= {MEMORY_TARGET_MB:.0f} MB':>12}  {_verdict(peak_full <= MEMORY_TARGET_MB)}"
+    )
+    print(
+        f"  {'(b) peak RSS growth, full / small':<44} {growth:>11.2f}x {f'<= {GROWTH_TARGET:.2f}x':>12}  "
+        f"{_verdict(growth <= GROWTH_TARGET)}"
+    )
     feed_times = ", ".join(f"{run['seconds']:.2f}" for run in feed_runs)
     print(f"  runs (s): baseline {', '.join(f'{t:.2f}' for t in baseline_times)}; feed {feed_times}")
     if not args.keep:

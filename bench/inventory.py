@@ -76,8 +76,9 @@ def base_warehouse(skus: int) -> Path:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         conn.execute("PRAGMA journal_mode=DELETE")  # one self-contained file to copy
     os.replace(partial, path)
-    print(f"generated {skus:,} products and their sync state in {time.perf_counter() - started:.1f} s: {path}",
-          flush=True)
+    print(
+        f"generated {skus:,} products and their sync state in {time.perf_counter() - started:.1f} s: {path}", flush=True
+    )
     return path
 
 
@@ -149,9 +150,20 @@ def start_sandbox(skus: int) -> tuple[subprocess.Popen, str]:
     port = free_port()
     log = (BENCH_DIR / "inventory-sandbox.log").open("w")
     process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("fb-commerce")), "sandbox", "--port", str(port), "--products", str(skus),
-         "--orders", "0", "--days", "1"],
-        stdout=log, stderr=subprocess.STDOUT,
+        [
+            str(Path(sys.executable).with_name("fb-commerce")),
+            "sandbox",
+            "--port",
+            str(port),
+            "--products",
+            str(skus),
+            "--orders",
+            "0",
+            "--days",
+            "1",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -234,24 +246,34 @@ def main() -> int:
     expected_calls = math.ceil(changed / args.batch_size)
 
     print()
-    print(f"Inventory benchmark: {args.skus:,} products in SQLite, {changed:,} changed ({args.changed:.1%}), "
-          f"batch size {args.batch_size:,}; best of {len(delta_runs)} timed runs")
+    print(
+        f"Inventory benchmark: {args.skus:,} products in SQLite, {changed:,} changed ({args.changed:.1%}), "
+        f"batch size {args.batch_size:,}; best of {len(delta_runs)} timed runs"
+    )
     print()
     print(f"  {'measure':<46} {'value':>12} {'target':>14}  verdict")
     print(f"  {'-' * 46} {'-' * 12} {'-' * 14}  -------")
     print(f"  {'baseline: one SQL EXCEPT, rows fetched':<46} {except_s:>10.2f} s {'':>14}  ({except_rows:,} rows)")
     print(f"  {'delta as the sync computes it (iter_delta)':<46} {delta_s:>10.2f} s {'':>14}  ({delta_rows:,} rows)")
-    print(f"  {'(a) delta / EXCEPT time':<46} {ratio:>11.2f}x {f'<= {DELTA_TARGET:.2f}x':>14}  "
-          f"{_verdict(ratio <= DELTA_TARGET)}")
-    print(f"  {'(b) items_batch calls made':<46} {sync['calls']:>12,} {f'= {expected_calls:,}':>14}  "
-          f"{_verdict(sync['calls'] == expected_calls)}")
+    print(
+        f"  {'(a) delta / EXCEPT time':<46} {ratio:>11.2f}x {f'<= {DELTA_TARGET:.2f}x':>14}  "
+        f"{_verdict(ratio <= DELTA_TARGET)}"
+    )
+    print(
+        f"  {'(b) items_batch calls made':<46} {sync['calls']:>12,} {f'= {expected_calls:,}':>14}  "
+        f"{_verdict(sync['calls'] == expected_calls)}"
+    )
     print(f"  {'    ceil(changed / batch size)':<46} {expected_calls:>12,}")
     print(f"  {'    calls / expected':<46} {sync['calls'] / expected_calls:>11.2f}x {'= 1.00x':>14}")
-    print(f"  sync: {sync['changes']:,} changes sent, {sync['synced']:,} synced, {sync['failed']:,} failed, "
-          f"{sync['throttled']} throttled, {sync['sandbox_calls']} calls seen by the sandbox, "
-          f"{sync['seconds']:.1f} s; delta left after the sync: {left:,} rows")
-    print(f"  runs (s): delta {', '.join(f'{s:.2f}' for s, _ in delta_runs)}; "
-          f"EXCEPT {', '.join(f'{s:.2f}' for s, _ in except_runs)}")
+    print(
+        f"  sync: {sync['changes']:,} changes sent, {sync['synced']:,} synced, {sync['failed']:,} failed, "
+        f"{sync['throttled']} throttled, {sync['sandbox_calls']} calls seen by the sandbox, "
+        f"{sync['seconds']:.1f} s; delta left after the sync: {left:,} rows"
+    )
+    print(
+        f"  runs (s): delta {', '.join(f'{s:.2f}' for s, _ in delta_runs)}; "
+        f"EXCEPT {', '.join(f'{s:.2f}' for s, _ in except_runs)}"
+    )
     ok = ratio <= DELTA_TARGET and sync["calls"] == expected_calls and left == 0 and sync["failed"] == 0
     return 0 if ok else 1
 

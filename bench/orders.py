@@ -31,9 +31,10 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import requests
 
@@ -52,8 +53,9 @@ CMS = defaults.SANDBOX_CMS_ID
 LOOKBACK_DAYS = 30
 #: ingest + acknowledge against the bare loop, per warehouse
 TARGET_WALL_RATIO = {"sqlite": 1.2, "postgresql": 1.5}
-DEFAULT_POSTGRES_URL = os.environ.get("FB_COMMERCE_TEST_POSTGRES_URL",
-                                      "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
+DEFAULT_POSTGRES_URL = os.environ.get(
+    "FB_COMMERCE_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+)
 TARGET_LATENCY_S = 90.0
 DAG_ID = "fb_orders_sync"
 
@@ -76,9 +78,23 @@ def sandbox_process(orders: int, seed: int, log_dir: Path) -> Iterator[str]:
     port = free_port()
     log = (log_dir / "sandbox.log").open("w")
     process = subprocess.Popen(
-        [str(BIN / "fb-commerce"), "sandbox", "--host", "127.0.0.1", "--port", str(port), "--orders", str(orders),
-         "--seed", str(seed), "--days", "14"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            str(BIN / "fb-commerce"),
+            "sandbox",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--orders",
+            str(orders),
+            "--seed",
+            str(seed),
+            "--days",
+            "14",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -138,9 +154,16 @@ def ours(url: str, engine: Any, profile: Path | None = None) -> dict[str, Any]:
     if profiler is not None and profile is not None:
         profiler.stop()
         profile.write_text(profiler.output_text(unicode=False, color=False))
-    return {"seconds": seconds, "calls": client.stats.calls, "pages": pulled.pages, "orders": pulled.orders,
-            "items": pulled.items, "acknowledged": acknowledged.acknowledged, "ack_calls": acknowledged.calls,
-            "retries": client.stats.retries}
+    return {
+        "seconds": seconds,
+        "calls": client.stats.calls,
+        "pages": pulled.pages,
+        "orders": pulled.orders,
+        "items": pulled.items,
+        "acknowledged": acknowledged.acknowledged,
+        "ack_calls": acknowledged.calls,
+        "retries": client.stats.retries,
+    }
 
 
 def bare_loop(url: str) -> dict[str, Any]:
@@ -149,8 +172,13 @@ def bare_loop(url: str) -> dict[str, Any]:
     root = f"{url}/{defaults.API_VERSION}"
     auth = {"Authorization": f"Bearer {defaults.SANDBOX_ACCESS_TOKEN}"}
     proof = {"appsecret_proof": appsecret_proof(defaults.SANDBOX_ACCESS_TOKEN, defaults.SANDBOX_APP_SECRET)}
-    params = {"state": ",".join(ORDER_STATES), "updated_after": int(time.time() - LOOKBACK_DAYS * 86400),
-              "fields": format_fields(ORDER_FIELDS), "limit": MAX_PAGE_SIZE, **proof}
+    params = {
+        "state": ",".join(ORDER_STATES),
+        "updated_after": int(time.time() - LOOKBACK_DAYS * 86400),
+        "fields": format_fields(ORDER_FIELDS),
+        "limit": MAX_PAGE_SIZE,
+        **proof,
+    }
     started = time.perf_counter()
     calls, created = 0, []
     target, query = f"{root}/{CMS}/commerce_orders", params
@@ -162,8 +190,10 @@ def bare_loop(url: str) -> dict[str, Any]:
         if not target:
             break
     for start in range(0, len(created), ACKNOWLEDGE_MAX_ORDERS):
-        batch = [{"id": oid, "merchant_order_reference": f"BARE-{start + n:06d}"}
-                 for n, oid in enumerate(created[start:start + ACKNOWLEDGE_MAX_ORDERS])]
+        batch = [
+            {"id": oid, "merchant_order_reference": f"BARE-{start + n:06d}"}
+            for n, oid in enumerate(created[start : start + ACKNOWLEDGE_MAX_ORDERS])
+        ]
         body = form_encode({"idempotency_key": uuid.uuid4().hex, "orders": batch})
         session.post(f"{root}/{CMS}/acknowledge_orders", params=proof, data=body, headers=auth, timeout=60).json()
         calls += 1
@@ -178,8 +208,9 @@ def minimum_calls(admin: SandboxAdmin) -> tuple[int, int, int]:
     return pages, math.ceil(created / ACKNOWLEDGE_MAX_ORDERS), len(orders)
 
 
-def throughput(url: str, repeat: int, warehouses: dict[str, str | None], workdir: Path,
-               profile_dir: Path | None = None) -> dict[str, Any]:
+def throughput(
+    url: str, repeat: int, warehouses: dict[str, str | None], workdir: Path, profile_dir: Path | None = None
+) -> dict[str, Any]:
     """Best run of each side: ``bare`` and one per warehouse (``warehouses``: name -> PostgreSQL URL or None).
 
     With ``profile_dir``, each warehouse's runs are profiled (slower: read the ratios of a run without it) and
@@ -208,9 +239,12 @@ def throughput(url: str, repeat: int, warehouses: dict[str, str | None], workdir
 
 def order_state(url: str, order_id: str) -> str:
     proof = appsecret_proof(defaults.SANDBOX_ACCESS_TOKEN, defaults.SANDBOX_APP_SECRET)
-    answer = requests.get(f"{url}/{defaults.API_VERSION}/{order_id}", timeout=30,
-                          params={"fields": "order_status", "appsecret_proof": proof},
-                          headers={"Authorization": f"Bearer {defaults.SANDBOX_ACCESS_TOKEN}"}).json()
+    answer = requests.get(
+        f"{url}/{defaults.API_VERSION}/{order_id}",
+        timeout=30,
+        params={"fields": "order_status", "appsecret_proof": proof},
+        headers={"Authorization": f"Bearer {defaults.SANDBOX_ACCESS_TOKEN}"},
+    ).json()
     return answer["order_status"]["state"]
 
 
@@ -227,8 +261,10 @@ def latency(url: str, samples: int, workdir: Path, keep: bool) -> list[tuple[flo
         external_sandbox=url,
         dags_folder=dags,
         # The seeded shop has late orders: the alert task would fail every run, which is not measured here.
-        extra_env={"AIRFLOW_VAR_FB_ORDERS_SYNC_SHIP_BY_WARNING_HOURS": "0",
-                   "AIRFLOW_VAR_FB_ORDERS_SYNC_STUCK_CREATED_MINUTES": "0"},
+        extra_env={
+            "AIRFLOW_VAR_FB_ORDERS_SYNC_SHIP_BY_WARNING_HOURS": "0",
+            "AIRFLOW_VAR_FB_ORDERS_SYNC_STUCK_CREATED_MINUTES": "0",
+        },
     )
     print(f"  Airflow home {home}; starting api-server, scheduler, dag-processor, triggerer ...", flush=True)
     results = []
@@ -272,11 +308,19 @@ def main() -> int:
     parser.add_argument("--orders", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=defaults.SANDBOX_SEED)
     parser.add_argument("--repeat", type=int, default=2, help="rounds of (bare, ours); the best of each counts")
-    parser.add_argument("--warehouses", default="sqlite,postgresql",
-                        help="comma-separated: sqlite (a new file), postgresql (a new schema at --postgres-url)")
+    parser.add_argument(
+        "--warehouses",
+        default="sqlite,postgresql",
+        help="comma-separated: sqlite (a new file), postgresql (a new schema at --postgres-url)",
+    )
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL, help="PostgreSQL base URL")
-    parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
-                        help="profile our side with pyinstrument, call trees into DIR/orders-<warehouse>.txt")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="profile our side with pyinstrument, call trees into DIR/orders-<warehouse>.txt",
+    )
     parser.add_argument("--latency", action="store_true", help="also measure (c) with the real Airflow services")
     parser.add_argument("--latency-samples", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the temporary Airflow home (logs)")
@@ -304,23 +348,31 @@ def main() -> int:
     minimum = result["minimum_pages"] + result["minimum_acks"]
     first = sides[names[0]]
     print()
-    print(f"{result['orders']} orders, {first['items']} items; {first['acknowledged']} acknowledged; "
-          f"minimum {result['minimum_pages']} pages + {result['minimum_acks']} acknowledgements")
+    print(
+        f"{result['orders']} orders, {first['items']} items; {first['acknowledged']} acknowledged; "
+        f"minimum {result['minimum_pages']} pages + {result['minimum_acks']} acknowledgements"
+    )
     print(f"{'measure':<40} {'ours':>10} {'baseline':>10} {'ratio':>7} {'target':>9}  met")
     for name in names:
         mine = sides[name]
         ratio_calls = mine["calls"] / minimum
-        print(f"{'(a) Graph calls vs minimum, ' + name:<40} {mine['calls']:>10} {minimum:>10} {ratio_calls:>7.2f} "
-              f"{'= 1.00':>9}  {verdict(mine['calls'] == minimum)}")
+        print(
+            f"{'(a) Graph calls vs minimum, ' + name:<40} {mine['calls']:>10} {minimum:>10} {ratio_calls:>7.2f} "
+            f"{'= 1.00':>9}  {verdict(mine['calls'] == minimum)}"
+        )
     for name in names:
         mine, target = sides[name], TARGET_WALL_RATIO[name]
         ratio_wall = mine["seconds"] / bare["seconds"]
-        print(f"{'(b) wall s, ingest + ack, ' + name:<40} {mine['seconds']:>10.2f} {bare['seconds']:>10.2f} "
-              f"{ratio_wall:>7.2f} {'<= ' + str(target):>9}  {verdict(ratio_wall <= target)}")
+        print(
+            f"{'(b) wall s, ingest + ack, ' + name:<40} {mine['seconds']:>10.2f} {bare['seconds']:>10.2f} "
+            f"{ratio_wall:>7.2f} {'<= ' + str(target):>9}  {verdict(ratio_wall <= target)}"
+        )
     if samples:
         worst = max(s for s, _ in samples)
-        print(f"{'(c) s from order created to acknowledged':<40} {worst:>10.1f} {'-':>10} {'-':>7} "
-              f"{'<= ' + str(int(TARGET_LATENCY_S)):>9}  {verdict(worst <= TARGET_LATENCY_S)}")
+        print(
+            f"{'(c) s from order created to acknowledged':<40} {worst:>10.1f} {'-':>10} {'-':>7} "
+            f"{'<= ' + str(int(TARGET_LATENCY_S)):>9}  {verdict(worst <= TARGET_LATENCY_S)}"
+        )
     else:
         print(f"{'(c) s from order created to acknowledged':<40} {'not run (--latency)':>29}")
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from airflow.sdk import DAG, Param
+
 from fb_commerce.dag_defaults import DEFAULT_ARGS, GRAPH_TASK_ARGS, START_DATE
 from fb_commerce.operators.catalog_feed import FeedBuildOperator, FeedUploadOperator
 from fb_commerce.operators.retry import GraphRetryPolicy
@@ -19,28 +20,38 @@ with DAG(
     params={
         "format": Param("csv", enum=["csv", "tsv", "xml"], description="Feed file format (xml: RSS 2.0, g: fields)"),
         "upload_mode": Param(
-            "file", enum=["file", "url"],
+            "file",
+            enum=["file", "url"],
             description="file: upload the file itself; url: Meta fetches it from feed_url, where you serve it",
         ),
         "feed_url": Param(None, type=["null", "string"], description="The http(s) URL of the feed (url mode)"),
         "feed_path": Param(
-            None, type=["null", "string"],
+            None,
+            type=["null", "string"],
             description="Where to write the feed file; empty: <data dir>/feeds/catalog.<format>",
         ),
         "reject_limit": Param(
-            0.05, type="number", minimum=0, maximum=1,
+            0.05,
+            type="number",
+            minimum=0,
+            maximum=1,
             description="Fail the build when more than this share of products is rejected by validation",
         ),
         "fatal_error_limit": Param(
-            0.05, type="number", minimum=0, maximum=1,
+            0.05,
+            type="number",
+            minimum=0,
+            maximum=1,
             description="Fail when Meta refuses more than this share of the uploaded products",
         ),
         "error_report": Param(
-            "auto", enum=["auto", "always", "never"],
+            "auto",
+            enum=["auto", "always", "never"],
             description="Load Meta's full error report: auto = when the error sample does not name every refused row",
         ),
         "update_only": Param(
-            False, type="boolean",
+            False,
+            type="boolean",
             description="Update only: products missing from the file stay on Meta (default: the file replaces the feed)",
         ),
     },

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from airflow.sdk import DAG, Param
+
 from fb_commerce.dag_defaults import DEFAULT_ARGS, GRAPH_TASK_ARGS, START_DATE
 from fb_commerce.operators.inventory_sync import InventorySyncOperator
 from fb_commerce.operators.retry import GraphRetryPolicy
@@ -18,7 +19,10 @@ with DAG(
     tags=["fb-commerce", "catalog"],
     params={
         "batch_size": Param(
-            3000, type="integer", minimum=1, maximum=5000,
+            3000,
+            type="integer",
+            minimum=1,
+            maximum=5000,
             description="Changes per items_batch call (Meta allows 5000 and advises staying under 3000)",
         ),
     },

@@ -27,9 +27,7 @@ NEW_ORDERS = Asset(
 
 def setting(name: str) -> str:
     """A template for one setting: the run's conf, else the Variable ``fb_orders_sync_<name>``, else the param."""
-    return (
-        f"{{{{ (dag_run.conf or {{}}).get('{name}', var.value.get('fb_orders_sync_{name}', params.{name})) }}}}"
-    )
+    return f"{{{{ (dag_run.conf or {{}}).get('{name}', var.value.get('fb_orders_sync_{name}', params.{name})) }}}}"
 
 
 WINDOW = {name: setting(name) for name in ("overlap_minutes", "lookback_days", "page_size")}
@@ -49,7 +47,8 @@ with DAG(
         "lookback_days": Param(30, type="number", minimum=0, description="How far back the first pull reads"),
         "page_size": Param(100, type="integer", minimum=1, maximum=100, description="Orders per page (Meta: 100)"),
         "reference_generator": Param(
-            None, type=["null", "string"],
+            None,
+            type=["null", "string"],
             description="Dotted path of a (order_row, number) -> str callable; empty gives FB-000123",
         ),
         "stuck_created_minutes": Param(60, type="number", minimum=0, description="Alert: CREATED longer (0 = off)"),

@@ -23,7 +23,9 @@ with DAG(
             False, type="boolean", description="Register this app as the shop's order-management app if it is not"
         ),
         "freshness_minutes": Param(
-            60, type="number", minimum=0,
+            60,
+            type="number",
+            minimum=0,
             description="Alert when no orders pull succeeded for this long (0 = off); "
             "the Variable fb_orders_sync_freshness_minutes wins",
         ),

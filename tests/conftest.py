@@ -27,9 +27,7 @@ os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
 os.environ["FB_COMMERCE_DATA_DIR"] = str(TEST_HOME / "data")
 
-PG_URL = os.environ.get(
-    "FB_COMMERCE_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
-)
+PG_URL = os.environ.get("FB_COMMERCE_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("FB_COMMERCE_REQUIRE_POSTGRES", "") not in ("", "0", "false", "False")
 
 

@@ -95,7 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--conn-id", default=defaults.GRAPH_CONN_ID)
     p.add_argument("--warehouse-conn-id", default=defaults.WAREHOUSE_CONN_ID)
     p.add_argument(
-        "--local-defaults", action="store_true", help="use the sandbox and the SQLite warehouse where no connection is set"
+        "--local-defaults",
+        action="store_true",
+        help="use the sandbox and the SQLite warehouse where no connection is set",
     )
 
     p = add("db", _cmd_db, "warehouse schema: `upgrade` to the latest migration, or show the `current` one")
@@ -109,7 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
         "migrate Airflow's DB, create the fb_graph_api pool, store the fb_commerce_default and fb_commerce_warehouse "
         "connections in it (from $AIRFLOW_CONN_<ID>, else the sandbox and the SQLite file), migrate the warehouse",
     )
-    p.add_argument("--pool-slots", type=int, default=None, help=f"default $FB_COMMERCE_POOL_SLOTS or {defaults.POOL_SLOTS}")
+    p.add_argument(
+        "--pool-slots", type=int, default=None, help=f"default $FB_COMMERCE_POOL_SLOTS or {defaults.POOL_SLOTS}"
+    )
     p.add_argument(
         "--sandbox-url",
         default=None,

@@ -7,7 +7,7 @@ import datetime as dt
 from fb_commerce.defaults import POOL
 
 OWNER = "fb-commerce"
-START_DATE = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+START_DATE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 #: for tasks that call the Graph API: they share the pool that bounds concurrent calls
 GRAPH_TASK_ARGS = {"pool": POOL}

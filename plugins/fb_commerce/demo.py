@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from fb_commerce import defaults
-from fb_commerce.warehouse.paths import WAREHOUSE_FILE, data_dir
 from fb_commerce.environment import GRAPH_ENV, WAREHOUSE_ENV, sandbox_connection, sandbox_url
 from fb_commerce.local import airflow_bin
+from fb_commerce.warehouse.paths import WAREHOUSE_FILE, data_dir
 
 
 def free_port(preferred: int) -> int:
@@ -131,8 +131,10 @@ def _print_orders(ctx: DemoContext) -> None:
             )
         ).all()
     print("  read back from Meta: " + ", ".join(f"{n} {table.removeprefix('fb_')}" for table, n in read_back.items()))
-    print("  open alerts (fb_alerts; notified through fb_commerce_alerts when it exists): "
-          + (", ".join(f"{n} {condition}" for condition, n in alerts) or "none"))
+    print(
+        "  open alerts (fb_alerts; notified through fb_commerce_alerts when it exists): "
+        + (", ".join(f"{n} {condition}" for condition, n in alerts) or "none")
+    )
 
 
 def _step_orders(ctx: DemoContext) -> None:

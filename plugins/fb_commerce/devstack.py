@@ -141,10 +141,14 @@ class AirflowStack:
         )
         if not self.stored_connections:
             env[GRAPH_ENV] = json.dumps(sandbox_connection(self.sandbox_url))
-            env[WAREHOUSE_ENV] = json.dumps({"conn_type": "sqlite", "host": str(self.services_data_dir / "warehouse.db")})
+            env[WAREHOUSE_ENV] = json.dumps(
+                {"conn_type": "sqlite", "host": str(self.services_data_dir / "warehouse.db")}
+            )
         if self.executor == "CeleryExecutor":
             env["AIRFLOW__CELERY__BROKER_URL"] = self.broker_url or "redis://127.0.0.1:6379/0"
-            result_db = db.replace("postgresql+psycopg2://", "db+postgresql://") if db.startswith("postgresql") else f"db+{db}"
+            result_db = (
+                db.replace("postgresql+psycopg2://", "db+postgresql://") if db.startswith("postgresql") else f"db+{db}"
+            )
             env["AIRFLOW__CELERY__RESULT_BACKEND"] = result_db
         env.update(self.extra_env)
         return env
@@ -160,7 +164,10 @@ class AirflowStack:
         (self.home / "logs").mkdir(parents=True, exist_ok=True)
         env = self.environment()
         init = subprocess.run(
-            [_bin("fb-commerce"), "airflow-init", "--sandbox-url", self.sandbox_url], env=env, capture_output=True, text=True
+            [_bin("fb-commerce"), "airflow-init", "--sandbox-url", self.sandbox_url],
+            env=env,
+            capture_output=True,
+            text=True,
         )
         if init.returncode != 0:
             raise RuntimeError(f"fb-commerce airflow-init failed:\n{init.stdout[-4000:]}{init.stderr[-4000:]}")

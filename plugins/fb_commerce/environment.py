@@ -78,7 +78,9 @@ def local_connections(
     return found
 
 
-def apply_local_defaults(env: MutableMapping[str, str] | None = None, *, sandbox_base_url: str | None = None) -> dict[str, str]:
+def apply_local_defaults(
+    env: MutableMapping[str, str] | None = None, *, sandbox_base_url: str | None = None
+) -> dict[str, str]:
     """Set the two connections to the sandbox and the SQLite warehouse where not already set; return what was set."""
     env = os.environ if env is None else env
     applied = {}

@@ -58,7 +58,9 @@ def store_connections(connections: list[LocalConnection]) -> list[str]:
                     setattr(stored, name, getattr(wanted, name))
                 action = "updated"
             # only the id, the type, the host and the source: the password and extras may be secrets
-            done.append(f"Connection {local.conn_id} ({wanted.conn_type}, {wanted.host or 'no host'}): {action} from {local.source}")
+            done.append(
+                f"Connection {local.conn_id} ({wanted.conn_type}, {wanted.host or 'no host'}): {action} from {local.source}"
+            )
     return done
 
 
@@ -134,7 +136,10 @@ def run_local_airflow(port: int = 8080, sandbox_port: int = defaults.SANDBOX_POR
 
     with socket.socket() as probe:
         if probe.connect_ex(("127.0.0.1", port)) == 0:
-            print(f"Port {port} is in use on 127.0.0.1: choose another with --port (make airflow PORT=...)", file=sys.stderr)
+            print(
+                f"Port {port} is in use on 127.0.0.1: choose another with --port (make airflow PORT=...)",
+                file=sys.stderr,
+            )
             return 1
     # set both explicitly: a process started in the background of a script inherits SIGINT ignored
     signal.signal(signal.SIGINT, interrupted)

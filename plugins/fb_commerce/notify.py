@@ -35,8 +35,13 @@ class AlertNotifier(AppriseNotifier):
         self.hook.set_config_from_conn(conn=connection, apprise_obj=services)
         if not len(services):
             raise NotificationFailed(f"connection {self.apprise_conn_id} has no Apprise URL that Apprise accepts")
-        delivered = services.notify(body=self.body, title=self.title or "", notify_type=self.notify_type,
-                                    body_format=self.body_format, tag=self.tag)
+        delivered = services.notify(
+            body=self.body,
+            title=self.title or "",
+            notify_type=self.notify_type,
+            body_format=self.body_format,
+            tag=self.tag,
+        )
         if not delivered:
             raise NotificationFailed(
                 f"no service of connection {self.apprise_conn_id} accepted the notification (see Apprise's "

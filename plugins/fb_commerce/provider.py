@@ -27,9 +27,7 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["fb_commerce.hooks.graph", "fb_commerce.hooks.warehouse"],
             }
         ],
-        "triggers": [
-            {"integration-name": "Meta Commerce Platform", "python-modules": ["fb_commerce.triggers"]}
-        ],
+        "triggers": [{"integration-name": "Meta Commerce Platform", "python-modules": ["fb_commerce.triggers"]}],
         "connection-types": [
             {
                 "hook-class-name": "fb_commerce.hooks.graph.FbCommerceHook",

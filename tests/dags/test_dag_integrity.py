@@ -22,7 +22,7 @@ def test_no_import_errors(dagbag):
 
 
 def test_expected_dags_exist(dagbag):
-    assert EXPECTED_DAG_IDS <= set(dagbag.dag_ids)
+    assert set(dagbag.dag_ids) >= EXPECTED_DAG_IDS
 
 
 def test_every_dag_is_documented_owned_tagged_and_retried(dagbag):

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from support import set_connections
+
 from fb_commerce import defaults
 from fb_commerce.catalog.demo_products import demo_product
-from support import set_connections
 
 pytestmark = pytest.mark.slow
 
@@ -55,8 +56,12 @@ def sqlite_shop(sandbox, tmp_path, monkeypatch) -> Iterator[sa.Engine]:
     yield from open_shop(sandbox, f"sqlite:///{tmp_path / 'warehouse.db'}", tmp_path, monkeypatch)
 
 
-def run_dag(engine: sa.Engine, conf: dict | None = None, dag_id: str = "fb_catalog_feed",
-            settings: dict[str, dict] | None = None):
+def run_dag(
+    engine: sa.Engine,
+    conf: dict | None = None,
+    dag_id: str = "fb_catalog_feed",
+    settings: dict[str, dict] | None = None,
+):
     """dag.test() of one catalog DAG, with ``engine`` (the test's own) closed first; ``settings`` sets task
     attributes (task id -> {attribute: value}), as a DAG file or a Variable could."""
     from airflow.dag_processing.dagbag import DagBag
@@ -97,8 +102,9 @@ def test_feed_is_built_uploaded_followed_and_stored(shop, sandbox):
     catalog = {p["retailer_id"]: p for p in sandbox.admin.state(include="products")["products"]}
     assert sorted(catalog) == GOOD  # the replace feed kept the 60 SKUs; the refused row never arrived
     assert catalog["SKU-00007"]["title"] == demo_product(7)["name"]
-    state = rows(shop, "SELECT retailer_id, last_handle, quantity, price FROM fb_catalog_sync_state "
-                       "ORDER BY retailer_id")
+    state = rows(
+        shop, "SELECT retailer_id, last_handle, quantity, price FROM fb_catalog_sync_state ORDER BY retailer_id"
+    )
     assert [s.retailer_id for s in state] == GOOD and {s.last_handle for s in state} == {f"feed:{upload.upload_id}"}
     assert (state[6].quantity, float(state[6].price)) == (demo_product(7)["stock"], float(demo_product(7)["price"]))
 
@@ -113,8 +119,10 @@ def test_tsv_feed_with_the_full_error_report(sqlite_shop, sandbox, tmp_path):
     assert run.state == "success"
     [upload] = rows(sqlite_shop, "SELECT * FROM fb_feed_uploads")
     assert upload.file_format == "tsv" and upload.error_report_status == "WRITE_FINISHED"
-    report = rows(sqlite_shop, "SELECT retailer_id, severity, summary, row_number FROM fb_feed_upload_errors "
-                               "WHERE source = 'report'")
+    report = rows(
+        sqlite_shop,
+        "SELECT retailer_id, severity, summary, row_number FROM fb_feed_upload_errors WHERE source = 'report'",
+    )
     assert [tuple(r) for r in report] == [("SKU-00063", "fatal", "Invalid link", 62)]
     assert (tmp_path / "feeds" / "error_reports" / f"{upload.upload_id}.csv").is_file()
     assert (tmp_path / "feeds" / "catalog.tsv").is_file()

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from support import set_connections
+from test_fb_catalog_feed import rows, run_dag  # the same helpers (pytest puts this folder on sys.path)
+
 from fb_commerce import defaults
 from fb_commerce.catalog import demo_products as demo
 from fb_commerce.sandbox.client import SandboxGraph
-from support import set_connections
-from test_fb_catalog_feed import rows, run_dag  # the same helpers (pytest puts this folder on sys.path)
 
 pytestmark = pytest.mark.slow
 
@@ -89,8 +90,11 @@ def test_refused_items_are_recorded_and_not_marked_synced(fed_shop, sandbox):
     assert run.state == "success"
     failed = rows(fed_shop, "SELECT retailer_id, error_message FROM fb_batch_request_items WHERE status = 'failed'")
     assert [f.retailer_id for f in failed] == ["SKU-00005"] and "does not exist" in failed[0].error_message
-    [batch] = rows(fed_shop, "SELECT ids_of_invalid_requests, errors_total_count FROM fb_batch_requests "
-                             "WHERE run_id = :r", r=run.run_id)
+    [batch] = rows(
+        fed_shop,
+        "SELECT ids_of_invalid_requests, errors_total_count FROM fb_batch_requests WHERE run_id = :r",
+        r=run.run_id,
+    )
     assert batch.errors_total_count == 1 and "SKU-00005" in str(batch.ids_of_invalid_requests)
     [state] = rows(fed_shop, "SELECT quantity FROM fb_catalog_sync_state WHERE retailer_id = 'SKU-00005'")
     assert state.quantity == demo.demo_product(5)["stock"]  # still what Meta last accepted, not 17
@@ -100,6 +104,7 @@ def test_refused_items_are_recorded_and_not_marked_synced(fed_shop, sandbox):
 
 def test_graph_tasks_run_in_the_pool_and_read_graph_errors_on_retry():
     from airflow.dag_processing.dagbag import DagBag
+
     from fb_commerce.defaults import POOL
     from fb_commerce.operators.retry import GraphRetryPolicy
 
@@ -130,8 +135,12 @@ def test_a_value_meta_ignored_is_not_synced_and_the_next_run_sends_it_again(fed_
     sandbox.admin.config(items_batch_ignored_fields=[])
     again = run_dag(fed_shop, dag_id="fb_inventory_sync")
     assert again.state == "success" and items_batch_calls(sandbox) == 2
-    retried = rows(fed_shop, "SELECT i.retailer_id, i.status FROM fb_batch_request_items i JOIN fb_batch_requests r "
-                             "ON r.handle = i.handle WHERE r.run_id = :r", r=again.run_id)
+    retried = rows(
+        fed_shop,
+        "SELECT i.retailer_id, i.status FROM fb_batch_request_items i JOIN fb_batch_requests r "
+        "ON r.handle = i.handle WHERE r.run_id = :r",
+        r=again.run_id,
+    )
     assert [(i.retailer_id, i.status) for i in retried] == [(sale, "synced")]
     catalog = {p["retailer_id"]: p for p in sandbox.admin.state(include="products")["products"]}
     assert catalog[sale]["sale_price"] is not None

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from support import set_connections
 
 from fb_commerce import defaults
 from fb_commerce.graph.client import GraphClient, GraphSettings
@@ -22,7 +23,6 @@ from fb_commerce.warehouse.schema import (
     fb_shipment_requests,
     metadata,
 )
-from support import set_connections
 
 pytestmark = pytest.mark.slow
 
@@ -33,6 +33,8 @@ ENDPOINTS = {
     ("fb_cancellation_requests", None): "POST /{order_id}/cancellations",
     ("fb_refund_requests", None): "POST /{order_id}/refunds",
 }
+
+
 def connect(monkeypatch, sandbox, warehouse_url: str, **extra: Any) -> None:
     set_connections(monkeypatch, sandbox.url, warehouse_url, fast=True, **extra)
 
@@ -140,9 +142,7 @@ BAD_ROWS = [
 def queue_bad(engine: sa.Engine, victim: str) -> None:
     with engine.begin() as conn:
         for table, request_id, order_id, columns, _ in BAD_ROWS:
-            conn.execute(
-                sa.insert(table).values(request_id=request_id, order_id=order_id or victim, **columns)
-            )
+            conn.execute(sa.insert(table).values(request_id=request_id, order_id=order_id or victim, **columns))
 
 
 def untouched_created_order(engine: sa.Engine) -> str:
@@ -157,9 +157,7 @@ def test_every_valid_request_is_applied_once_with_faults_on(engine, sandbox, cap
     queue_more(engine, {r.split("-", 2)[2] for r in queued.shipments + queued.cancellations})
     victim = untouched_created_order(engine)
     queue_bad(engine, victim)
-    sandbox.admin.faults(
-        error_rate=0.2, throttle_rate=0.1, timeout_rate=0.05, timeout_ms=100, conflict_rate=0.2
-    )
+    sandbox.admin.faults(error_rate=0.2, throttle_rate=0.1, timeout_rate=0.05, timeout_ms=100, conflict_rate=0.2)
 
     runs = []
     for _ in range(4):  # a row left pending by an unlucky streak goes out on a later run
@@ -169,11 +167,7 @@ def test_every_valid_request_is_applied_once_with_faults_on(engine, sandbox, cap
             break
 
     stats = sandbox.admin.stats()
-    assert (
-        stats["faults"].get("error", 0)
-        and stats["faults"].get("throttle", 0)
-        and stats["faults"].get("conflict", 0)
-    )
+    assert stats["faults"].get("error", 0) and stats["faults"].get("throttle", 0) and stats["faults"].get("conflict", 0)
     outbox = rows(engine)
     bad = {request_id for _, request_id, *_ in BAD_ROWS}
     valid = [r for r in outbox if r["request_id"] not in bad]
@@ -184,24 +178,16 @@ def test_every_valid_request_is_applied_once_with_faults_on(engine, sandbox, cap
     assert stats["writes"] == expected_writes(valid)  # each applied exactly once, nothing else applied
     for table, request_id, _, _, words in BAD_ROWS:
         failed = next(r for r in outbox if r["request_id"] == request_id)
-        assert (
-            failed["status"] == "failed" and failed["attempts"] == 0 and words in failed["last_error_message"]
-        )
-    assert all(
-        victim not in attempts for attempts in stats["write_requests"].values()
-    )  # no call for bad rows
+        assert failed["status"] == "failed" and failed["attempts"] == 0 and words in failed["last_error_message"]
+    assert all(victim not in attempts for attempts in stats["write_requests"].values())  # no call for bad rows
 
     orders = {o["id"]: o for o in sandbox.admin.state(include="orders")["orders"]}
     for r in valid:
         if r["table"] == "fb_shipment_requests" and r["request_type"] == "ship":
-            numbers = [
-                s["tracking_info"]["tracking_number"] for s in orders[r["order_id"]]["shipments"]["data"]
-            ]
+            numbers = [s["tracking_info"]["tracking_number"] for s in orders[r["order_id"]]["shipments"]["data"]]
             # one shipment per request (the demo's first shipment got a new number from its tracking update)
             assert numbers.count(r["tracking_number"]) == 1 or r["request_id"] == queued.shipments[0]
-    logs = "".join(
-        capfd.readouterr()
-    )  # the task logs: counts per kind, per table and status, the hook's summary
+    logs = "".join(capfd.readouterr())  # the task logs: counts per kind, per table and status, the hook's summary
     assert "shipments: " in logs and "refunds: 1 sent" in logs and "fb_shipment_requests: 0 pending" in logs
     assert "Graph API: " in logs
 
@@ -210,9 +196,7 @@ def test_every_valid_request_is_applied_once_with_faults_on(engine, sandbox, cap
     assert sandbox.admin.stats()["writes"] == before
 
 
-def test_a_write_applied_but_unanswered_is_replayed_by_the_next_run(
-    sqlite_engine, sandbox, sqlite_url, monkeypatch
-):
+def test_a_write_applied_but_unanswered_is_replayed_by_the_next_run(sqlite_engine, sandbox, sqlite_url, monkeypatch):
     """The task ends without Meta's answer (timeout, one attempt): the row stays pending; the rerun replays."""
     engine, warehouse_url = sqlite_engine, sqlite_url
     queued = queue_demo_requests(engine, shipments=3)
@@ -222,9 +206,7 @@ def test_a_write_applied_but_unanswered_is_replayed_by_the_next_run(
     assert run_dag().state == "success"
     first = {r["request_id"]: r for r in rows(engine)}
     shipments = [first[request_id] for request_id in queued.shipments]
-    assert all(
-        r["status"] == "pending" and r["attempts"] == 1 and r["last_error_code"] == 2 for r in shipments
-    )
+    assert all(r["status"] == "pending" and r["attempts"] == 1 and r["last_error_code"] == 2 for r in shipments)
     assert first[queued.tracking_updates[0]]["attempts"] == 0  # waits behind its shipment
     applied = sandbox.admin.stats()["writes"]["POST /{order_id}/shipments"]
     assert applied == {r["order_id"]: 1 for r in shipments}
@@ -282,9 +264,7 @@ def queue_badly_typed(engine: sa.Engine, victim: str) -> list[tuple[str, str, st
             values["tracking_number"] = f"'TYPED{number}'"
         columns = {"request_id": f"'{request_id}'", "order_id": f"'{victim}'", **values}
         with engine.begin() as conn:
-            conn.execute(
-                sa.text(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(columns.values())})")
-            )
+            conn.execute(sa.text(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(columns.values())})"))
         queued.append((table, request_id, column))
     return queued
 

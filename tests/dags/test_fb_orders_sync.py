@@ -14,23 +14,35 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from support import WebhookReceiver, set_alerts_connection, set_connections
 
 from fb_commerce.orders.values import edge
 from fb_commerce.warehouse.engine import create_warehouse_engine
 from fb_commerce.warehouse.migrate import upgrade
 from fb_commerce.warehouse.schema import fb_order_items, fb_orders
-from support import WebhookReceiver, set_alerts_connection, set_connections
 
 pytestmark = pytest.mark.slow
 
 DAG_FILE = Path(__file__).resolve().parents[2] / "dags" / "fb_orders_sync.py"
 #: the alert rules are off where a test is about the sync itself (the seeded shop has late orders)
-NO_ALERTS = {"stuck_created_minutes": 0, "ship_by_warning_hours": 0, "return_unanswered_hours": 0,
-             "freshness_minutes": 0}
-READ_BACK = {"shipments": "fb_shipments", "cancellations": "fb_cancellations", "refunds": "fb_refunds",
-             "returns": "fb_returns"}
-ID_COLUMNS = {"fb_shipments": "shipment_id", "fb_cancellations": "cancellation_id", "fb_refunds": "refund_id",
-              "fb_returns": "return_id"}
+NO_ALERTS = {
+    "stuck_created_minutes": 0,
+    "ship_by_warning_hours": 0,
+    "return_unanswered_hours": 0,
+    "freshness_minutes": 0,
+}
+READ_BACK = {
+    "shipments": "fb_shipments",
+    "cancellations": "fb_cancellations",
+    "refunds": "fb_refunds",
+    "returns": "fb_returns",
+}
+ID_COLUMNS = {
+    "fb_shipments": "shipment_id",
+    "fb_cancellations": "cancellation_id",
+    "fb_refunds": "refund_id",
+    "fb_returns": "return_id",
+}
 
 
 @pytest.fixture
@@ -51,8 +63,11 @@ def use_connections(monkeypatch, sandbox_url: str, warehouse_url: str, **extra: 
 @pytest.fixture
 def warehouse(sandbox, monkeypatch, tmp_path, request):
     """A migrated warehouse (SQLite unless the test asks for ``warehouse_url``) and both connections set."""
-    url = request.getfixturevalue("warehouse_url") if "warehouse_url" in request.fixturenames \
+    url = (
+        request.getfixturevalue("warehouse_url")
+        if "warehouse_url" in request.fixturenames
         else f"sqlite:///{tmp_path / 'warehouse.db'}"
+    )
     engine = create_warehouse_engine(url)
     upgrade(engine)
     use_connections(monkeypatch, sandbox.url, url)
@@ -70,13 +85,17 @@ def assert_matches_sandbox(engine, sandbox) -> None:
     truth = {o["id"]: o for o in sandbox.admin.state(include="orders")["orders"]}
     with engine.connect() as conn:
         orders = {r.order_id: r for r in conn.execute(sa.select(fb_orders))}
-        items = conn.execute(sa.select(fb_order_items.c.order_id, fb_order_items.c.item_id,
-                                       fb_order_items.c.quantity)).all()
-        read_back = {table: set(conn.execute(sa.text(f"select {ID_COLUMNS[table]} from {table}")).scalars())
-                     for table in READ_BACK.values()}
+        items = conn.execute(
+            sa.select(fb_order_items.c.order_id, fb_order_items.c.item_id, fb_order_items.c.quantity)
+        ).all()
+        read_back = {
+            table: set(conn.execute(sa.text(f"select {ID_COLUMNS[table]} from {table}")).scalars())
+            for table in READ_BACK.values()
+        }
     assert sorted(orders) == sorted(truth), "orders missing or extra"
     assert {(i.order_id, i.item_id, i.quantity) for i in items} == {
-        (oid, item["id"], item["quantity"]) for oid, o in truth.items() for item in edge(o, "items")}
+        (oid, item["id"], item["quantity"]) for oid, o in truth.items() for item in edge(o, "items")
+    }
     for oid, order in truth.items():
         row = orders[oid]
         assert row.state == order["state"], oid
@@ -98,7 +117,9 @@ def stored_order_events() -> int:
 
     with create_session() as session:
         return session.scalar(
-            sa.select(sa.func.count()).select_from(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            sa.select(sa.func.count())
+            .select_from(AssetEvent)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
             .where(AssetModel.uri == "fb_commerce://warehouse/fb_orders")
         )
 
@@ -120,16 +141,19 @@ def test_with_faults_the_warehouse_ends_equal_to_the_sandbox(dag, sandbox, wareh
     assert stored_order_events() == events_before + 2, "pull_orders emits the stored-orders asset"
 
 
-def test_killed_between_storing_and_acknowledging_then_fb_processing_orders_later(dag, sandbox, warehouse,
-                                                                                  monkeypatch):
+def test_killed_between_storing_and_acknowledging_then_fb_processing_orders_later(dag, sandbox, warehouse, monkeypatch):
     # Acknowledgements are applied at Meta but their answers are lost, and the client gives up at once: the
     # acknowledge task dies after the orders were stored and acknowledged, before it could record anything.
-    use_connections(monkeypatch, sandbox.url, str(warehouse.url.render_as_string(hide_password=False)),
-                    max_attempts=1)
+    use_connections(monkeypatch, sandbox.url, str(warehouse.url.render_as_string(hide_password=False)), max_attempts=1)
     sandbox.admin.faults(timeout_rate=1.0, timeout_ms=200, paths=["acknowledge_orders"])
     failed = dag.test(run_conf=NO_ALERTS)
-    assert states(failed) == {"pull_orders": "success", "acknowledge_orders": "failed",
-                              "read_back_orders": "success", "check_order_alerts": "success", "watcher": "failed"}
+    assert states(failed) == {
+        "pull_orders": "success",
+        "acknowledge_orders": "failed",
+        "read_back_orders": "success",
+        "check_order_alerts": "success",
+        "watcher": "failed",
+    }
     assert failed.state == "failed"  # the read-back and the alerts ran all the same, and the run says it failed
     truth = {o["id"]: o for o in sandbox.admin.state(include="orders")["orders"]}
     with warehouse.connect() as conn:
@@ -156,11 +180,16 @@ def test_killed_between_storing_and_acknowledging_then_fb_processing_orders_late
 
 def late_and_on_time_orders(sandbox) -> tuple[list[str], list[str]]:
     """Unshipped IN_PROGRESS orders of the sandbox whose ship-by day ends within 23 h, and beyond 25 h."""
-    now = dt.datetime.now(dt.timezone.utc)
-    unshipped = [o for o in sandbox.admin.state(include="orders")["orders"]
-                 if o["state"] == "IN_PROGRESS" and not edge(o, "shipments")]
-    ends = {o["id"]: dt.datetime.fromisoformat(o["ship_by_date"]).replace(tzinfo=dt.timezone.utc)
-            + dt.timedelta(days=1) for o in unshipped}
+    now = dt.datetime.now(dt.UTC)
+    unshipped = [
+        o
+        for o in sandbox.admin.state(include="orders")["orders"]
+        if o["state"] == "IN_PROGRESS" and not edge(o, "shipments")
+    ]
+    ends = {
+        o["id"]: dt.datetime.fromisoformat(o["ship_by_date"]).replace(tzinfo=dt.UTC) + dt.timedelta(days=1)
+        for o in unshipped
+    }
     late = [oid for oid, end in ends.items() if end - now < dt.timedelta(hours=23)]
     on_time = [oid for oid, end in ends.items() if end - now > dt.timedelta(hours=25)]
     assert late and on_time, "the seeded shop has unshipped orders both past and far from their ship-by date"
@@ -172,9 +201,13 @@ def test_alerts_are_notified_once_and_the_run_stays_green(dag, sandbox, warehous
         # a webhook with credentials in its URL: they must not show in any log
         set_alerts_connection(monkeypatch, f"json://alerts:hook-s3cret@127.0.0.1:{receiver.port}/fb")
         run = dag.test()
-        assert states(run) == {"pull_orders": "success", "acknowledge_orders": "success",
-                               "read_back_orders": "success", "check_order_alerts": "success",
-                               "watcher": "skipped"}
+        assert states(run) == {
+            "pull_orders": "success",
+            "acknowledge_orders": "success",
+            "read_back_orders": "success",
+            "check_order_alerts": "success",
+            "watcher": "skipped",
+        }
         assert run.state == "success"
         rerun = dag.test()  # the same orders are still late: nothing is sent again
         assert rerun.state == "success", states(rerun)
@@ -192,8 +225,9 @@ def test_alerts_are_notified_once_and_the_run_stays_green(dag, sandbox, warehous
     assert "hook-s3cret" not in log
     assert "Traceback" not in log
     with warehouse.connect() as conn:
-        stored = conn.execute(sa.text("select subject, notified_at from fb_alerts "
-                                      "where condition = 'ship_by_at_risk'")).all()
+        stored = conn.execute(
+            sa.text("select subject, notified_at from fb_alerts where condition = 'ship_by_at_risk'")
+        ).all()
     assert {row.subject for row in stored} >= set(late) and all(row.notified_at for row in stored)
 
 
@@ -208,8 +242,7 @@ def test_without_a_notifier_alerts_are_log_lines_and_a_warning(dag, sandbox, war
 
 
 def test_freshness_alert_goes_out_while_the_sync_keeps_failing(dag, sandbox, warehouse, monkeypatch):
-    use_connections(monkeypatch, sandbox.url, str(warehouse.url.render_as_string(hide_password=False)),
-                    max_attempts=1)
+    use_connections(monkeypatch, sandbox.url, str(warehouse.url.render_as_string(hide_password=False)), max_attempts=1)
     sandbox.admin.faults(error_rate=1.0, paths=["commerce_orders"])  # Meta keeps failing the listing
     with WebhookReceiver() as receiver:
         set_alerts_connection(monkeypatch, f"json://127.0.0.1:{receiver.port}/")

@@ -25,7 +25,10 @@ def connections(sandbox, tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'warehouse.db'}"
     upgrade(create_warehouse_engine(url))
     monkeypatch.setenv("AIRFLOW_CONN_FB_COMMERCE_DEFAULT", json.dumps(sandbox_connection(sandbox.url)))
-    monkeypatch.setenv("AIRFLOW_CONN_FB_COMMERCE_WAREHOUSE", json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "warehouse.db")}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_FB_COMMERCE_WAREHOUSE",
+        json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "warehouse.db")}),
+    )
     monkeypatch.setenv("FB_COMMERCE_DATA_DIR", str(tmp_path))
     return tmp_path
 
@@ -33,7 +36,9 @@ def connections(sandbox, tmp_path, monkeypatch):
 def run_dag(conf: dict | None = None):
     from airflow.dag_processing.dagbag import DagBag
 
-    dag = DagBag(dag_folder=str(Path(__file__).resolve().parents[2] / "dags" / "fb_setup_check.py")).get_dag("fb_setup_check")
+    dag = DagBag(dag_folder=str(Path(__file__).resolve().parents[2] / "dags" / "fb_setup_check.py")).get_dag(
+        "fb_setup_check"
+    )
     return dag.test(run_conf=conf or {})
 
 
@@ -69,7 +74,9 @@ def test_unregistered_app_fails_and_says_how_to_fix_then_registers(connections, 
 
 
 def test_old_warehouse_schema_fails_the_check(connections, monkeypatch, tmp_path):
-    monkeypatch.setenv("AIRFLOW_CONN_FB_COMMERCE_WAREHOUSE", json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "empty.db")}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_FB_COMMERCE_WAREHOUSE", json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "empty.db")})
+    )
     assert run_dag().state == "failed"
     report = (connections / "reports" / "setup_check.txt").read_text()
     assert "FAIL  warehouse" in report and "fb-commerce db upgrade" in report

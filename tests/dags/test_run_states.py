@@ -13,18 +13,22 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from support import closed_port, fast_client, migrated_engine, set_alerts_connection, set_connections
 
 from fb_commerce.catalog.demo_products import seed_demo_products
 from fb_commerce.orders.demo_oms import queue_demo_requests
 from fb_commerce.orders.pull import pull_orders
-from support import closed_port, fast_client, migrated_engine, set_alerts_connection, set_connections
 
 pytestmark = pytest.mark.slow
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 #: order alert rules off, so only the failure under test can fail a task
-NO_ALERTS = {"stuck_created_minutes": 0, "ship_by_warning_hours": 0, "return_unanswered_hours": 0,
-             "freshness_minutes": 0}
+NO_ALERTS = {
+    "stuck_created_minutes": 0,
+    "ship_by_warning_hours": 0,
+    "return_unanswered_hours": 0,
+    "freshness_minutes": 0,
+}
 
 
 def run_dag(dag_id: str, conf: dict[str, Any] | None = None):

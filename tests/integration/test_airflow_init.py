@@ -58,9 +58,20 @@ def test_airflow_init_stores_the_connections_and_a_rerun_updates_them(tmp_path):
     # from the environment this time: the same rows are updated, none is added
     other_file = tmp_path / "elsewhere" / "warehouse.db"
     other_file.parent.mkdir()
-    graph = {"conn_type": defaults.CONN_TYPE, "host": "http://127.0.0.1:9", "password": "a-token", "extra": {"app_secret": "s"}}
+    graph = {
+        "conn_type": defaults.CONN_TYPE,
+        "host": "http://127.0.0.1:9",
+        "password": "a-token",
+        "extra": {"app_secret": "s"},
+    }
     output = _run(
-        _env(tmp_path, **{GRAPH_ENV: json.dumps(graph), WAREHOUSE_ENV: json.dumps({"conn_type": "sqlite", "host": str(other_file)})}),
+        _env(
+            tmp_path,
+            **{
+                GRAPH_ENV: json.dumps(graph),
+                WAREHOUSE_ENV: json.dumps({"conn_type": "sqlite", "host": str(other_file)}),
+            },
+        ),
         "airflow-init",
     )
     assert _stored(tmp_path) == [

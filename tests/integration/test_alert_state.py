@@ -12,7 +12,7 @@ from fb_commerce.orders.alert_state import DIGEST, notify_round
 from fb_commerce.orders.alerts import RULES, SHIP_BY_AT_RISK, STUCK_CREATED, SYNC_STALE, OrderAlert
 from fb_commerce.warehouse.schema import fb_alerts
 
-NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
 HOUR = dt.timedelta(hours=1)
 
 

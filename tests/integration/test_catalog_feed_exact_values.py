@@ -22,14 +22,46 @@ from fb_commerce.catalog.rules import Reason, not_in_reason
 from fb_commerce.warehouse.engine import create_warehouse_engine
 from fb_commerce.warehouse.migrate import upgrade
 
-COLUMNS = ("sku", "name", "description", "price", "sale_price", "sale_price_start", "sale_price_end", "currency",
-           "stock", "brand", "url", "image_url", "category", "condition", "item_group_id", "gtin", "size", "color",
-           "is_active")
+COLUMNS = (
+    "sku",
+    "name",
+    "description",
+    "price",
+    "sale_price",
+    "sale_price_start",
+    "sale_price_end",
+    "currency",
+    "stock",
+    "brand",
+    "url",
+    "image_url",
+    "category",
+    "condition",
+    "item_group_id",
+    "gtin",
+    "size",
+    "color",
+    "is_active",
+)
 BASE: dict[str, object] = {
-    "name": "Shirt", "description": "Soft shirt.", "price": "19.90", "sale_price": None, "sale_price_start": None,
-    "sale_price_end": None, "currency": "USD", "stock": "5", "brand": "Acme", "url": "https://shop.example.com/p",
-    "image_url": "https://cdn.example.com/p.jpg", "category": "Apparel & Accessories > Clothing",
-    "condition": "new", "item_group_id": None, "gtin": None, "size": None, "color": None, "is_active": "1",
+    "name": "Shirt",
+    "description": "Soft shirt.",
+    "price": "19.90",
+    "sale_price": None,
+    "sale_price_start": None,
+    "sale_price_end": None,
+    "currency": "USD",
+    "stock": "5",
+    "brand": "Acme",
+    "url": "https://shop.example.com/p",
+    "image_url": "https://cdn.example.com/p.jpg",
+    "category": "Apparel & Accessories > Clothing",
+    "condition": "new",
+    "item_group_id": None,
+    "gtin": None,
+    "size": None,
+    "color": None,
+    "is_active": "1",
 }
 AVAILABILITY = not_in_reason(frozenset({"in stock", "out of stock"}))
 STATUS = not_in_reason(frozenset({"active", "archived"}))
@@ -134,12 +166,18 @@ def test_postgres_numeric_nan_and_zero(postgres_url: str, tmp_path: Path) -> Non
     engine = create_warehouse_engine(postgres_url)
     upgrade(engine)
     with engine.begin() as conn:
-        rows = [{**BASE, "sku": sku, "price": price, "stock": 5, "is_active": True}
-                for sku, price in (("NAN", "NaN"), ("ZERO", "0"), ("GOOD", "19.9"))]
-        conn.execute(sa.text(
-            "INSERT INTO merchant_products (sku, name, description, price, currency, stock, brand, url, image_url,"
-            " category, condition, is_active) VALUES (:sku, :name, :description, CAST(:price AS NUMERIC), :currency,"
-            " :stock, :brand, :url, :image_url, :category, :condition, :is_active)"), rows)
+        rows = [
+            {**BASE, "sku": sku, "price": price, "stock": 5, "is_active": True}
+            for sku, price in (("NAN", "NaN"), ("ZERO", "0"), ("GOOD", "19.9"))
+        ]
+        conn.execute(
+            sa.text(
+                "INSERT INTO merchant_products (sku, name, description, price, currency, stock, brand, url, image_url,"
+                " category, condition, is_active) VALUES (:sku, :name, :description, CAST(:price AS NUMERIC), :currency,"
+                " :stock, :brand, :url, :image_url, :category, :condition, :is_active)"
+            ),
+            rows,
+        )
     engine.dispose()
     rejects: list[Reject] = []
     build_feed(postgres_url, None, tmp_path / "feed.csv", reject_limit=None, on_rejects=rejects.extend)

@@ -22,7 +22,7 @@ from fb_commerce.warehouse.migrate import upgrade
 from fb_commerce.warehouse.schema import fb_feed_rejects, merchant_products
 from fb_commerce.warehouse.upsert import upsert
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 GOOD_IDS = ["SKU-1", "SKU-2", "SKU-3", "SKU-4", "SKU-5", "SKU-6", "SKU-7", "SKU-8"]
 
 
@@ -55,11 +55,15 @@ def product(sku: str, **changes: object) -> dict[str, object]:
 PRODUCTS = [
     product("SKU-1"),
     product("SKU-2", price=Decimal("0.07"), stock=0, condition="refurbished", gtin=None, size=None, color=None),
-    product("SKU-3", sale_price=Decimal("15.05"), sale_price_start=dt.datetime(2026, 1, 1, tzinfo=UTC),
-            sale_price_end=dt.datetime(2026, 2, 1, 12, 30, tzinfo=UTC)),
+    product(
+        "SKU-3",
+        sale_price=Decimal("15.05"),
+        sale_price_start=dt.datetime(2026, 1, 1, tzinfo=UTC),
+        sale_price_end=dt.datetime(2026, 2, 1, 12, 30, tzinfo=UTC),
+    ),
     product("SKU-4", is_active=False, price=Decimal("1234567.5"), currency="EUR"),
     product("SKU-5", description="Sizes 2 < 3, comma, and a \t tab"),
-    product("SKU-6", name="Shirt, \"quoted\"", stock=-3),
+    product("SKU-6", name='Shirt, "quoted"', stock=-3),
     product("SKU-7", price=Decimal("10"), sale_price=Decimal("10")),
     product("SKU-8", category="1604"),
     product("BAD-PRICE", price=None),
@@ -129,7 +133,9 @@ def test_feed_from_the_warehouse_through_the_default_mapping(warehouse: str, tmp
         "status": "active",
     }
     assert (by_id["SKU-2"]["price"], by_id["SKU-2"]["availability"], by_id["SKU-2"]["condition"]) == (
-        "0.07 USD", "out of stock", "refurbished"
+        "0.07 USD",
+        "out of stock",
+        "refurbished",
     )
     assert by_id["SKU-3"]["sale_price"] == "15.05 USD"
     assert by_id["SKU-3"]["sale_price_effective_date"] == "2026-01-01T00:00:00+00:00/2026-02-01T12:30:00+00:00"
@@ -150,8 +156,9 @@ def test_rejects_go_into_fb_feed_rejects(warehouse: str, tmp_path: Path) -> None
     build_feed(warehouse, None, tmp_path / "catalog.csv", reject_limit=None, on_rejects=store)
     build_feed(warehouse, None, tmp_path / "catalog.csv", reject_limit=None, on_rejects=store)  # rerun: same rows
     with engine.connect() as conn:
-        stored = conn.execute(sa.select(fb_feed_rejects.c.retailer_id, fb_feed_rejects.c.field,
-                                        fb_feed_rejects.c.reason)).all()
+        stored = conn.execute(
+            sa.select(fb_feed_rejects.c.retailer_id, fb_feed_rejects.c.field, fb_feed_rejects.c.reason)
+        ).all()
     engine.dispose()
     assert set(map(tuple, stored)) == EXPECTED_REJECTS
     assert len(stored) == len(EXPECTED_REJECTS)
@@ -160,8 +167,9 @@ def test_rejects_go_into_fb_feed_rejects(warehouse: str, tmp_path: Path) -> None
 @pytest.mark.parametrize("fmt", ["csv", "tsv", "xml"])
 def test_the_sqlalchemy_fallback_writes_the_same_file(warehouse: str, tmp_path: Path, fmt: str) -> None:
     adbc = build_feed(warehouse, None, tmp_path / f"adbc.{fmt}", fmt=fmt, reject_limit=None)
-    fallback = build_feed(warehouse, None, tmp_path / f"fallback.{fmt}", fmt=fmt, reject_limit=None,
-                          method="sqlalchemy", batch_size=4)
+    fallback = build_feed(
+        warehouse, None, tmp_path / f"fallback.{fmt}", fmt=fmt, reject_limit=None, method="sqlalchemy", batch_size=4
+    )
     assert adbc.method.startswith("adbc-")
     assert fallback.method.startswith("sqlalchemy-")
     assert (tmp_path / f"adbc.{fmt}").read_bytes() == (tmp_path / f"fallback.{fmt}").read_bytes()
@@ -200,8 +208,11 @@ def test_a_higher_limit_passes(warehouse: str, tmp_path: Path) -> None:
 
 
 def test_an_empty_source(warehouse: str, tmp_path: Path) -> None:
-    query = "SELECT * FROM (\n" + Path(__file__).parents[2].joinpath(
-        "include/sql/catalog/feed_mapping.sql").read_text() + "\n) AS everything WHERE 1 = 0"
+    query = (
+        "SELECT * FROM (\n"
+        + Path(__file__).parents[2].joinpath("include/sql/catalog/feed_mapping.sql").read_text()
+        + "\n) AS everything WHERE 1 = 0"
+    )
     with pytest.raises(EmptyFeedError, match="returned no products"):
         build_feed(warehouse, query, tmp_path / "c.csv")
     assert not (tmp_path / "c.csv").exists()
@@ -246,8 +257,9 @@ def test_sqlite_columns_whose_type_changes_after_the_first_batch(tmp_path: Path)
                       'https://x.example/i.jpg' AS image_link, 'b' AS brand, qty AS quantity_to_sell_on_facebook,
                       '1604' AS google_product_category, gtin FROM p"""
     collected: list[Reject] = []
-    result = build_feed(f"sqlite:///{path}", query, tmp_path / "f.csv", batch_size=8, reject_limit=None,
-                        on_rejects=collected.extend)
+    result = build_feed(
+        f"sqlite:///{path}", query, tmp_path / "f.csv", batch_size=8, reject_limit=None, on_rejects=collected.extend
+    )
     assert (result.rows_read, result.rows_written) == (70, 50)
     assert {(r.field, r.value) for r in collected} == {("quantity_to_sell_on_facebook", "lots")}
     assert read_csv(tmp_path / "f.csv")[-1]["price"] == "1.50 USD"

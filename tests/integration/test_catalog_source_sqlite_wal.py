@@ -22,8 +22,9 @@ def test_adbc_read_keeps_the_wal_of_an_open_warehouse(tmp_path):
     holder.commit()
     assert (tmp_path / "warehouse.db-wal").exists()
 
-    with ProductSource(f"sqlite:///{path}", "SELECT sku AS id, name AS title FROM merchant_products", batch_size=10,
-                       method="adbc") as source:
+    with ProductSource(
+        f"sqlite:///{path}", "SELECT sku AS id, name AS title FROM merchant_products", batch_size=10, method="adbc"
+    ) as source:
         rows = sum(batch.num_rows for batch in source)
     assert rows == 2
 

@@ -13,13 +13,14 @@ from unittest import mock
 
 import pytest
 import sqlalchemy as sa
+from support import set_connections
+
 from fb_commerce import defaults
 from fb_commerce.catalog import upload, upload_store
 from fb_commerce.catalog.feed_readback import read_feed_state
 from fb_commerce.catalog.meta_accepted import feed_marker, replace_from_feed
 from fb_commerce.environment import sandbox_connection
 from fb_commerce.graph.client import GraphClient, GraphSettings
-from support import set_connections
 
 CATALOG = defaults.SANDBOX_CATALOG_ID
 FEED = defaults.SANDBOX_FEED_ID
@@ -27,16 +28,26 @@ HEADER = "id,title,description,availability,condition,price,link,image_link,bran
 
 
 def line(n: int, **override: str) -> str:
-    values = {"id": f"SKU-{n:05d}", "title": f"Thing {n}", "description": "A thing", "availability": "in stock",
-              "condition": "new", "price": f"{n}.50 USD", "link": f"https://shop.example.com/p/{n}",
-              "image_link": f"https://cdn.example.com/{n}.jpg", "brand": "Acme", "quantity_to_sell_on_facebook": str(n)}
+    values = {
+        "id": f"SKU-{n:05d}",
+        "title": f"Thing {n}",
+        "description": "A thing",
+        "availability": "in stock",
+        "condition": "new",
+        "price": f"{n}.50 USD",
+        "link": f"https://shop.example.com/p/{n}",
+        "image_link": f"https://cdn.example.com/{n}.jpg",
+        "brand": "Acme",
+        "quantity_to_sell_on_facebook": str(n),
+    }
     values.update(override)
     return ",".join(values[k] for k in HEADER.split(","))
 
 
 # Rows 4 and 5 lack a required field; row 6 has a bad price: Meta refuses those three.
-FEED_TEXT = "\n".join([HEADER, line(1), line(2), line(3), line(4, title=""), line(5, brand=""),
-                       line(6, price="cheap")]) + "\n"
+FEED_TEXT = (
+    "\n".join([HEADER, line(1), line(2), line(3), line(4, title=""), line(5, brand=""), line(6, price="cheap")]) + "\n"
+)
 
 
 @pytest.fixture
@@ -85,9 +96,14 @@ def test_session_errors_for_rows_missing_fields_are_stored(client, warehouse, fe
     record(warehouse, upload_id, run_id="r1")
     assert not upload.read_session(client, upload_id).finished  # in progress at first
     session = finished(client, upload_id)
-    assert session.counts() == {"error_count": 3, "warning_count": 0, "num_detected_items": 6,
-                                "num_persisted_items": 3, "num_invalid_items": 3,
-                                "num_deleted_items": defaults.SANDBOX_PRODUCTS - 6}
+    assert session.counts() == {
+        "error_count": 3,
+        "warning_count": 0,
+        "num_detected_items": 6,
+        "num_persisted_items": 3,
+        "num_invalid_items": 3,
+        "num_deleted_items": defaults.SANDBOX_PRODUCTS - 6,
+    }
     assert session.invalid_share == 0.5
     errors = upload.read_errors(client, upload_id)
     assert {e.summary for e in errors} == {"Missing title", "Missing brand", "Invalid price"}
@@ -96,13 +112,20 @@ def test_session_errors_for_rows_missing_fields_are_stored(client, warehouse, fe
     upload_store.record_session(warehouse, session, "finished")
     assert upload_store.store_errors(warehouse, upload_id, errors) == 3
     assert upload_store.store_errors(warehouse, upload_id, errors) == 3  # replaced, not doubled
-    stored = rows(warehouse, "SELECT severity, summary, retailer_id, row_number, total_count, samples "
-                             "FROM fb_feed_upload_errors ORDER BY error_number")
+    stored = rows(
+        warehouse,
+        "SELECT severity, summary, retailer_id, row_number, total_count, samples "
+        "FROM fb_feed_upload_errors ORDER BY error_number",
+    )
     assert len(stored) == 3 and {s.severity for s in stored} == {"fatal"}
     assert {(s.summary, s.retailer_id, s.row_number) for s in stored} == {
-        ("Missing title", "SKU-00004", 5), ("Missing brand", "SKU-00005", 6), ("Invalid price", "SKU-00006", 7)}
-    [saved] = rows(warehouse, "SELECT status, num_invalid_items, start_time, end_time, input_method "
-                              "FROM fb_feed_uploads")
+        ("Missing title", "SKU-00004", 5),
+        ("Missing brand", "SKU-00005", 6),
+        ("Invalid price", "SKU-00006", 7),
+    }
+    [saved] = rows(
+        warehouse, "SELECT status, num_invalid_items, start_time, end_time, input_method FROM fb_feed_uploads"
+    )
     assert (saved.status, saved.num_invalid_items, saved.input_method) == ("finished", 3, "Manual Upload")
     assert saved.end_time >= saved.start_time
     with pytest.raises(upload.TooManyFeedErrors, match=r"refused 3 of 6 products \(50.00%\).*Missing"):
@@ -151,9 +174,12 @@ def test_feed_id_recorded_in_sync_state(warehouse):
 
 def test_sync_state_from_the_feed_keeps_refused_products_and_sweeps_the_rest(warehouse, feed_file):
     with warehouse.begin() as connection:
-        connection.execute(sa.text(
-            "INSERT INTO fb_catalog_sync_state (retailer_id, quantity, synced_at) VALUES "
-            "('SKU-00004', 99, CURRENT_TIMESTAMP), ('SKU-99999', 1, CURRENT_TIMESTAMP)"))
+        connection.execute(
+            sa.text(
+                "INSERT INTO fb_catalog_sync_state (retailer_id, quantity, synced_at) VALUES "
+                "('SKU-00004', 99, CURRENT_TIMESTAMP), ('SKU-99999', 1, CURRENT_TIMESTAMP)"
+            )
+        )
     refused = {"SKU-00004", "SKU-00005", "SKU-00006"}
     written = replace_from_feed(warehouse, read_feed_state(feed_file, "csv"), "U1", refused)
     assert written == 3
@@ -180,17 +206,24 @@ def connections(sandbox, warehouse, monkeypatch, tmp_path):
 
 
 def built(path: Path) -> dict:
-    return {"path": str(path), "format": "csv", "bytes_written": path.stat().st_size, "rows_written": 6,
-            "rows_rejected": 0}
+    return {
+        "path": str(path),
+        "format": "csv",
+        "bytes_written": path.stat().st_size,
+        "rows_written": 6,
+        "rows_rejected": 0,
+    }
 
 
 def test_operator_defers_to_the_session_trigger_then_to_the_report_trigger(connections, feed_file, sandbox):
     from airflow.sdk.exceptions import TaskDeferred
+
     from fb_commerce.operators.catalog_feed import FeedUploadOperator
     from fb_commerce.triggers.catalog import FeedUploadTrigger
 
-    operator = FeedUploadOperator(task_id="upload_feed", poll_interval=0.1, error_report="always",
-                                  fatal_error_limit=None)
+    operator = FeedUploadOperator(
+        task_id="upload_feed", poll_interval=0.1, error_report="always", fatal_error_limit=None
+    )
     context = {"run_id": "deferral-test", "ti": mock.Mock(xcom_pull=mock.Mock(return_value=built(feed_file)))}
     with pytest.raises(TaskDeferred) as deferred:
         operator.execute(context)
@@ -200,8 +233,7 @@ def test_operator_defers_to_the_session_trigger_then_to_the_report_trigger(conne
     assert classpath == "fb_commerce.triggers.catalog.FeedUploadTrigger"
     assert kwargs["wait_for"] == "session" and kwargs["fb_conn_id"] == "fb_commerce_default"
     [recorded] = rows(connections, "SELECT upload_id, status, file_sha256, run_id FROM fb_feed_uploads")
-    assert (recorded.upload_id, recorded.status, recorded.run_id) == (trigger.upload_id, "in_progress",
-                                                                     "deferral-test")
+    assert (recorded.upload_id, recorded.status, recorded.run_id) == (trigger.upload_id, "in_progress", "deferral-test")
 
     event = asyncio.run(FeedUploadTrigger(**kwargs).run().asend(None))
     assert event.payload == {"status": "success", "upload_id": trigger.upload_id, "wait_for": "session"}

@@ -6,13 +6,13 @@ import json
 import logging
 
 import pytest
+from support import set_connections
 
 from fb_commerce import defaults
 from fb_commerce.environment import sandbox_connection
 from fb_commerce.graph import GraphAuthError, GraphCommerceError, GraphRateLimitWait
 from fb_commerce.graph.idempotency import idempotency_key
 from fb_commerce.hooks.graph import FbCommerceHook
-from support import set_connections
 
 CMS = defaults.SANDBOX_CMS_ID
 ALL_STATES = "FB_PROCESSING,CREATED,IN_PROGRESS,COMPLETED"
@@ -40,12 +40,23 @@ def test_reads_ids_and_settings_from_the_connection(hook, sandbox):
 
 
 def test_every_order_in_every_state_is_paged(hook, sandbox):
-    seen = [o["id"] for o in hook.client.paginate(f"{CMS}/commerce_orders", fields="id,order_status", params={"state": ALL_STATES}, limit=7)]
+    seen = [
+        o["id"]
+        for o in hook.client.paginate(
+            f"{CMS}/commerce_orders", fields="id,order_status", params={"state": ALL_STATES}, limit=7
+        )
+    ]
     assert sorted(seen) == sorted(truth(sandbox)) and len(seen) == len(set(seen))
 
 
 def test_nested_fields_come_back(hook):
-    order = next(hook.client.paginate(f"{CMS}/commerce_orders", fields=["id", {"items": ["retailer_id", "quantity"]}], params={"state": ALL_STATES}))
+    order = next(
+        hook.client.paginate(
+            f"{CMS}/commerce_orders",
+            fields=["id", {"items": ["retailer_id", "quantity"]}],
+            params={"state": ALL_STATES},
+        )
+    )
     item = order["items"]["data"][0]
     assert set(item) <= {"id", "retailer_id", "quantity"} and "retailer_id" in item
 
@@ -69,10 +80,18 @@ def test_wrong_app_secret_fails_the_proof(sandbox, monkeypatch):
 def test_commerce_rule_errors_are_typed(hook, sandbox):
     order = next(o for o in truth(sandbox).values() if o["order_status"]["state"] == "IN_PROGRESS")
     body = {"tracking_info": {"carrier": "UPS", "tracking_number": "1Z-DUP-1"}}
-    hook.client.post(f"{order['id']}/shipments", {**body, "items": [{"retailer_id": order["items"]["data"][0]["retailer_id"], "quantity": 1}],
-                                            "idempotency_key": idempotency_key("ship", order["id"], 1)})
+    hook.client.post(
+        f"{order['id']}/shipments",
+        {
+            **body,
+            "items": [{"retailer_id": order["items"]["data"][0]["retailer_id"], "quantity": 1}],
+            "idempotency_key": idempotency_key("ship", order["id"], 1),
+        },
+    )
     with pytest.raises(GraphCommerceError) as info:
-        hook.client.post(f"{order['id']}/shipments", {**body, "idempotency_key": idempotency_key("ship", order["id"], 2)})
+        hook.client.post(
+            f"{order['id']}/shipments", {**body, "idempotency_key": idempotency_key("ship", order["id"], 2)}
+        )
     assert info.value.commerce_code == 2382045
 
 
@@ -97,7 +116,9 @@ def test_with_faults_every_page_arrives_and_no_write_is_applied_twice(sandbox, m
     created = [oid for oid, o in expected.items() if o["order_status"]["state"] == "CREATED"]
     for oid in created:
         payload = {"merchant_order_reference": f"REF-{oid[-6:]}"}
-        hook.client.post(f"{oid}/acknowledge_order", {**payload, "idempotency_key": idempotency_key("ack", oid, payload)})
+        hook.client.post(
+            f"{oid}/acknowledge_order", {**payload, "idempotency_key": idempotency_key("ack", oid, payload)}
+        )
 
     sandbox.admin.faults()
     after = truth(sandbox)
@@ -118,7 +139,9 @@ def test_upload_streams_a_feed_file(hook, sandbox, tmp_path):
         "SKU-NEW-1,Mug,A mug,in stock,new,9.99 USD,https://shop.example/m,https://shop.example/m.jpg,Acme\n"
         "SKU-NEW-2,,No title,in stock,new,9.99 USD,https://shop.example/n,https://shop.example/n.jpg,Acme\n"
     )
-    upload = hook.client.upload_file(f"{defaults.SANDBOX_FEED_ID}/uploads", feed, content_type="text/csv", data={"update_only": True})
+    upload = hook.client.upload_file(
+        f"{defaults.SANDBOX_FEED_ID}/uploads", feed, content_type="text/csv", data={"update_only": True}
+    )
     assert upload["id"]
     sandbox.admin.clock(advance_seconds=5)
     session = hook.client.get(upload["id"], fields="id,end_time,num_detected_items,num_invalid_items,error_count")

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from support import fast_client, migrated_engine
+
 from fb_commerce import defaults
 from fb_commerce.catalog.build import build_feed
 from fb_commerce.catalog.inventory_delta import CREATE, iter_delta, load_source
@@ -26,7 +28,6 @@ from fb_commerce.catalog.rules import Reason
 from fb_commerce.graph.client import GraphClient
 from fb_commerce.warehouse.engine import create_warehouse_engine
 from fb_commerce.warehouse.migrate import upgrade
-from support import fast_client, migrated_engine
 
 CATALOG = defaults.SANDBOX_CATALOG_ID
 PRICE, SALE, QUANTITY, CURRENCY = "price", "sale_price", "quantity_to_sell_on_facebook", "currency"
@@ -132,20 +133,31 @@ def sync_and_check(engine: sa.Engine, client: GraphClient, sandbox, source: str 
     settled = sync.settle(wait_for_handles(client, CATALOG, sent.handles, poll_interval=0.05))
     good = {sku(n): expected for n, (_, refusal, expected) in cases.items() if refusal is None}
     bad = {sku(n): message(refusal) for n, (_, refusal, _) in cases.items() if refusal is not None}
-    assert (sent.counts.updates, sent.counts.invalid, settled.synced, settled.failed) == (len(good), len(bad),
-                                                                                          len(good), 0)
+    assert (sent.counts.updates, sent.counts.invalid, settled.synced, settled.failed) == (
+        len(good),
+        len(bad),
+        len(good),
+        0,
+    )
     with engine.connect() as connection:
-        stored = connection.execute(sa.text(
-            "SELECT i.retailer_id, i.status, i.error_message, r.status AS request_status FROM fb_batch_request_items"
-            " AS i JOIN fb_batch_requests AS r ON r.handle = i.handle WHERE i.handle = 'refused:exact'")).all()
+        stored = connection.execute(
+            sa.text(
+                "SELECT i.retailer_id, i.status, i.error_message, r.status AS request_status FROM fb_batch_request_items"
+                " AS i JOIN fb_batch_requests AS r ON r.handle = i.handle WHERE i.handle = 'refused:exact'"
+            )
+        ).all()
         state = {r.retailer_id: r for r in connection.execute(sa.text("SELECT * FROM fb_catalog_sync_state"))}
     assert {r.retailer_id: r.error_message for r in stored} == bad
     assert {(r.status, r.request_status) for r in stored} == {("failed", "REFUSED")}
     products = {p["retailer_id"]: p for p in sandbox.admin.state(include="products")["products"]}
     for retailer_id, (price, sale_price, quantity, availability) in good.items():
         product = products[retailer_id]
-        assert (product["price"], product.get("sale_price"), product["quantity_to_sell_on_facebook"],
-                product["availability"]) == (price, sale_price, quantity, availability), retailer_id
+        assert (
+            product["price"],
+            product.get("sale_price"),
+            product["quantity_to_sell_on_facebook"],
+            product["availability"],
+        ) == (price, sale_price, quantity, availability), retailer_id
     for retailer_id in bad:  # nothing sent: Meta and the state keep what they had
         assert Decimal(str(state[retailer_id].price)) == SYNCED["price"] and state[retailer_id].quantity == 1
     again = [c for c in iter_delta(engine, source or load_source()) if c.method != CREATE]
@@ -193,11 +205,20 @@ NUMERIC_CASES: dict[int, tuple[dict[str, object], Refusal | None, Sent | None]] 
 
 
 def test_typed_numeric_columns_are_read_exactly(warehouse, client, sandbox):
-    rows = [{**row, "price": row["price"] if "price" in changes else Decimal("19.90"), "stock": row["stock"]
-             if "stock" in changes else Decimal(5)} for row, (changes, _, _) in
-            zip(source_rows(NUMERIC_CASES), NUMERIC_CASES.values(), strict=True)]
-    types = {"price": sa.Numeric(asdecimal=True), "sale_price": sa.Numeric(asdecimal=True),
-             "currency": sa.String(16), "stock": sa.Numeric(asdecimal=True)}
+    rows = [
+        {
+            **row,
+            "price": row["price"] if "price" in changes else Decimal("19.90"),
+            "stock": row["stock"] if "stock" in changes else Decimal(5),
+        }
+        for row, (changes, _, _) in zip(source_rows(NUMERIC_CASES), NUMERIC_CASES.values(), strict=True)
+    ]
+    types = {
+        "price": sa.Numeric(asdecimal=True),
+        "sale_price": sa.Numeric(asdecimal=True),
+        "currency": sa.String(16),
+        "stock": sa.Numeric(asdecimal=True),
+    }
     source = table_source(warehouse, "numeric_products", types, rows)
     sync_and_check(warehouse, client, sandbox, source, NUMERIC_CASES)
 
@@ -209,21 +230,28 @@ def test_postgres_numeric_nan_is_refused(postgres_url: str, client, sandbox):
     upgrade(engine)
     try:
         with engine.begin() as connection:
-            connection.execute(sa.text(
-                "INSERT INTO merchant_products (sku, price, currency, stock) VALUES "
-                "('SKU-00001', 'NaN', 'USD', 5), ('SKU-00002', 19.9, 'USD', -4), ('SKU-00003', 0, 'USD', 5)"))
-        cases = {1: ({}, (PRICE, Reason.PRICE_FORMAT, "NaN"), None),
-                 2: ({}, None, ("19.90 USD", None, 0, "out of stock")),
-                 3: ({}, (PRICE, Reason.PRICE_ZERO, "0.00"), None)}
+            connection.execute(
+                sa.text(
+                    "INSERT INTO merchant_products (sku, price, currency, stock) VALUES "
+                    "('SKU-00001', 'NaN', 'USD', 5), ('SKU-00002', 19.9, 'USD', -4), ('SKU-00003', 0, 'USD', 5)"
+                )
+            )
+        cases = {
+            1: ({}, (PRICE, Reason.PRICE_FORMAT, "NaN"), None),
+            2: ({}, None, ("19.90 USD", None, 0, "out of stock")),
+            3: ({}, (PRICE, Reason.PRICE_ZERO, "0.00"), None),
+        }
         sync_and_check(engine, client, sandbox, None, cases)
     finally:
         engine.dispose()
 
 
 def test_a_zero_price_goes_out_when_the_source_opts_in(warehouse, client, sandbox):
-    cases = {1: ({"price": "0"}, None, ("0.00 USD", None, 5, "in stock")),
-             2: ({"price": "0.00", "sale_price": "0"}, None, ("0.00 USD", "0.00 USD", 5, "in stock")),
-             3: ({"price": "-1"}, (PRICE, Reason.PRICE_FORMAT, "-1"), None)}
+    cases = {
+        1: ({"price": "0"}, None, ("0.00 USD", None, 5, "in stock")),
+        2: ({"price": "0.00", "sale_price": "0"}, None, ("0.00 USD", "0.00 USD", 5, "in stock")),
+        3: ({"price": "-1"}, (PRICE, Reason.PRICE_FORMAT, "-1"), None),
+    }
     source = table_source(warehouse, "free_products", {c: sa.Text() for c in BASE}, source_rows(cases))
     sync_and_check(warehouse, client, sandbox, "-- fb-commerce-option: allow_zero_price\n" + source, cases)
 
@@ -232,10 +260,20 @@ def test_a_zero_price_goes_out_when_the_source_opts_in(warehouse, client, sandbo
 
 
 FEED_BASE: dict[str, object] = {
-    "name": "Shirt", "description": "Soft shirt.", "brand": "Acme", "url": "https://shop.example.com/p",
-    "image_url": "https://cdn.example.com/p.jpg", "category": "Apparel & Accessories > Clothing",
-    "condition": "new", "is_active": "1", "sale_price_start": None, "sale_price_end": None, "item_group_id": None,
-    "gtin": None, "size": None, "color": None,
+    "name": "Shirt",
+    "description": "Soft shirt.",
+    "brand": "Acme",
+    "url": "https://shop.example.com/p",
+    "image_url": "https://cdn.example.com/p.jpg",
+    "category": "Apparel & Accessories > Clothing",
+    "condition": "new",
+    "is_active": "1",
+    "sale_price_start": None,
+    "sale_price_end": None,
+    "item_group_id": None,
+    "gtin": None,
+    "size": None,
+    "color": None,
 }
 
 
@@ -258,9 +296,12 @@ def test_feed_and_inventory_agree_on_every_value(warehouse, warehouse_url: str, 
     assert set(feed) == {k for k, c in changes.items() if c.problem() is None}
     for retailer_id, row in feed.items():
         data = changes[retailer_id].request()["data"]
-        assert (data["price"], data.get("sale_price") or "", str(data["quantity_to_sell_on_facebook"]),
-                data["availability"]) == (row["price"], row["sale_price"], row["quantity_to_sell_on_facebook"],
-                                          row["availability"]), retailer_id
+        assert (
+            data["price"],
+            data.get("sale_price") or "",
+            str(data["quantity_to_sell_on_facebook"]),
+            data["availability"],
+        ) == (row["price"], row["sale_price"], row["quantity_to_sell_on_facebook"], row["availability"]), retailer_id
     # each refusal names the same column as the feed's reject, or currency where the feed says price
     feed_fields = {r.retailer_id: r.field for r in rejects}
     for n, (_, refusal, _) in CASES.items():

@@ -12,6 +12,8 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
+from support import set_connections
+
 from fb_commerce import defaults
 from fb_commerce.catalog import demo_products as demo
 from fb_commerce.catalog.batch_log import BatchLog
@@ -21,7 +23,6 @@ from fb_commerce.environment import sandbox_connection
 from fb_commerce.graph import GraphRateLimitWait
 from fb_commerce.graph.client import GraphClient, GraphSettings
 from fb_commerce.warehouse.schema import merchant_products
-from support import set_connections
 
 CATALOG = defaults.SANDBOX_CATALOG_ID
 SOURCE = load_source()
@@ -30,12 +31,14 @@ SOURCE = load_source()
 def sync_state_from_source(engine: sa.Engine) -> None:
     """What a feed run leaves: the sync state equal to the source for the 60 products Meta has."""
     with engine.begin() as connection:
-        connection.execute(sa.text(
-            "INSERT INTO fb_catalog_sync_state (retailer_id, availability, quantity, price, sale_price, currency, "
-            "synced_at) SELECT id, availability, CAST(quantity_to_sell_on_facebook AS INTEGER), CAST(price AS "
-            "NUMERIC), CAST(sale_price AS NUMERIC), currency, CURRENT_TIMESTAMP "
-            f"FROM ({SOURCE}) AS src WHERE id <= 'SKU-00060'"  # the source's text as the state's types
-        ))
+        connection.execute(
+            sa.text(
+                "INSERT INTO fb_catalog_sync_state (retailer_id, availability, quantity, price, sale_price, currency, "
+                "synced_at) SELECT id, availability, CAST(quantity_to_sell_on_facebook AS INTEGER), CAST(price AS "
+                "NUMERIC), CAST(sale_price AS NUMERIC), currency, CURRENT_TIMESTAMP "
+                f"FROM ({SOURCE}) AS src WHERE id <= 'SKU-00060'"  # the source's text as the state's types
+            )
+        )
 
 
 @pytest.fixture
@@ -55,8 +58,9 @@ def shop(warehouse_url) -> Iterator[sa.Engine]:
 @pytest.fixture
 def client(sandbox) -> GraphClient:
     sandbox.admin.config(batch_delay_seconds=0)
-    settings = GraphSettings(base_url=sandbox.url, backoff_initial=0.01, backoff_max=0.05, max_regain_wait=0,
-                             max_slowdown=0.05)
+    settings = GraphSettings(
+        base_url=sandbox.url, backoff_initial=0.01, backoff_max=0.05, max_regain_wait=0, max_slowdown=0.05
+    )
     return GraphClient(defaults.SANDBOX_ACCESS_TOKEN, defaults.SANDBOX_APP_SECRET, settings)
 
 
@@ -91,7 +95,9 @@ def set_product(engine: sa.Engine, sku: str, **values: object) -> None:
 
 def test_delta_finds_each_kind_of_change_null_safely(shop):
     assert {(c.retailer_id, c.method) for c in iter_delta(shop, SOURCE)} == {
-        ("SKU-00061", "CREATE"), ("SKU-00062", "CREATE"), ("SKU-00063", "CREATE")
+        ("SKU-00061", "CREATE"),
+        ("SKU-00062", "CREATE"),
+        ("SKU-00063", "CREATE"),
     }
     set_product(shop, "SKU-00001", stock=0)  # quantity and availability
     set_product(shop, "SKU-00002", price=Decimal("1.25"))
@@ -102,7 +108,11 @@ def test_delta_finds_each_kind_of_change_null_safely(shop):
         connection.execute(sa.delete(merchant_products).where(merchant_products.c.sku == "SKU-00006"))
     delta = {c.retailer_id: c for c in iter_delta(shop, SOURCE) if c.method != "CREATE"}
     assert {k: v.method for k, v in delta.items()} == {
-        "SKU-00001": UPDATE, "SKU-00002": UPDATE, "SKU-00003": UPDATE, "SKU-00004": UPDATE, "SKU-00006": DELETE
+        "SKU-00001": UPDATE,
+        "SKU-00002": UPDATE,
+        "SKU-00003": UPDATE,
+        "SKU-00004": UPDATE,
+        "SKU-00006": DELETE,
     }
     assert (delta["SKU-00001"].quantity, delta["SKU-00001"].availability) == (0, "out of stock")
     assert delta["SKU-00002"].price == Decimal("1.25") and delta["SKU-00003"].sale_price == Decimal("3.00")
@@ -127,8 +137,11 @@ def test_batch_size_sets_the_number_of_calls(shop, client, sandbox):
     demo.change_demo_inventory(shop)  # 9 changes
     full_sync(shop, client, batch_size=4)
     assert calls(sandbox) == math.ceil(9 / 4)
-    assert [r.request_count for r in rows(shop, "SELECT request_count FROM fb_batch_requests ORDER BY sent_at")] \
-        == [4, 4, 1]
+    assert [r.request_count for r in rows(shop, "SELECT request_count FROM fb_batch_requests ORDER BY sent_at")] == [
+        4,
+        4,
+        1,
+    ]
 
 
 def test_a_long_catalog_batch_throttle_ends_the_attempt_and_the_retry_finishes_the_job(shop, client, sandbox):
@@ -178,8 +191,10 @@ def test_killed_after_recording_the_handle_before_settling(shop, client, sandbox
     demo.change_demo_inventory(shop)
     sent = InventorySync(shop, client, CATALOG, run_id="killed").send()  # the task dies here
     assert len(sent.handles) == 1
-    assert rows(shop, "SELECT quantity FROM fb_catalog_sync_state WHERE retailer_id = 'SKU-00005'")[0].quantity \
-        == demo.demo_product(5)["stock"]  # not synced before Meta's word
+    assert (
+        rows(shop, "SELECT quantity FROM fb_catalog_sync_state WHERE retailer_id = 'SKU-00005'")[0].quantity
+        == demo.demo_product(5)["stock"]
+    )  # not synced before Meta's word
 
     full_sync(shop, client)
     assert calls(sandbox) == 1  # settled, not sent again
@@ -189,8 +204,10 @@ def test_killed_after_recording_the_handle_before_settling(shop, client, sandbox
 def test_a_delete_of_an_item_already_gone_counts_as_done(shop, client, sandbox):
     from fb_commerce.sandbox.client import SandboxGraph
 
-    SandboxGraph(sandbox.url).post(f"{CATALOG}/items_batch", data={
-        "item_type": "PRODUCT_ITEM", "requests": [{"method": "DELETE", "data": {"id": "SKU-00060"}}]})
+    SandboxGraph(sandbox.url).post(
+        f"{CATALOG}/items_batch",
+        data={"item_type": "PRODUCT_ITEM", "requests": [{"method": "DELETE", "data": {"id": "SKU-00060"}}]},
+    )
     with shop.begin() as connection:
         connection.execute(sa.delete(merchant_products).where(merchant_products.c.sku == "SKU-00060"))
     full_sync(shop, client)
@@ -219,6 +236,7 @@ def connections(sandbox, shop, monkeypatch) -> sa.Engine:
 
 def test_operator_defers_to_the_batch_trigger_which_reports_the_handles_finished(connections, sandbox):
     from airflow.sdk.exceptions import TaskDeferred
+
     from fb_commerce.operators.inventory_sync import InventorySyncOperator
     from fb_commerce.triggers.catalog import BatchStatusTrigger
 
@@ -239,12 +257,23 @@ def test_operator_defers_to_the_batch_trigger_which_reports_the_handles_finished
     event = asyncio.run(BatchStatusTrigger(**kwargs).run().asend(None))
     assert event.payload["status"] == "success" and event.payload["handles"] == [handle]
     result = operator.sent_finished(context, event.payload, **(deferred.value.kwargs or {}))
-    assert result == {"updates": 8, "deletes": 1, "new_products": 4, "invalid": 0, "calls": 1, "synced": 9,
-                      "failed": 0, "not_applied": 0, "restocks_read": 0, "restocks_corrected": 0}
+    assert result == {
+        "updates": 8,
+        "deletes": 1,
+        "new_products": 4,
+        "invalid": 0,
+        "calls": 1,
+        "synced": 9,
+        "failed": 0,
+        "not_applied": 0,
+        "restocks_read": 0,
+        "restocks_corrected": 0,
+    }
 
 
 def test_operator_settles_earlier_handles_before_sending(connections, client, sandbox):
     from airflow.sdk.exceptions import TaskDeferred
+
     from fb_commerce.operators.inventory_sync import InventorySyncOperator
 
     demo.change_demo_inventory(connections)
@@ -264,8 +293,10 @@ def test_trigger_times_out_with_an_error_event(sandbox, monkeypatch):
     sandbox.admin.config(batch_delay_seconds=3600)
     from fb_commerce.sandbox.client import SandboxGraph
 
-    answer = SandboxGraph(sandbox.url).post(f"{CATALOG}/items_batch", data={
-        "item_type": "PRODUCT_ITEM", "requests": [{"method": "DELETE", "data": {"id": "SKU-00001"}}]})
+    answer = SandboxGraph(sandbox.url).post(
+        f"{CATALOG}/items_batch",
+        data={"item_type": "PRODUCT_ITEM", "requests": [{"method": "DELETE", "data": {"id": "SKU-00001"}}]},
+    )
     handle = answer.json()["handles"][0]
     import time
 
@@ -335,7 +366,8 @@ def align(shop: sa.Engine, client: GraphClient, sandbox, skus: dict[str, int]) -
         set_product(shop, sku, stock=40 + n)
     full_sync(shop, client)
     assert {s: catalog(sandbox)[s]["quantity_to_sell_on_facebook"] for s in skus} == {
-        s: 40 + n for n, s in enumerate(sorted(skus))}
+        s: 40 + n for n, s in enumerate(sorted(skus))
+    }
 
 
 def products_reads(sandbox) -> int:
@@ -352,13 +384,15 @@ def test_a_restock_meta_made_on_a_cancellation_is_read_back_and_corrected(shop, 
     sandbox.admin.cancel_order(order_id, restock=True, reason="CUSTOMER_REQUESTED")  # buyer support, at Meta
     meta = catalog(sandbox)
     assert {s: meta[s]["quantity_to_sell_on_facebook"] for s in lines} == {
-        s: 40 + n + lines[s] for n, s in enumerate(sorted(lines))}  # Meta raised the stock by itself
+        s: 40 + n + lines[s] for n, s in enumerate(sorted(lines))
+    }  # Meta raised the stock by itself
 
     read_back(client, shop, defaults.SANDBOX_CMS_ID)  # fb_orders_sync stores the cancellation
     full_sync(shop, client)
     meta = catalog(sandbox)
     assert {s: meta[s]["quantity_to_sell_on_facebook"] for s in lines} == {
-        s: 40 + n for n, s in enumerate(sorted(lines))}  # back to what the merchant has
+        s: 40 + n for n, s in enumerate(sorted(lines))
+    }  # back to what the merchant has
     reads = products_reads(sandbox)
     assert reads == 1  # only the affected items were read, in one call
     full_sync(shop, client)
@@ -374,13 +408,17 @@ def test_a_restock_the_oms_asked_for_is_read_back_and_corrected(shop, client, sa
     align(shop, client, sandbox, lines)
     pull_orders(client, shop, defaults.SANDBOX_CMS_ID)
     with shop.begin() as connection:
-        connection.execute(sa.insert(fb_cancellation_requests).values(
-            request_id="oms-cancel-1", order_id=order_id, reason_code="OUT_OF_STOCK", restock_items=True))
+        connection.execute(
+            sa.insert(fb_cancellation_requests).values(
+                request_id="oms-cancel-1", order_id=order_id, reason_code="OUT_OF_STOCK", restock_items=True
+            )
+        )
     assert drain(shop, client.post).total("sent") == 1  # fb_order_updates; no read-back of orders since
     full_sync(shop, client)
     meta = catalog(sandbox)
     assert {s: meta[s]["quantity_to_sell_on_facebook"] for s in lines} == {
-        s: 40 + n for n, s in enumerate(sorted(lines))}
+        s: 40 + n for n, s in enumerate(sorted(lines))
+    }
 
 
 def test_advisory_warnings_hold_nothing_back_and_an_unattributed_one_holds_back_the_whole_handle(shop):
@@ -393,10 +431,22 @@ def test_advisory_warnings_hold_nothing_back_and_an_unattributed_one_holds_back_
     for handle in ("advised", "unattributed"):
         batch_log.confirm(batch_log.reserve(plan, "t"), handle)
     # Meta's example of an advisory warning (catalog diagnostics): a field the sync never sends
-    advised = batch_log.settle(BatchStatus("advised", "FINISHED", warnings=[
-        {"line": 0, "id": "SKU-00001", "message": "These fields have missing information: Make items easier to "
-                                                  "discover by providing google_product_category information."}]))
+    advised = batch_log.settle(
+        BatchStatus(
+            "advised",
+            "FINISHED",
+            warnings=[
+                {
+                    "line": 0,
+                    "id": "SKU-00001",
+                    "message": "These fields have missing information: Make items easier to "
+                    "discover by providing google_product_category information.",
+                }
+            ],
+        )
+    )
     assert (advised.synced, advised.not_applied) == (2, 0) and "google_product_category" in advised.advisories[0]
-    unattributed = batch_log.settle(BatchStatus("unattributed", "FINISHED", warnings=[
-        {"line": 1, "message": "A value was dropped"}]))
+    unattributed = batch_log.settle(
+        BatchStatus("unattributed", "FINISHED", warnings=[{"line": 1, "message": "A value was dropped"}])
+    )
     assert (unattributed.synced, unattributed.not_applied) == (0, 2)

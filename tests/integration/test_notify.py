@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from support import WebhookReceiver, closed_port, set_alerts_connection
 
 from fb_commerce.notify import NotificationFailed, alerts_connection_exists, send_alert
-from support import WebhookReceiver, closed_port, set_alerts_connection
 
 
 def test_a_notification_arrives_as_sent_and_is_not_rendered(monkeypatch):
@@ -17,7 +17,10 @@ def test_a_notification_arrives_as_sent_and_is_not_rendered(monkeypatch):
         send_alert("fb-commerce: 1 new alert", "- order {{ 7 * 6 }} is late")  # order data is never a template
     [message] = receiver.messages
     assert (message["title"], message["message"], message["type"]) == (
-        "fb-commerce: 1 new alert", "- order {{ 7 * 6 }} is late", "warning")
+        "fb-commerce: 1 new alert",
+        "- order {{ 7 * 6 }} is late",
+        "warning",
+    )
 
 
 def test_unreachable_or_misconfigured_notifiers_raise(monkeypatch):

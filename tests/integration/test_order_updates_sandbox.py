@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from support import fast_client
 
 from fb_commerce import defaults
 from fb_commerce.graph.client import GraphClient
-from fb_commerce.orders.updates import outbox
 from fb_commerce.orders.demo_oms import queue_demo_requests
 from fb_commerce.orders.pull import pull_orders
+from fb_commerce.orders.updates import outbox
 from fb_commerce.orders.updates.send import drain, reject_invalid
 from fb_commerce.warehouse.engine import create_warehouse_engine
 from fb_commerce.warehouse.migrate import upgrade
@@ -25,7 +26,6 @@ from fb_commerce.warehouse.schema import (
     fb_refund_requests,
     fb_shipment_requests,
 )
-from support import fast_client
 
 SHIPMENTS, TRACKING = "POST /{order_id}/shipments", "POST /{order_id}/update_shipment"
 CANCELLATIONS, REFUNDS = "POST /{order_id}/cancellations", "POST /{order_id}/refunds"
@@ -104,9 +104,7 @@ def queue(
     if table is fb_shipment_requests:
         columns.setdefault("request_type", "ship")
     with engine.begin() as conn:
-        conn.execute(
-            sa.insert(table).values(request_id=request_id, order_id=order_id, created_at=created, **columns)
-        )
+        conn.execute(sa.insert(table).values(request_id=request_id, order_id=order_id, created_at=created, **columns))
 
 
 def row(engine: sa.Engine, table: sa.Table, request_id: str) -> Any:
@@ -206,9 +204,7 @@ def test_each_kind_is_sent_once_and_recorded(engine, client, sandbox):
     shipment = data(truth(sandbox, a), "shipments")[-1]
     assert shipment["external_shipment_id"] == "SHP_A"
     assert shipment["tracking_info"]["tracking_number"] == "7700A"  # the update came after the shipment
-    assert [(i["retailer_id"], i["quantity"]) for i in data(shipment, "items")] == [
-        (a_lines[0]["retailer_id"], 1)
-    ]
+    assert [(i["retailer_id"], i["quantity"]) for i in data(shipment, "items")] == [(a_lines[0]["retailer_id"], 1)]
     cancellation = data(truth(sandbox, b), "cancellations")[-1]
     assert cancellation["cancel_reason"]["reason_code"] == "OUT_OF_STOCK"
     refund = data(truth(sandbox, refunded["order_id"]), "refunds")[-1]
@@ -367,15 +363,9 @@ def test_bad_rows_are_rejected_with_clear_messages_and_no_call(engine, client, s
     assert posts(sandbox) == 0 and writes(sandbox) == {}
     for table, request_id, order_id, _, expected in bad:
         rejected = row(engine, table, request_id)
-        assert (
-            rejected["status"] == "failed"
-            and rejected["attempts"] == 0
-            and rejected["last_error_code"] is None
-        )
+        assert rejected["status"] == "failed" and rejected["attempts"] == 0 and rejected["last_error_code"] is None
         message = rejected["last_error_message"]
-        assert message.startswith(
-            f"Rejected before sending: {table.name} request {request_id!r} (order {order_id})"
-        )
+        assert message.startswith(f"Rejected before sending: {table.name} request {request_id!r} (order {order_id})")
         assert expected in message, message
     assert taken  # the sandbox does have shipments with tracking numbers (used by the next test)
 
@@ -390,9 +380,7 @@ def test_a_commerce_rule_error_fails_its_row_not_the_drain(engine, client, sandb
 
     assert result.counts["ship"].failed == 1 and result.counts["ship"].sent == 1
     refused = row(engine, fb_shipment_requests, "dup")
-    assert (
-        refused["status"] == "failed" and refused["last_error_code"] == 2382045 and refused["attempts"] == 1
-    )
+    assert refused["status"] == "failed" and refused["last_error_code"] == 2382045 and refused["attempts"] == 1
     assert "already used by another shipment" in refused["last_error_message"]
     assert refused["response"]["error"]["error_subcode"] == 2382045
     assert row(engine, fb_shipment_requests, "fine")["status"] == "sent"
@@ -426,9 +414,7 @@ def test_temporary_errors_leave_rows_pending_and_a_later_run_sends_them(engine, 
 
     assert first.counts["ship"].retrying == 1 and first.counts["cancel"].waiting == 1
     pending = row(engine, fb_shipment_requests, "ship")
-    assert (
-        pending["status"] == "pending" and pending["attempts"] == 1 and pending["last_error_code"] in (1, 2)
-    )
+    assert pending["status"] == "pending" and pending["attempts"] == 1 and pending["last_error_code"] in (1, 2)
     assert "retried" in pending["last_error_message"]
     waiting = row(engine, fb_cancellation_requests, "cancel")
     assert waiting["status"] == "pending" and waiting["attempts"] == 0  # never sent ahead of the shipment
@@ -475,9 +461,7 @@ def test_a_task_killed_after_the_call_replays_on_the_rerun(engine, client, sandb
     with pytest.raises(KeyboardInterrupt):
         drain(engine, client.post)
     interrupted = row(engine, fb_shipment_requests, "ship")
-    assert (
-        interrupted["status"] == "pending" and interrupted["attempts"] == 1 and interrupted["idempotency_key"]
-    )
+    assert interrupted["status"] == "pending" and interrupted["attempts"] == 1 and interrupted["idempotency_key"]
 
     monkeypatch.setattr(outbox, "mark_sent", real_mark_sent)
     assert drain(engine, client.post).counts["ship"].sent == 1
@@ -545,9 +529,9 @@ def test_a_long_rate_limit_wait_stops_the_drain_cleanly(engine, sandbox):
     assert posts(sandbox) == 1  # nothing else was tried once Meta said to wait
     first = row(engine, fb_shipment_requests, "ship-0")
     assert first["status"] == "pending" and first["attempts"] == 1 and first["last_error_code"]
-    assert [row(engine, fb_shipment_requests, f"ship-{n}")["attempts"] for n in range(1, len(orders))] == [
-        0
-    ] * (len(orders) - 1)
+    assert [row(engine, fb_shipment_requests, f"ship-{n}")["attempts"] for n in range(1, len(orders))] == [0] * (
+        len(orders) - 1
+    )
 
 
 # --- one order, several requests ----------------------------------------------------------------------------
@@ -593,17 +577,13 @@ def test_requests_of_one_order_go_in_queue_order(engine, client, sandbox):
     order = truth(sandbox, order_id)
     assert order["state"] == "COMPLETED"
     shipped = {i["id"]: i["quantity"] for s in data(order, "shipments") for i in data(s, "items")}
-    assert (
-        shipped.get(last["item_id"], 0) == last["quantity_in_progress"] - 1
-    )  # the cancelled unit stayed back
+    assert shipped.get(last["item_id"], 0) == last["quantity_in_progress"] - 1  # the cancelled unit stayed back
     assert data(order, "cancellations")[-1]["cancel_reason"]["reason_code"] == "CUSTOMER_REQUESTED"
     assert data(order, "refunds")[-1]["refund_reason"]["reason_code"] == "QUALITY_ISSUE"
 
 
 def test_what_was_sent_before_the_next_orders_sync_counts_once(engine, client, sandbox):
-    order_id, line = next(
-        (o, ln) for o, lns in open_orders(engine) for ln in lns if ln["quantity_in_progress"] >= 2
-    )
+    order_id, line = next((o, ln) for o, lns in open_orders(engine) for ln in lns if ln["quantity_in_progress"] >= 2)
     left = line["quantity_in_progress"]
     one = [{"item_id": line["item_id"], "quantity": 1}]
     queue(engine, fb_shipment_requests, "ship-1", order_id, carrier="ups", tracking_number="1ZONE", items=one)
@@ -622,9 +602,7 @@ def test_what_was_sent_before_the_next_orders_sync_counts_once(engine, client, s
 
     result = drain(engine, client.post)
 
-    assert (
-        result.counts["ship"].rejected == 1 and result.counts["refund"].sent == 1
-    )  # the refund counts ship-1
+    assert result.counts["ship"].rejected == 1 and result.counts["refund"].sent == 1  # the refund counts ship-1
     message = row(engine, fb_shipment_requests, "ship-too-many")["last_error_message"]
     assert f"quantity: {left} is more than the {left - 1} left to ship" in message
 
@@ -632,9 +610,7 @@ def test_what_was_sent_before_the_next_orders_sync_counts_once(engine, client, s
     pull_orders(client, engine, defaults.SANDBOX_CMS_ID)
     with engine.connect() as conn:
         stored = conn.execute(
-            sa.select(fb_order_items.c.quantity_in_progress).where(
-                fb_order_items.c.item_id == line["item_id"]
-            )
+            sa.select(fb_order_items.c.quantity_in_progress).where(fb_order_items.c.item_id == line["item_id"])
         ).scalar_one()
     assert stored == left - 1
     queue(
@@ -689,9 +665,7 @@ def test_malformed_json_from_the_oms_is_a_rejection_not_a_crash(engine, client, 
     )
     if engine.dialect.name == "postgresql":  # JSONB refuses it at the door: the OMS gets the error itself
         with pytest.raises(sa.exc.DataError), engine.begin() as conn:
-            conn.execute(
-                insert, {"request_id": "broken", "order_id": a, "items": "[{broken", "number": "1ZB"}
-            )
+            conn.execute(insert, {"request_id": "broken", "order_id": a, "items": "[{broken", "number": "1ZB"})
         return
     with engine.begin() as conn:  # raw SQL on SQLite stores any text
         conn.execute(insert, {"request_id": "broken", "order_id": a, "items": "[{broken", "number": "1ZB"})
@@ -702,9 +676,7 @@ def test_malformed_json_from_the_oms_is_a_rejection_not_a_crash(engine, client, 
     assert result.counts["ship"].rejected == 1 and result.counts["ship"].sent == 1
     with engine.connect() as conn:  # (only the message: SQLAlchemy itself cannot read that items value)
         message = conn.execute(
-            sa.select(fb_shipment_requests.c.last_error_message).where(
-                fb_shipment_requests.c.request_id == "broken"
-            )
+            sa.select(fb_shipment_requests.c.last_error_message).where(fb_shipment_requests.c.request_id == "broken")
         ).scalar_one()
     assert "items: not valid JSON: '[{broken'" in message
     assert writes(sandbox) == {SHIPMENTS: {b: 1}}
@@ -719,16 +691,41 @@ LONG = "9" * 10_000
 BAD_COLUMNS = [
     ("fb_refund_requests", "money-comma", {"shipping_refund": ("'12,50'", None)}, "shipping_refund: '12,50'"),
     ("fb_refund_requests", "money-text", {"shipping_refund": ("'abc'", "'NaN'")}, "shipping_refund: "),
-    ("fb_refund_requests", "deduction-text", {"return_shipping_deduction": ("'free'", None)}, "return_shipping_deduction: 'free'"),
+    (
+        "fb_refund_requests",
+        "deduction-text",
+        {"return_shipping_deduction": ("'free'", None)},
+        "return_shipping_deduction: 'free'",
+    ),
     ("fb_shipment_requests", "when-text", {"created_at": ("'yesterday'", "'infinity'")}, "created_at: "),
     ("fb_cancellation_requests", "when-epoch", {"created_at": ("1767225600", None)}, "created_at: "),
-    ("fb_shipment_requests", "not-utf8", {"tracking_number": ("CAST(X'315AFF28' AS TEXT)", None)}, "tracking_number: not valid UTF-8"),
+    (
+        "fb_shipment_requests",
+        "not-utf8",
+        {"tracking_number": ("CAST(X'315AFF28' AS TEXT)", None)},
+        "tracking_number: not valid UTF-8",
+    ),
     ("fb_shipment_requests", "blob-utf8", {"carrier": ("X'C328'", None)}, "carrier: not valid UTF-8"),
     ("fb_shipment_requests", "long-number", {"tracking_number": (f"'{LONG}'", f"'{'9' * 200}'")}, "tracking_number: "),
-    ("fb_shipment_requests", "long-method", {"shipping_method": (f"'{LONG}'", f"'{LONG}'")}, "shipping_method: 10000 characters"),
+    (
+        "fb_shipment_requests",
+        "long-method",
+        {"shipping_method": (f"'{LONG}'", f"'{LONG}'")},
+        "shipping_method: 10000 characters",
+    ),
     ("fb_refund_requests", "long-text", {"reason_text": (f"'{LONG}'", f"'{LONG}'")}, "reason_text: 10000 characters"),
-    ("fb_shipment_requests", "control", {"carrier": ("'ups' || char(155)", "'ups' || chr(155)")}, "carrier: control character U+009B"),
-    ("fb_shipment_requests", "newline", {"tracking_number": ("'1Z' || char(10) || '2'", "'1Z' || chr(10) || '2'")}, "tracking_number: control character U+000A"),
+    (
+        "fb_shipment_requests",
+        "control",
+        {"carrier": ("'ups' || char(155)", "'ups' || chr(155)")},
+        "carrier: control character U+009B",
+    ),
+    (
+        "fb_shipment_requests",
+        "newline",
+        {"tracking_number": ("'1Z' || char(10) || '2'", "'1Z' || chr(10) || '2'")},
+        "tracking_number: control character U+000A",
+    ),
     ("fb_cancellation_requests", "maybe", {"restock_items": ("'maybe'", None)}, "restock_items: 'maybe' is not"),
     ("fb_cancellation_requests", "two", {"restock_items": ("2", None)}, "restock_items: '2' is not"),
     ("fb_shipment_requests", "attempts", {"attempts": ("'many'", None)}, "attempts: 'many'"),
@@ -797,8 +794,8 @@ def test_a_bad_value_in_any_column_fails_its_row_and_the_others_are_sent(engine,
         assert message.startswith(f"Rejected before sending: {table} request {request_id!r}")
         assert words in message, message
         assert len(message) < 4000
-    assert (
-        all(victim not in calls for calls in sandbox.admin.stats()["write_requests"].values())
+    assert all(
+        victim not in calls for calls in sandbox.admin.stats()["write_requests"].values()
     )  # no call for a bad row
 
 
@@ -822,8 +819,7 @@ def test_a_row_whose_request_id_is_not_utf8_is_failed_too(engine, client, sandbo
     with engine.connect() as conn:
         status, message = conn.execute(
             sa.text(
-                "SELECT status, last_error_message FROM fb_shipment_requests"
-                " WHERE CAST(request_id AS BLOB) = X'52FF31'"
+                "SELECT status, last_error_message FROM fb_shipment_requests WHERE CAST(request_id AS BLOB) = X'52FF31'"
             )
         ).one()
     assert status == "failed" and "request_id: not valid UTF-8" in message
@@ -871,14 +867,28 @@ def test_json_is_read_exactly(engine, client, sandbox):
 def test_requests_needing_a_shipment_on_a_retry_wait_for_it_and_then_go(engine, sandbox):
     """A tracking update and a refund of a shipment Meta answered with a temporary error: they wait (with the
     reason) through an orders sync and the next validation, and go once the shipment is sent."""
-    order_id, line = next(
-        (o, ln) for o, lns in open_orders(engine) for ln in lns if ln["quantity_in_progress"] >= 1
-    )
+    order_id, line = next((o, ln) for o, lns in open_orders(engine) for ln in lns if ln["quantity_in_progress"] >= 1)
     one = [{"item_id": line["item_id"], "quantity": 1}]
-    queue(engine, fb_shipment_requests, "ship", order_id, carrier="ups", tracking_number="1ZDEP1",
-          external_shipment_id="SHP_DEP", items=one)
-    queue(engine, fb_shipment_requests, "track", order_id, request_type="update_tracking", carrier="fedex",
-          tracking_number="7700DEP", external_shipment_id="SHP_DEP")
+    queue(
+        engine,
+        fb_shipment_requests,
+        "ship",
+        order_id,
+        carrier="ups",
+        tracking_number="1ZDEP1",
+        external_shipment_id="SHP_DEP",
+        items=one,
+    )
+    queue(
+        engine,
+        fb_shipment_requests,
+        "track",
+        order_id,
+        request_type="update_tracking",
+        carrier="fedex",
+        tracking_number="7700DEP",
+        external_shipment_id="SHP_DEP",
+    )
     queue(engine, fb_refund_requests, "refund", order_id, reason_code="DAMAGED_GOODS", items=one)
     sandbox.admin.faults(error_rate=1.0, paths=["/shipments"])
 
@@ -899,21 +909,46 @@ def test_requests_needing_a_shipment_on_a_retry_wait_for_it_and_then_go(engine, 
 
     assert result.total("sent") == 3 and result.total("rejected") == 0, result.lines()
     assert all(
-        row(engine, table, request_id)["status"] == "sent" and row(engine, table, request_id)["last_error_message"] is None
-        for table, request_id in ((fb_shipment_requests, "ship"), (fb_shipment_requests, "track"),
-                                  (fb_refund_requests, "refund"))
+        row(engine, table, request_id)["status"] == "sent"
+        and row(engine, table, request_id)["last_error_message"] is None
+        for table, request_id in (
+            (fb_shipment_requests, "ship"),
+            (fb_shipment_requests, "track"),
+            (fb_refund_requests, "refund"),
+        )
     )
     assert writes(sandbox) == {SHIPMENTS: {order_id: 1}, TRACKING: {order_id: 1}, REFUNDS: {order_id: 1}}
 
 
 def test_a_request_queued_before_what_it_needs_waits_for_it_in_the_same_run(engine, client, sandbox):
     ((order_id, lines_),) = open_orders(engine)[:1]
-    queue(engine, fb_shipment_requests, "track-first", order_id, request_type="update_tracking",
-          carrier="ups", tracking_number="1ZLATE2", external_shipment_id="SHP_LATE")
-    queue(engine, fb_refund_requests, "refund-first", order_id, reason_code="WRONG_ITEM",
-          items=[{"item_id": lines_[0]["item_id"], "quantity": 1}])
-    queue(engine, fb_shipment_requests, "ship-later", order_id, carrier="ups", tracking_number="1ZLATE1",
-          external_shipment_id="SHP_LATE")
+    queue(
+        engine,
+        fb_shipment_requests,
+        "track-first",
+        order_id,
+        request_type="update_tracking",
+        carrier="ups",
+        tracking_number="1ZLATE2",
+        external_shipment_id="SHP_LATE",
+    )
+    queue(
+        engine,
+        fb_refund_requests,
+        "refund-first",
+        order_id,
+        reason_code="WRONG_ITEM",
+        items=[{"item_id": lines_[0]["item_id"], "quantity": 1}],
+    )
+    queue(
+        engine,
+        fb_shipment_requests,
+        "ship-later",
+        order_id,
+        carrier="ups",
+        tracking_number="1ZLATE1",
+        external_shipment_id="SHP_LATE",
+    )
 
     assert reject_invalid(engine).total("valid") == 3
     result = drain(engine, client.post)
@@ -926,12 +961,34 @@ def test_a_request_queued_before_what_it_needs_waits_for_it_in_the_same_run(engi
 
 def test_a_request_whose_prerequisite_failed_fails_and_says_so(engine, client, sandbox):
     (a, a_lines), (b, _) = open_orders(engine)[:2]
-    queue(engine, fb_shipment_requests, "bad-ship", a, carrier="carrier pigeon", tracking_number="1ZPIG",
-          external_shipment_id="SHP_PIG", items=[{"item_id": a_lines[0]["item_id"], "quantity": 1}])
-    queue(engine, fb_shipment_requests, "track-pig", a, request_type="update_tracking", carrier="ups",
-          tracking_number="1ZPIG2", external_shipment_id="SHP_PIG")
-    queue(engine, fb_refund_requests, "refund-pig", a, reason_code="WRONG_ITEM",
-          items=[{"item_id": a_lines[0]["item_id"], "quantity": 1}])
+    queue(
+        engine,
+        fb_shipment_requests,
+        "bad-ship",
+        a,
+        carrier="carrier pigeon",
+        tracking_number="1ZPIG",
+        external_shipment_id="SHP_PIG",
+        items=[{"item_id": a_lines[0]["item_id"], "quantity": 1}],
+    )
+    queue(
+        engine,
+        fb_shipment_requests,
+        "track-pig",
+        a,
+        request_type="update_tracking",
+        carrier="ups",
+        tracking_number="1ZPIG2",
+        external_shipment_id="SHP_PIG",
+    )
+    queue(
+        engine,
+        fb_refund_requests,
+        "refund-pig",
+        a,
+        reason_code="WRONG_ITEM",
+        items=[{"item_id": a_lines[0]["item_id"], "quantity": 1}],
+    )
 
     assert reject_invalid(engine).total("rejected") == 3
     for table, request_id in ((fb_shipment_requests, "track-pig"), (fb_refund_requests, "refund-pig")):
@@ -940,12 +997,21 @@ def test_a_request_whose_prerequisite_failed_fails_and_says_so(engine, client, s
         assert "carrier: 'carrier pigeon'" in message
 
     # Queued after the shipment already failed in an earlier run: the same answer.
-    queue(engine, fb_shipment_requests, "track-late", a, request_type="update_tracking", carrier="ups",
-          tracking_number="1ZPIG3", external_shipment_id="SHP_PIG")
+    queue(
+        engine,
+        fb_shipment_requests,
+        "track-late",
+        a,
+        request_type="update_tracking",
+        carrier="ups",
+        tracking_number="1ZPIG3",
+        external_shipment_id="SHP_PIG",
+    )
     queue(engine, fb_shipment_requests, "unrelated", b, carrier="ups", tracking_number="1ZFINEB")
     result = drain(engine, client.post)
     assert result.counts["update_tracking"].rejected == 1 and result.counts["ship"].sent == 1
-    assert "needs fb_shipment_requests request 'bad-ship', which failed" in row(
-        engine, fb_shipment_requests, "track-late"
-    )["last_error_message"]
+    assert (
+        "needs fb_shipment_requests request 'bad-ship', which failed"
+        in row(engine, fb_shipment_requests, "track-late")["last_error_message"]
+    )
     assert writes(sandbox) == {SHIPMENTS: {b: 1}}

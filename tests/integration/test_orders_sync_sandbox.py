@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from support import fast_client
 
 from fb_commerce import defaults
 from fb_commerce.graph.client import GraphClient
@@ -18,7 +19,6 @@ from fb_commerce.orders.readback import read_back
 from fb_commerce.orders.values import edge
 from fb_commerce.warehouse.schema import fb_order_items, fb_orders
 from fb_commerce.warehouse.sync_state import ORDERS_WATERMARK, read_watermark
-from support import fast_client
 
 CMS = defaults.SANDBOX_CMS_ID
 
@@ -104,8 +104,11 @@ def test_references_are_given_once_and_meta_references_are_kept(sandbox, client,
     result = pull_orders(client, engine, CMS, generator=generator)
     orders, rows = truth(sandbox), stored(engine)
     assert result.adopted == sum(1 for o in orders.values() if o["merchant_order_reference"])
-    assert result.references == sum(1 for o in orders.values()
-                                     if not o["merchant_order_reference"] and o["state"] != "FB_PROCESSING") > 0
+    assert (
+        result.references
+        == sum(1 for o in orders.values() if not o["merchant_order_reference"] and o["state"] != "FB_PROCESSING")
+        > 0
+    )
     for oid, order in orders.items():
         if order["state"] == "FB_PROCESSING":
             assert rows[oid].merchant_order_reference is None, "never handed to the OMS before it is final"
@@ -113,7 +116,9 @@ def test_references_are_given_once_and_meta_references_are_kept(sandbox, client,
             assert rows[oid].merchant_order_reference == order["merchant_order_reference"], "Meta's is kept"
         else:
             assert rows[oid].merchant_order_reference.startswith("WEB-"), oid
-    ours = sorted(r.merchant_order_reference for r in rows.values() if (r.merchant_order_reference or "").startswith("WEB-"))
+    ours = sorted(
+        r.merchant_order_reference for r in rows.values() if (r.merchant_order_reference or "").startswith("WEB-")
+    )
     assert len(ours) == len(set(ours)) > 0
 
     before = {oid: r.merchant_order_reference for oid, r in rows.items()}
@@ -138,22 +143,30 @@ def test_acknowledges_in_batches_of_100_once_each(sandbox, client, engine):
     assert all(orders[o.order_id]["acknowledged_count"] == 1 for o in waiting)
     assert all(orders[o.order_id]["merchant_order_reference"] == o.reference for o in waiting)
     rows = stored(engine)
-    assert all(rows[o.order_id].acknowledged_at is not None and rows[o.order_id].state == "IN_PROGRESS"
-               and rows[o.order_id].acknowledge_attempts == 1 for o in waiting)
+    assert all(
+        rows[o.order_id].acknowledged_at is not None
+        and rows[o.order_id].state == "IN_PROGRESS"
+        and rows[o.order_id].acknowledge_attempts == 1
+        for o in waiting
+    )
     assert orders_to_acknowledge(engine) == []
     again = acknowledge_orders(client, engine, CMS)
     assert again.calls == 0, "nothing left, nothing sent"
 
 
-def test_fb_processing_refusal_records_the_order_and_retries_the_rest_with_a_new_key(sandbox, client, engine,
-                                                                                     monkeypatch):
+def test_fb_processing_refusal_records_the_order_and_retries_the_rest_with_a_new_key(
+    sandbox, client, engine, monkeypatch
+):
     pull_orders(client, engine, CMS)
     (stuck,) = sandbox.admin.create_orders(1, state="FB_PROCESSING")
     pull_orders(client, engine, CMS)
     # The warehouse believes it CREATED (as if Meta had listed it so): Meta refuses the whole batch.
     with engine.begin() as conn:
-        conn.execute(sa.update(fb_orders).where(fb_orders.c.order_id == stuck)
-                     .values(state="CREATED", merchant_order_reference="FB-STUCK-1"))
+        conn.execute(
+            sa.update(fb_orders)
+            .where(fb_orders.c.order_id == stuck)
+            .values(state="CREATED", merchant_order_reference="FB-STUCK-1")
+        )
     waiting = {o.order_id for o in orders_to_acknowledge(engine)}
     assert stuck in waiting and len(waiting) > 1
 
@@ -200,16 +213,27 @@ def test_read_back_stores_every_edge_the_sandbox_has(sandbox, client, engine):
     result = read_back(client, engine, CMS, page_size=10)
     orders = truth(sandbox)
     with engine.connect() as conn:
-        for name, table, key in (("shipments", "fb_shipments", "shipment_id"),
-                                 ("cancellations", "fb_cancellations", "cancellation_id"),
-                                 ("refunds", "fb_refunds", "refund_id"), ("returns", "fb_returns", "return_id")):
+        for name, table, key in (
+            ("shipments", "fb_shipments", "shipment_id"),
+            ("cancellations", "fb_cancellations", "cancellation_id"),
+            ("refunds", "fb_refunds", "refund_id"),
+            ("returns", "fb_returns", "return_id"),
+        ):
             expected = {obj["id"] for o in orders.values() for obj in edge(o, name)}
             assert expected, f"the seeded shop has {name}"
             assert set(conn.execute(sa.text(f"select {key} from {table}")).scalars()) == expected, table
-        refunded_by_meta = conn.execute(sa.text("select count(*) from fb_refunds where reason_code = 'FACEBOOK_INITIATED'"))
+        refunded_by_meta = conn.execute(
+            sa.text("select count(*) from fb_refunds where reason_code = 'FACEBOOK_INITIATED'")
+        )
         assert refunded_by_meta.scalar_one() == sum(
-            1 for o in orders.values() for r in edge(o, "refunds") if r["refund_reason"]["reason_code"] == "FACEBOOK_INITIATED")
-    assert result.orders["cancelled by Meta or the merchant"] == sum(1 for o in orders.values() if edge(o, "cancellations"))
+            1
+            for o in orders.values()
+            for r in edge(o, "refunds")
+            if r["refund_reason"]["reason_code"] == "FACEBOOK_INITIATED"
+        )
+    assert result.orders["cancelled by Meta or the merchant"] == sum(
+        1 for o in orders.values() if edge(o, "cancellations")
+    )
     assert result.orders["refunded by Meta or the merchant"] == sum(1 for o in orders.values() if edge(o, "refunds"))
 
     rows_before = dict(result.rows)
@@ -222,7 +246,7 @@ def test_hourly_sweep_finds_what_meta_did_to_orders_outside_the_window(sandbox, 
     from fb_commerce.warehouse.schema import fb_refunds
     from fb_commerce.warehouse.sync_state import READ_BACK_WATERMARK, advance_watermark
 
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     first = read_back(client, engine, CMS, now=now)
     assert first.swept_after is not None and first.rows["fb_refunds"] > 0
     expected = first.rows["fb_refunds"]

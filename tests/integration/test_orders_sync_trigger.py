@@ -34,8 +34,7 @@ def test_serialize_gives_the_classpath_and_kwargs():
     trigger = NewOrdersTrigger(fb_conn_id="shop_a", poll_interval=5, lookback_seconds=30, max_consecutive_failures=3)
     classpath, kwargs = trigger.serialize()
     assert classpath == "fb_commerce.triggers.orders.NewOrdersTrigger"
-    assert kwargs == {"fb_conn_id": "shop_a", "poll_interval": 5, "lookback_seconds": 30,
-                      "max_consecutive_failures": 3}
+    assert kwargs == {"fb_conn_id": "shop_a", "poll_interval": 5, "lookback_seconds": 30, "max_consecutive_failures": 3}
     assert NewOrdersTrigger(**kwargs).serialize() == (classpath, kwargs)
 
 

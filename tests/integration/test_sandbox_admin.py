@@ -34,9 +34,16 @@ def test_same_seed_and_anchor_give_identical_state(sandbox) -> None:
 
 def test_same_seed_at_another_moment_differs_only_in_time(sandbox) -> None:
     def shape(state: dict) -> list:
-        return [(o["id"], o["state"], o["channel"], o["merchant_order_reference"],
-                 [(i["retailer_id"], i["quantity"], i["price_per_unit"]["amount"]) for i in o["items"]["data"]])
-                for o in state["orders"]]
+        return [
+            (
+                o["id"],
+                o["state"],
+                o["channel"],
+                o["merchant_order_reference"],
+                [(i["retailer_id"], i["quantity"], i["price_per_unit"]["amount"]) for i in o["items"]["data"]],
+            )
+            for o in state["orders"]
+        ]
 
     sandbox.admin.seed(seed=5, orders=60)  # anchored at now
     first = shape(sandbox.admin.state(include="orders"))
@@ -47,8 +54,12 @@ def test_same_seed_at_another_moment_differs_only_in_time(sandbox) -> None:
 def test_ten_thousand_orders_seed_and_look_real(sandbox) -> None:
     sandbox.admin.seed(orders=10_000, products=300, days=30)
     graph = SandboxGraph(sandbox.url)
-    pages = graph.pages(f"{CMS}/commerce_orders", state="FB_PROCESSING,CREATED,IN_PROGRESS,COMPLETED", limit=100,
-                        fields="id,order_status,channel,buyer_details,items{quantity},promotion_details")
+    pages = graph.pages(
+        f"{CMS}/commerce_orders",
+        state="FB_PROCESSING,CREATED,IN_PROGRESS,COMPLETED",
+        limit=100,
+        fields="id,order_status,channel,buyer_details,items{quantity},promotion_details",
+    )
     orders = [o for p in pages for o in p["data"]]
     assert len(orders) == 10_000 and len(pages) == 100
     states = Counter(o["order_status"]["state"] for o in orders)
@@ -75,17 +86,40 @@ def test_reset_restores_everything(sandbox) -> None:
     stats = sandbox.admin.stats()
     assert stats["total_requests"] == 0 and stats["graph_requests"] == 0
     state = sandbox.admin.state(include="orders")
-    assert state["seed"] == {"seed": defaults.SANDBOX_SEED, "orders": defaults.SANDBOX_ORDERS,
-                             "products": defaults.SANDBOX_PRODUCTS, "days": defaults.SANDBOX_DAYS}
+    assert state["seed"] == {
+        "seed": defaults.SANDBOX_SEED,
+        "orders": defaults.SANDBOX_ORDERS,
+        "products": defaults.SANDBOX_PRODUCTS,
+        "days": defaults.SANDBOX_DAYS,
+    }
 
 
 def test_state_has_the_whole_truth(sandbox) -> None:
     state = sandbox.admin.state()
-    assert {"orders", "products", "feeds", "uploads", "batches", "payouts", "transactions", "clock",
-            "order_management_apps"} <= set(state)
+    assert {
+        "orders",
+        "products",
+        "feeds",
+        "uploads",
+        "batches",
+        "payouts",
+        "transactions",
+        "clock",
+        "order_management_apps",
+    } <= set(state)
     order = next(o for o in state["orders"] if o["state"] == "COMPLETED" and o["shipments"]["data"])
-    for key in ("state", "merchant_order_reference", "acknowledged_count", "items", "shipments", "cancellations",
-                "refunds", "returns", "buyer_details", "estimated_payment_details"):
+    for key in (
+        "state",
+        "merchant_order_reference",
+        "acknowledged_count",
+        "items",
+        "shipments",
+        "cancellations",
+        "refunds",
+        "returns",
+        "buyer_details",
+        "estimated_payment_details",
+    ):
         assert key in order
     assert order["acknowledged_count"] == 1
     processing = next(o for o in state["orders"] if o["state"] == "FB_PROCESSING")
@@ -127,26 +161,33 @@ def _live_order(sandbox, state: str) -> dict:
 
 
 def _quantities(sandbox) -> dict[str, int]:
-    return {p["retailer_id"]: p["quantity_to_sell_on_facebook"] for p in sandbox.admin.state(include="products")["products"]}
+    return {
+        p["retailer_id"]: p["quantity_to_sell_on_facebook"] for p in sandbox.admin.state(include="products")["products"]
+    }
 
 
 def test_admin_cancels_a_live_order_as_meta_with_a_restock(sandbox) -> None:
     order = _live_order(sandbox, "IN_PROGRESS")
     before = _quantities(sandbox)
     first = order["items"]["data"][0]
-    answer = sandbox.admin.cancel_order(order["id"], items=[{"item_id": first["id"], "quantity": 1}], restock=True,
-                                        reason="CUSTOMER_REQUESTED")
+    answer = sandbox.admin.cancel_order(
+        order["id"], items=[{"item_id": first["id"], "quantity": 1}], restock=True, reason="CUSTOMER_REQUESTED"
+    )
     assert answer["restocked"] == {first["retailer_id"]: 1}
     after = _quantities(sandbox)
     assert after[first["retailer_id"]] == before[first["retailer_id"]] + 1  # Meta raised the stock by itself
     assert {k: v for k, v in after.items() if k != first["retailer_id"]} == {
-        k: v for k, v in before.items() if k != first["retailer_id"]}
+        k: v for k, v in before.items() if k != first["retailer_id"]
+    }
     cancelled = next(o for o in sandbox.admin.state(include="orders")["orders"] if o["id"] == order["id"])
     [cancellation] = cancelled["cancellations"]["data"]
     assert cancellation["id"] == answer["id"] and cancellation["cancel_reason"]["reason_code"] == "CUSTOMER_REQUESTED"
     # Graph sees it like any cancellation: has_cancellations lists the order
-    listed = SandboxGraph(sandbox.url).get(f"{defaults.SANDBOX_CMS_ID}/commerce_orders", state="IN_PROGRESS,COMPLETED",
-                                           filters="has_cancellations").json()["data"]
+    listed = (
+        SandboxGraph(sandbox.url)
+        .get(f"{defaults.SANDBOX_CMS_ID}/commerce_orders", state="IN_PROGRESS,COMPLETED", filters="has_cancellations")
+        .json()["data"]
+    )
     assert order["id"] in {o["id"] for o in listed}
 
     rest = sandbox.admin.cancel_order(order["id"])  # the rest, no restock: quantities stay

@@ -17,10 +17,18 @@ HEADER = "id,title,description,availability,condition,price,link,image_link,bran
 
 
 def row(n: int, **override: str) -> str:
-    values = {"id": f"NEW-{n:03d}", "title": f"Thing {n}", "description": "A thing", "availability": "in stock",
-              "condition": "new", "price": "9.99 USD", "link": f"https://shop.example.com/p/{n}",
-              "image_link": f"https://cdn.example.com/{n}.jpg", "brand": "Acme",
-              "quantity_to_sell_on_facebook": "5"}
+    values = {
+        "id": f"NEW-{n:03d}",
+        "title": f"Thing {n}",
+        "description": "A thing",
+        "availability": "in stock",
+        "condition": "new",
+        "price": "9.99 USD",
+        "link": f"https://shop.example.com/p/{n}",
+        "image_link": f"https://cdn.example.com/{n}.jpg",
+        "brand": "Acme",
+        "quantity_to_sell_on_facebook": "5",
+    }
     values.update(override)
     return ",".join(values[k] for k in HEADER.split(","))
 
@@ -31,8 +39,10 @@ def graph(sandbox) -> SandboxGraph:
 
 
 def wait_finished(graph: SandboxGraph, upload_id: str, timeout: float = 10.0) -> dict:
-    fields = ("id,start_time,end_time,error_count,warning_count,num_detected_items,num_persisted_items,"
-              "num_invalid_items,num_deleted_items,input_method,filename,url")
+    fields = (
+        "id,start_time,end_time,error_count,warning_count,num_detected_items,num_persisted_items,"
+        "num_invalid_items,num_deleted_items,input_method,filename,url"
+    )
     deadline = time.monotonic() + timeout
     while True:
         session = graph.get(upload_id, fields=fields).json()
@@ -59,8 +69,15 @@ def test_catalog_and_products_paging(sandbox, graph) -> None:
 
 def test_feed_upload_lifecycle_with_errors_and_report(sandbox, graph) -> None:
     sandbox.admin.config(upload_delay_seconds=0.3)
-    lines = [HEADER, row(1), row(2, price="9.99EUR"), row(3, availability="maybe"),
-             row(4, title=""), row(5, quantity_to_sell_on_facebook="lots"), row(6)]
+    lines = [
+        HEADER,
+        row(1),
+        row(2, price="9.99EUR"),
+        row(3, availability="maybe"),
+        row(4, title=""),
+        row(5, quantity_to_sell_on_facebook="lots"),
+        row(6),
+    ]
     upload_id = upload(graph, "\n".join(lines) + "\n")
     started = graph.get(upload_id, fields="id,start_time,end_time,num_detected_items").json()
     assert "start_time" in started and "end_time" not in started  # in progress
@@ -94,8 +111,10 @@ def test_feed_upload_lifecycle_with_errors_and_report(sandbox, graph) -> None:
 
 def test_update_only_upload_keeps_other_items_and_tsv_is_read(sandbox, graph) -> None:
     sandbox.admin.config(upload_delay_seconds=0)
-    content = "\n".join([HEADER.replace(",", "\t"), row(1).replace(",", "\t"),
-                         row(1, title="Replaced").replace(",", "\t")]) + "\n"
+    content = (
+        "\n".join([HEADER.replace(",", "\t"), row(1).replace(",", "\t"), row(1, title="Replaced").replace(",", "\t")])
+        + "\n"
+    )
     session = wait_finished(graph, upload(graph, content, name="feed.tsv", update_only="true"))
     assert (session["num_persisted_items"], session["num_deleted_items"], session["warning_count"]) == (1, 0, 1)
     products = {p["retailer_id"]: p for p in sandbox.admin.state(include="products")["products"]}
@@ -149,8 +168,9 @@ def send_batch(graph: SandboxGraph, requests_: list, **data) -> requests.Respons
 def batch_status(graph: SandboxGraph, handle: str, timeout: float = 5.0) -> dict:
     deadline = time.monotonic() + timeout
     while True:
-        status = graph.get(f"{CATALOG}/check_batch_request_status", handle=handle,
-                           load_ids_of_invalid_requests="true").json()["data"][0]
+        status = graph.get(
+            f"{CATALOG}/check_batch_request_status", handle=handle, load_ids_of_invalid_requests="true"
+        ).json()["data"][0]
         if status["status"] == "FINISHED" or time.monotonic() > deadline:
             return status
         time.sleep(0.05)
@@ -158,9 +178,17 @@ def batch_status(graph: SandboxGraph, handle: str, timeout: float = 5.0) -> dict
 
 def test_items_batch_validates_and_applies(sandbox, graph) -> None:
     sandbox.admin.config(batch_delay_seconds=0.3)
-    full = {"id": "BATCH-1", "title": "Batch item", "description": "d", "availability": "in stock",
-            "condition": "new", "price": "14.00 USD", "link": "https://shop.example.com/b1",
-            "image_link": "https://cdn.example.com/b1.jpg", "brand": "Acme"}
+    full = {
+        "id": "BATCH-1",
+        "title": "Batch item",
+        "description": "d",
+        "availability": "in stock",
+        "condition": "new",
+        "price": "14.00 USD",
+        "link": "https://shop.example.com/b1",
+        "image_link": "https://cdn.example.com/b1.jpg",
+        "brand": "Acme",
+    }
     reqs = [
         {"method": "UPDATE", "data": {"id": "SKU-00001", "quantity_to_sell_on_facebook": 7, "price": "3.50 USD"}},
         {"method": "UPDATE", "data": {"id": "SKU-00002", "price": "3,50"}},
@@ -197,13 +225,23 @@ def test_items_batch_upsert_rules(sandbox, graph) -> None:
 
 def test_items_batch_null_clears_an_optional_field_and_an_empty_one_is_ignored(sandbox, graph) -> None:
     sandbox.admin.config(batch_delay_seconds=0)
-    on_sale = [{"method": "UPDATE", "data": {"id": f"SKU-0000{n}", "sale_price": "1.00 USD",
-                                             "sale_price_effective_date": "2030-01-01T00:00+00:00/2030-02-01T00:00+00:00"}}
-               for n in (1, 2)]
+    on_sale = [
+        {
+            "method": "UPDATE",
+            "data": {
+                "id": f"SKU-0000{n}",
+                "sale_price": "1.00 USD",
+                "sale_price_effective_date": "2030-01-01T00:00+00:00/2030-02-01T00:00+00:00",
+            },
+        }
+        for n in (1, 2)
+    ]
     batch_status(graph, send_batch(graph, on_sale).json()["handles"][0])
-    ended = [{"method": "UPDATE", "data": {"id": "SKU-00001", "sale_price": None, "sale_price_effective_date": None}},
-             {"method": "UPDATE", "data": {"id": "SKU-00002", "sale_price": ""}},
-             {"method": "UPDATE", "data": {"id": "SKU-00003", "price": None}}]
+    ended = [
+        {"method": "UPDATE", "data": {"id": "SKU-00001", "sale_price": None, "sale_price_effective_date": None}},
+        {"method": "UPDATE", "data": {"id": "SKU-00002", "sale_price": ""}},
+        {"method": "UPDATE", "data": {"id": "SKU-00003", "price": None}},
+    ]
     status = batch_status(graph, send_batch(graph, ended).json()["handles"][0])
     products = {p["retailer_id"]: p for p in sandbox.admin.state(include="products")["products"]}
     assert products["SKU-00001"]["sale_price"] is None
@@ -211,7 +249,9 @@ def test_items_batch_null_clears_an_optional_field_and_an_empty_one_is_ignored(s
     assert products["SKU-00002"]["sale_price"] == "1.00 USD" and products["SKU-00003"]["price"] is not None
     assert status["errors_total_count"] == 0
     assert [(w["id"], "ignored" in w["message"]) for w in status["warnings"]] == [
-        ("SKU-00002", True), ("SKU-00003", True)]
+        ("SKU-00002", True),
+        ("SKU-00003", True),
+    ]
 
 
 def test_items_batch_ignored_fields_knob(sandbox, graph) -> None:
@@ -225,8 +265,11 @@ def test_items_batch_ignored_fields_knob(sandbox, graph) -> None:
 
 
 def test_products_filter_by_retailer_id(sandbox, graph) -> None:
-    wanted = graph.get(f"{CATALOG}/products", fields="retailer_id,quantity_to_sell_on_facebook",
-                       filter=json.dumps({"retailer_id": {"is_any": ["SKU-00002", "SKU-00001", "GONE"]}})).json()
+    wanted = graph.get(
+        f"{CATALOG}/products",
+        fields="retailer_id,quantity_to_sell_on_facebook",
+        filter=json.dumps({"retailer_id": {"is_any": ["SKU-00002", "SKU-00001", "GONE"]}}),
+    ).json()
     assert [p["retailer_id"] for p in wanted["data"]] == ["SKU-00001", "SKU-00002"]
     one = graph.get(f"{CATALOG}/products", filter=json.dumps({"retailer_id": {"eq": "SKU-00003"}})).json()
     assert len(one["data"]) == 1

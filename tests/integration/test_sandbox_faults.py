@@ -38,7 +38,8 @@ def test_faults_are_deterministic_per_seed(sandbox, graph) -> None:
     assert {None, 80001} <= kinds and ({1, 2} & kinds)
     stats = sandbox.admin.stats()
     assert stats["faults"]["error"] + stats["faults"]["throttle"] + stats["timeouts"] == sum(
-        1 for status, _ in second if status >= 400)
+        1 for status, _ in second if status >= 400
+    )
     sandbox.admin.seed(seed=7)
     sandbox.admin.faults(error_rate=0.2, throttle_rate=0.2, timeout_rate=0.05, timeout_ms=10)
     other = [graph.get(f"{CMS}/commerce_orders", limit=2).status_code for _ in range(60)]
@@ -80,8 +81,9 @@ def test_timeout_applies_the_write_then_loses_the_answer(sandbox, graph) -> None
     sandbox.admin.faults(timeout_rate=1.0, timeout_ms=800)
     payload = {"idempotency_key": "lost0001", "merchant_order_reference": "R1"}
     with pytest.raises(requests.Timeout):
-        requests.post(graph.url(f"{order['id']}/acknowledge_order"), params=graph.credentials, data=payload,
-                      timeout=0.3)
+        requests.post(
+            graph.url(f"{order['id']}/acknowledge_order"), params=graph.credentials, data=payload, timeout=0.3
+        )
     sandbox.admin.faults()
 
     def stored() -> dict:
@@ -131,10 +133,16 @@ def test_usage_headers_rise_under_a_burst_and_throttle_at_100(sandbox, graph) ->
             break
         seen.append(json.loads(response.headers["X-App-Usage"])["call_count"])
         buc = json.loads(response.headers["X-Business-Use-Case-Usage"])
-        assert set(buc[BUSINESS][0]) == {"type", "call_count", "total_cputime", "total_time",
-                                         "estimated_time_to_regain_access"}
+        assert set(buc[BUSINESS][0]) == {
+            "type",
+            "call_count",
+            "total_cputime",
+            "total_time",
+            "estimated_time_to_regain_access",
+        }
     assert seen[0] <= 4 and seen[-1] >= 90 and seen == sorted(seen)
     assert response.status_code == 400 and response.json()["error"]["code"] == 4
     assert json.loads(response.headers["X-App-Usage"])["call_count"] >= 100
-    assert json.loads(response.headers["X-Business-Use-Case-Usage"])[BUSINESS][0][
-        "estimated_time_to_regain_access"] >= 1
+    assert (
+        json.loads(response.headers["X-Business-Use-Case-Usage"])[BUSINESS][0]["estimated_time_to_regain_access"] >= 1
+    )

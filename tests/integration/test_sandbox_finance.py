@@ -33,9 +33,11 @@ def fee(total: Decimal) -> Decimal:
 
 
 def all_transactions(graph: SandboxGraph, **params) -> list[dict]:
-    fields = ("id,transaction_type,transaction_date,order_id,merchant_order_id,processing_fee,net_payment_amount,"
-              "tax_rate,tax_details,payout_reference_id,transfer_id,items,shipment_id,refund_id,total_amount,"
-              "order_details{id,merchant_order_id}")
+    fields = (
+        "id,transaction_type,transaction_date,order_id,merchant_order_id,processing_fee,net_payment_amount,"
+        "tax_rate,tax_details,payout_reference_id,transfer_id,items,shipment_id,refund_id,total_amount,"
+        "order_details{id,merchant_order_id}"
+    )
     pages = graph.pages(f"{CMS}/commerce_transactions", fields=fields, limit=50, **params)
     return [t for p in pages for t in p["data"]]
 
@@ -58,7 +60,8 @@ def test_one_sale_per_shipment_and_one_refund_per_refund(sandbox, graph) -> None
         order, shipment = shipments[shipment_id]
         assert txn["order_id"] == order["id"] == txn["order_details"]["id"]
         assert {i["id"]: i["quantity"] for i in txn["items"]["data"]} == {
-            i["id"]: i["quantity"] for i in shipment["items"]["data"]}
+            i["id"]: i["quantity"] for i in shipment["items"]["data"]
+        }
         tax = sum(amount(i["tax"]["final_tax"]) for i in shipment["items"]["data"])
         assert amount(txn["tax_details"]["item_tax_amount"]) == tax
         total = amount(txn["total_amount"])
@@ -115,10 +118,15 @@ def test_payouts_group_transactions(sandbox, graph) -> None:
 
 
 def test_clock_advance_pays_out_a_new_shipment(sandbox, graph) -> None:
-    order = next(o for o in sandbox.admin.state(include="orders")["orders"] if o["state"] == "IN_PROGRESS"
-                 and all(i["status"]["fulfilled"] == 0 for i in o["items"]["data"]))
-    response = graph.post(f"{order['id']}/shipments", data={
-        "idempotency_key": f"fin{next(_keys)}", "tracking_info": {"carrier": "USPS", "tracking_number": "FIN-1"}})
+    order = next(
+        o
+        for o in sandbox.admin.state(include="orders")["orders"]
+        if o["state"] == "IN_PROGRESS" and all(i["status"]["fulfilled"] == 0 for i in o["items"]["data"])
+    )
+    response = graph.post(
+        f"{order['id']}/shipments",
+        data={"idempotency_key": f"fin{next(_keys)}", "tracking_info": {"carrier": "USPS", "tracking_number": "FIN-1"}},
+    )
     assert response.status_code == 200
     sale = next(t for t in all_transactions(graph) if t["order_id"] == order["id"])
     assert "payout_reference_id" not in sale
@@ -136,14 +144,16 @@ def test_time_windows(sandbox, graph) -> None:
     dates = sorted(int(datetime.fromisoformat(t["transaction_date"]).timestamp()) for t in txns)
     start, end = dates[len(dates) // 3], dates[2 * len(dates) // 3]
     windowed = all_transactions(graph, start_time=start, end_time=end)
-    assert windowed and all(start <= int(datetime.fromisoformat(t["transaction_date"]).timestamp()) < end
-                            for t in windowed)
+    assert windowed and all(
+        start <= int(datetime.fromisoformat(t["transaction_date"]).timestamp()) < end for t in windowed
+    )
     assert len(windowed) == sum(1 for d in dates if start <= d < end)
     payouts = all_payouts(graph)
     day = sorted(p["payout_date"] for p in payouts)[-1]
     ts = int(datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp())
     assert [p["payout_date"] for p in all_payouts(graph, start_time=ts)] == [day] * len(
-        [p for p in payouts if p["payout_date"] == day])
+        [p for p in payouts if p["payout_date"] == day]
+    )
     assert graph.get(f"{CMS}/commerce_payouts", start_time="yesterday").json()["error"]["code"] == 100
     page_view = graph.get(f"{defaults.SANDBOX_PAGE_ID}/commerce_payouts").json()["data"]
     assert page_view == graph.get(f"{CMS}/commerce_payouts").json()["data"]

@@ -66,8 +66,11 @@ def test_appsecret_proof_is_required_and_checked(sandbox) -> None:
 def test_token_in_authorization_header_and_in_form(sandbox, graph) -> None:
     proof = graph.credentials["appsecret_proof"]
     for scheme in ("Bearer", "OAuth"):
-        response = requests.get(f"{sandbox.url}/v25.0/me", params={"appsecret_proof": proof},
-                                headers={"Authorization": f"{scheme} {defaults.SANDBOX_ACCESS_TOKEN}"})
+        response = requests.get(
+            f"{sandbox.url}/v25.0/me",
+            params={"appsecret_proof": proof},
+            headers={"Authorization": f"{scheme} {defaults.SANDBOX_ACCESS_TOKEN}"},
+        )
         assert response.status_code == 200, response.text
     # POST with the credentials as form fields instead of the query string
     response = requests.post(f"{sandbox.url}/v25.0/{CMS}/order_management_apps", data=graph.credentials)
@@ -129,9 +132,12 @@ def test_default_fields_of_an_order_and_its_items(sandbox, graph) -> None:
 
 def test_nested_field_selection(sandbox, graph) -> None:
     order = _orders(sandbox, "IN_PROGRESS")[0]
-    body = graph.get(order["id"], fields="id,items{retailer_id,quantity,tax_details{captured_tax}},"
-                                         "estimated_payment_details{subtotal{items},total_amount},"
-                                         "buyer_details{email_remarketing_option}").json()
+    body = graph.get(
+        order["id"],
+        fields="id,items{retailer_id,quantity,tax_details{captured_tax}},"
+        "estimated_payment_details{subtotal{items},total_amount},"
+        "buyer_details{email_remarketing_option}",
+    ).json()
     assert set(body) == {"id", "items", "estimated_payment_details", "buyer_details"}
     assert set(body["items"]["data"][0]) == {"retailer_id", "quantity", "tax_details"}
     assert set(body["items"]["data"][0]["tax_details"]) == {"captured_tax"}
@@ -152,8 +158,12 @@ def test_buyer_pii_hidden_while_fb_processing(sandbox, graph) -> None:
 
 
 def test_order_money_ids_and_channels(sandbox, graph) -> None:
-    pages = graph.pages(f"{CMS}/commerce_orders", state=ALL_STATES, limit=100,
-                        fields="id,channel,buyer_details,estimated_payment_details,ship_by_date,is_test_order")
+    pages = graph.pages(
+        f"{CMS}/commerce_orders",
+        state=ALL_STATES,
+        limit=100,
+        fields="id,channel,buyer_details,estimated_payment_details,ship_by_date,is_test_order",
+    )
     orders = [o for p in pages for o in p["data"]]
     assert all(isinstance(o["id"], str) for o in orders)
     assert {o["channel"] for o in orders} == {"facebook", "instagram"}
@@ -185,11 +195,15 @@ def test_next_keeps_params_and_credentials(graph) -> None:
     assert set(second["data"][0]) == {"id", "channel"}
     assert not {o["id"] for o in first["data"]} & {o["id"] for o in second["data"]}
     cursor = first["paging"]["cursors"]["after"]
-    by_cursor = graph.get(f"{CMS}/commerce_orders", state=ALL_STATES, limit=5, fields="id,channel",
-                          after=cursor).json()
+    by_cursor = graph.get(f"{CMS}/commerce_orders", state=ALL_STATES, limit=5, fields="id,channel", after=cursor).json()
     assert by_cursor["data"] == second["data"]
-    back = graph.get(f"{CMS}/commerce_orders", state=ALL_STATES, limit=5, fields="id,channel",
-                     before=second["paging"]["cursors"]["before"]).json()
+    back = graph.get(
+        f"{CMS}/commerce_orders",
+        state=ALL_STATES,
+        limit=5,
+        fields="id,channel",
+        before=second["paging"]["cursors"]["before"],
+    ).json()
     assert back["data"] == first["data"]
 
 
@@ -215,8 +229,7 @@ def test_filtered_scan_returns_empty_pages_with_next(sandbox, graph) -> None:
 
 def test_filters_and_updated_window(sandbox, graph) -> None:
     orders = _orders(sandbox)
-    shipped = graph.pages(f"{CMS}/commerce_orders", state=ALL_STATES, filters="has_fulfillments,no_refunds",
-                          limit=50)
+    shipped = graph.pages(f"{CMS}/commerce_orders", state=ALL_STATES, filters="has_fulfillments,no_refunds", limit=50)
     expected = {o["id"] for o in orders if o["shipments"]["data"] and not o["refunds"]["data"]}
     assert {o["id"] for p in shipped for o in p["data"]} == expected
     assert _error(graph.get(f"{CMS}/commerce_orders", filters="bogus"))["code"] == 100
@@ -225,9 +238,11 @@ def test_filters_and_updated_window(sandbox, graph) -> None:
     from datetime import datetime
 
     ts = int(datetime.fromisoformat(pivot).timestamp())
-    recent = graph.pages(f"{CMS}/commerce_orders", state=ALL_STATES, updated_after=ts, limit=50,
-                         fields="id,last_updated")
+    recent = graph.pages(
+        f"{CMS}/commerce_orders", state=ALL_STATES, updated_after=ts, limit=50, fields="id,last_updated"
+    )
     got = [o for p in recent for o in p["data"]]
     assert got and all(int(datetime.fromisoformat(o["last_updated"]).timestamp()) > ts for o in got)
-    assert {o["id"] for o in got} == {o["id"] for o in orders
-                                      if int(datetime.fromisoformat(o["last_updated"]).timestamp()) > ts}
+    assert {o["id"] for o in got} == {
+        o["id"] for o in orders if int(datetime.fromisoformat(o["last_updated"]).timestamp()) > ts
+    }

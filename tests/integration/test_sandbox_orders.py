@@ -37,13 +37,17 @@ def err(response) -> tuple[int, int | None]:
 
 
 def ack(graph, order_id: str, reference: str = "REF-1"):
-    return graph.post(f"{order_id}/acknowledge_order",
-                      data={"idempotency_key": key(), "merchant_order_reference": reference})
+    return graph.post(
+        f"{order_id}/acknowledge_order", data={"idempotency_key": key(), "merchant_order_reference": reference}
+    )
 
 
 def ship(graph, order_id: str, items=None, tracking: str | None = None, **extra):
-    data = {"idempotency_key": key(), "tracking_info": {"carrier": "UPS", "tracking_number": tracking or key()},
-            **extra}
+    data = {
+        "idempotency_key": key(),
+        "tracking_info": {"carrier": "UPS", "tracking_number": tracking or key()},
+        **extra,
+    }
     if items is not None:
         data["items"] = items
     return graph.post(f"{order_id}/shipments", data=data)
@@ -64,7 +68,10 @@ def test_acknowledge_order(sandbox, graph) -> None:
     assert response.json() == {"id": order["id"], "state": "IN_PROGRESS"}
     after = truth(sandbox, order["id"])
     assert (after["state"], after["merchant_order_reference"], after["acknowledged_count"]) == (
-        "IN_PROGRESS", "OMS-77", 1)
+        "IN_PROGRESS",
+        "OMS-77",
+        1,
+    )
     assert graph.get(order["id"], fields="merchant_order_id").json()["merchant_order_id"] == "OMS-77"
     assert err(ack(graph, order["id"])) == (100, 2361009)  # already acknowledged
     assert err(ack(graph, pick(sandbox, "FB_PROCESSING")["id"])) == (100, 2361009)
@@ -79,7 +86,7 @@ def test_acknowledge_batch_per_order_results(sandbox, graph) -> None:
     assert all(results[oid]["state"] == "IN_PROGRESS" for oid in created)
     assert results["3999999999999999"]["error"] == {"error_code": 2361003, "error_message": "Invalid Order ID"}
     stats = sandbox.admin.stats()
-    assert stats["writes"]["POST /{cms_id}/acknowledge_orders"] == {oid: 1 for oid in created}
+    assert stats["writes"]["POST /{cms_id}/acknowledge_orders"] == dict.fromkeys(created, 1)
     too_many = [{"id": str(i)} for i in range(101)]
     assert err(graph.post(f"{CMS}/acknowledge_orders", data={"idempotency_key": key(), "orders": too_many}))[0] == 100
 
@@ -109,8 +116,9 @@ def test_idempotent_replay_and_conflicting_key(sandbox, graph) -> None:
     again = graph.post(f"{order['id']}/shipments", json=payload)  # same payload as JSON: still a replay
     assert first.status_code == again.status_code == 200 and first.json() == again.json()
     assert len(truth(sandbox, order["id"])["shipments"]["data"]) == 1
-    other = graph.post(f"{order['id']}/shipments", data={**payload, "tracking_info": {"carrier": "UPS",
-                                                                                       "tracking_number": "1ZBBB"}})
+    other = graph.post(
+        f"{order['id']}/shipments", data={**payload, "tracking_info": {"carrier": "UPS", "tracking_number": "1ZBBB"}}
+    )
     assert other.status_code == 400 and err(other) == (100, 2361100)
     stats = sandbox.admin.stats()
     assert stats["idempotent_replays"] == 1 and stats["idempotency_conflicts"] == 1
@@ -123,8 +131,9 @@ def test_idempotency_key_required_and_validated(sandbox, graph) -> None:
     assert err(graph.post(f"{order['id']}/acknowledge_order", data={}))[0] == 100
     assert err(graph.post(f"{order['id']}/acknowledge_order", data={"idempotency_key": "bad key!"}))[0] == 100
     assert err(graph.post(f"{order['id']}/acknowledge_order", data={"idempotency_key": "x" * 101}))[0] == 100
-    uuid_like = graph.post(f"{order['id']}/acknowledge_order",
-                           data={"idempotency_key": "3b241101-e2bb-4255-8caf-4136c566a962"})
+    uuid_like = graph.post(
+        f"{order['id']}/acknowledge_order", data={"idempotency_key": "3b241101-e2bb-4255-8caf-4136c566a962"}
+    )
     assert uuid_like.status_code == 200
 
 
@@ -140,8 +149,12 @@ def test_partial_then_full_shipment_completes_the_order(sandbox, graph) -> None:
     order = pick(sandbox, "CREATED", lambda o: len(o["items"]["data"]) >= 2)
     ack(graph, order["id"])
     first = order["items"]["data"][0]
-    response = ship(graph, order["id"], items=[{"retailer_id": first["retailer_id"], "quantity": first["quantity"]}],
-                    external_shipment_id="SHIP_1")
+    response = ship(
+        graph,
+        order["id"],
+        items=[{"retailer_id": first["retailer_id"], "quantity": first["quantity"]}],
+        external_shipment_id="SHIP_1",
+    )
     assert response.json() == {"success": True}
     mid = truth(sandbox, order["id"])
     assert mid["state"] == "IN_PROGRESS"
@@ -171,8 +184,10 @@ def test_shipment_rules(sandbox, graph) -> None:
     assert err(ship(graph, order["id"], shipment_origin_postal_code="ABCDE"))[1] == 2361084
     no_tracking = graph.post(f"{order['id']}/shipments", data={"idempotency_key": key()})
     assert err(no_tracking)[0] == 100
-    bad_carrier = graph.post(f"{order['id']}/shipments", data={
-        "idempotency_key": key(), "tracking_info": {"carrier": "PIGEON", "tracking_number": "1"}})
+    bad_carrier = graph.post(
+        f"{order['id']}/shipments",
+        data={"idempotency_key": key(), "tracking_info": {"carrier": "PIGEON", "tracking_number": "1"}},
+    )
     assert err(bad_carrier)[0] == 100
     assert truth(sandbox, order["id"])["shipments"]["data"] == []  # nothing was applied by any of these
 
@@ -183,8 +198,11 @@ def test_duplicate_tracking_number_and_update_shipment(sandbox, graph) -> None:
     assert ship(graph, a["id"], tracking="TRACK-1", external_shipment_id="A_1").status_code == 200
     assert err(ship(graph, b["id"], tracking="TRACK-1")) == (100, 2382045)
     assert ship(graph, b["id"], tracking="TRACK-2", external_shipment_id="B_1").status_code == 200
-    update = {"idempotency_key": key(), "external_shipment_id": "A_1",
-              "tracking_info": {"carrier": "FEDEX", "tracking_number": "TRACK-2"}}
+    update = {
+        "idempotency_key": key(),
+        "external_shipment_id": "A_1",
+        "tracking_info": {"carrier": "FEDEX", "tracking_number": "TRACK-2"},
+    }
     assert err(graph.post(f"{a['id']}/update_shipment", data=update)) == (100, 2382045)
     update["tracking_info"]["tracking_number"] = "TRACK-3"
     update["idempotency_key"] = key()
@@ -193,8 +211,11 @@ def test_duplicate_tracking_number_and_update_shipment(sandbox, graph) -> None:
     assert tracking == {"carrier": "FEDEX", "tracking_number": "TRACK-3"}
     third = in_progress_order(sandbox, graph)
     assert ship(graph, third["id"], tracking="TRACK-1").status_code == 200  # freed by the update
-    missing = {"idempotency_key": key(), "shipment_id": "123",
-               "tracking_info": {"carrier": "UPS", "tracking_number": "T9"}}
+    missing = {
+        "idempotency_key": key(),
+        "shipment_id": "123",
+        "tracking_info": {"carrier": "UPS", "tracking_number": "T9"},
+    }
     assert err(graph.post(f"{a['id']}/update_shipment", data=missing))[0] == 100
 
 
@@ -208,22 +229,29 @@ def cancel(graph, order_id: str, **data):
 def test_full_cancel_of_created_order_with_restock(sandbox, graph) -> None:
     order = pick(sandbox, "CREATED")
     line = order["items"]["data"][0]
-    stock_before = next(p for p in sandbox.admin.state(include="products")["products"]
-                        if p["retailer_id"] == line["retailer_id"])["quantity_to_sell_on_facebook"]
-    response = cancel(graph, order["id"], cancel_reason={"reason_code": "CUSTOMER_REQUESTED",
-                                                         "reason_description": "asked"}, restock_items="true")
+    stock_before = next(
+        p for p in sandbox.admin.state(include="products")["products"] if p["retailer_id"] == line["retailer_id"]
+    )["quantity_to_sell_on_facebook"]
+    response = cancel(
+        graph,
+        order["id"],
+        cancel_reason={"reason_code": "CUSTOMER_REQUESTED", "reason_description": "asked"},
+        restock_items="true",
+    )
     assert response.json() == {"success": True}
     after = truth(sandbox, order["id"])
     assert after["state"] == "COMPLETED"
-    stock_after = next(p for p in sandbox.admin.state(include="products")["products"]
-                       if p["retailer_id"] == line["retailer_id"])["quantity_to_sell_on_facebook"]
+    stock_after = next(
+        p for p in sandbox.admin.state(include="products")["products"] if p["retailer_id"] == line["retailer_id"]
+    )["quantity_to_sell_on_facebook"]
     assert stock_after == stock_before + line["quantity"]
     listed = graph.get(f"{order['id']}/cancellations").json()["data"][0]
     assert listed["cancel_reason"] == {"reason_code": "CUSTOMER_REQUESTED", "reason_description": "asked"}
     assert err(cancel(graph, order["id"])) == (100, 1818049)
     assert err(ship(graph, order["id"])) == (100, 1818111)
-    assert err(graph.post(f"{order['id']}/refunds", data={"idempotency_key": key(),
-                                                          "reason_code": "BUYERS_REMORSE"})) == (100, 1818105)
+    assert err(
+        graph.post(f"{order['id']}/refunds", data={"idempotency_key": key(), "reason_code": "BUYERS_REMORSE"})
+    ) == (100, 1818105)
 
 
 def test_cancel_rules(sandbox, graph) -> None:
@@ -235,17 +263,31 @@ def test_cancel_rules(sandbox, graph) -> None:
     ship(graph, order["id"], items=[{"item_id": first["id"], "quantity": first["quantity"]}])
     assert err(cancel(graph, order["id"])) == (100, 1818015)  # full cancel after a capture
     assert err(cancel(graph, order["id"], items=[{"item_id": first["id"], "quantity": 1}])) == (100, 1818050)
-    assert err(cancel(graph, order["id"], cancel_reason={"reason_code": "BORED"},
-                      items=[{"item_id": second["id"], "quantity": 1}]))[0] == 100
-    assert cancel(graph, order["id"], items=[{"item_id": second["id"], "quantity": second["quantity"]}]) \
-        .status_code == 200
+    assert (
+        err(
+            cancel(
+                graph,
+                order["id"],
+                cancel_reason={"reason_code": "BORED"},
+                items=[{"item_id": second["id"], "quantity": 1}],
+            )
+        )[0]
+        == 100
+    )
+    assert (
+        cancel(graph, order["id"], items=[{"item_id": second["id"], "quantity": second["quantity"]}]).status_code == 200
+    )
     assert err(cancel(graph, order["id"], items=[{"item_id": second["id"], "quantity": 1}]))[1] in (1818048, 1818049)
 
 
 def test_meta_made_cancellations_and_refunds_are_visible(sandbox, graph) -> None:
     orders = sandbox.admin.state(include="orders")["orders"]
-    by_meta = [o for o in orders if any(c["initiated_by"] == "FACEBOOK" for c in o["cancellations"]["data"])
-               or any(r["initiated_by"] == "FACEBOOK" for r in o["refunds"]["data"])]
+    by_meta = [
+        o
+        for o in orders
+        if any(c["initiated_by"] == "FACEBOOK" for c in o["cancellations"]["data"])
+        or any(r["initiated_by"] == "FACEBOOK" for r in o["refunds"]["data"])
+    ]
     assert by_meta, "the seed should include cancellations or refunds made by Meta"
     pulled = graph.pages(f"{CMS}/commerce_orders", state="COMPLETED", filters="has_cancellations", limit=50)
     ids = {o["id"] for p in pulled for o in p["data"]}
@@ -256,8 +298,7 @@ def test_meta_made_cancellations_and_refunds_are_visible(sandbox, graph) -> None
 
 
 def refund(graph, order_id: str, **data):
-    return graph.post(f"{order_id}/refunds", data={"idempotency_key": key(), "reason_code": "BUYERS_REMORSE",
-                                                   **data})
+    return graph.post(f"{order_id}/refunds", data={"idempotency_key": key(), "reason_code": "BUYERS_REMORSE", **data})
 
 
 def shipped_order(sandbox, graph) -> dict:
@@ -283,10 +324,22 @@ def test_refund_rules(sandbox, graph) -> None:
     assert err(refund(graph, order["id"], items=zero)) == (100, 2382030)
     shipping_paid = Decimal(order["estimated_payment_details"]["subtotal"]["shipping"]["amount"])
     too_much_shipping = {"shipping_refund": {"amount": str(shipping_paid + 1), "currency": "USD"}}
-    assert err(refund(graph, order["id"], items=[{"item_id": line["id"], "item_refund_quantity": 1}],
-                      shipping=too_much_shipping)) == (100, 2382022)
-    assert err(refund(graph, order["id"], items=[{"item_id": line["id"], "item_refund_quantity": 1}],
-                      deductions=[{"deduction_type": "RESTOCKING", "deduction_amount": {"amount": "1"}}]))[0] == 100
+    assert err(
+        refund(
+            graph, order["id"], items=[{"item_id": line["id"], "item_refund_quantity": 1}], shipping=too_much_shipping
+        )
+    ) == (100, 2382022)
+    assert (
+        err(
+            refund(
+                graph,
+                order["id"],
+                items=[{"item_id": line["id"], "item_refund_quantity": 1}],
+                deductions=[{"deduction_type": "RESTOCKING", "deduction_amount": {"amount": "1"}}],
+            )
+        )[0]
+        == 100
+    )
     full = [{"item_id": line["id"], "item_refund_quantity": line["quantity"]}]
     assert refund(graph, order["id"], items=full).json() == {"success": True}
     assert err(refund(graph, order["id"], items=full)) == (100, 2382319)
@@ -296,10 +349,14 @@ def test_refund_rules(sandbox, graph) -> None:
 def test_refund_amounts_shipping_and_deduction(sandbox, graph) -> None:
     order = shipped_order(sandbox, graph)
     line = order["items"]["data"][0]
-    response = refund(graph, order["id"], items=[{"item_id": line["id"], "item_refund_amount": {
-        "amount": "1.00", "currency": "USD"}}], shipping={"shipping_refund": {"amount": "0.00", "currency": "USD"}},
+    response = refund(
+        graph,
+        order["id"],
+        items=[{"item_id": line["id"], "item_refund_amount": {"amount": "1.00", "currency": "USD"}}],
+        shipping={"shipping_refund": {"amount": "0.00", "currency": "USD"}},
         deductions=[{"deduction_type": "RETURN_SHIPPING", "deduction_amount": {"amount": "0.50", "currency": "USD"}}],
-        reason_text="partial")
+        reason_text="partial",
+    )
     assert response.status_code == 200, response.text
     got = graph.get(f"{order['id']}/refunds").json()["data"][0]
     amount = got["refund_amount"]
@@ -320,15 +377,23 @@ def test_refund_for_a_return(sandbox, graph) -> None:
     assert graph.get(ret["id"], fields="id,return_status,item_return_reasons").json()["id"] == ret["id"]
     line = next(i for i in order["items"]["data"] if i["id"] == item_id)
     left = line["status"]["fulfilled"] - sum(
-        ri["quantity"] for r in order["refunds"]["data"] for ri in r["items"]["data"] if ri["id"] == item_id)
+        ri["quantity"] for r in order["refunds"]["data"] for ri in r["items"]["data"] if ri["id"] == item_id
+    )
     if left < 1:
         pytest.skip("the seeded return's item is already refunded")
-    response = refund(graph, order["id"], reason_code="REFUND_FOR_RETURN", return_id=ret["id"],
-                      items=[{"item_id": item_id, "item_refund_quantity": 1}])
+    response = refund(
+        graph,
+        order["id"],
+        reason_code="REFUND_FOR_RETURN",
+        return_id=ret["id"],
+        items=[{"item_id": item_id, "item_refund_quantity": 1}],
+    )
     assert response.status_code == 200, response.text
     assert graph.get(ret["id"], fields="return_status").json()["return_status"] == "REFUNDED"
-    assert err(refund(graph, order["id"], return_id="42",
-                      items=[{"item_id": item_id, "item_refund_quantity": 1}]))[0] == 100
+    assert (
+        err(refund(graph, order["id"], return_id="42", items=[{"item_id": item_id, "item_refund_quantity": 1}]))[0]
+        == 100
+    )
 
 
 # --- time and live orders -------------------------------------------------------------------------------------
@@ -366,8 +431,14 @@ def test_concurrent_writes_on_one_order_are_serialised(sandbox, graph) -> None:
     results = []
 
     def send(n: int) -> None:
-        results.append(ship(graph, order["id"], items=[{"item_id": order["items"]["data"][0]["id"], "quantity": 1}],
-                            tracking=f"CONC{n}"))
+        results.append(
+            ship(
+                graph,
+                order["id"],
+                items=[{"item_id": order["items"]["data"][0]["id"], "quantity": 1}],
+                tracking=f"CONC{n}",
+            )
+        )
 
     threads = [threading.Thread(target=send, args=(n,)) for n in range(2)]
     for t in threads:

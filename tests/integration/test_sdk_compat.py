@@ -14,32 +14,32 @@ import pytest
 
 pytest.importorskip("facebook_business")
 
-from facebook_business.adobjects.checkbatchrequeststatus import CheckBatchRequestStatus  # noqa: E402
-from facebook_business.adobjects.commercemerchantsettings import CommerceMerchantSettings  # noqa: E402
-from facebook_business.adobjects.commercemerchantsettingssetupstatus import (  # noqa: E402
+from facebook_business.adobjects.checkbatchrequeststatus import CheckBatchRequestStatus
+from facebook_business.adobjects.commercemerchantsettings import CommerceMerchantSettings
+from facebook_business.adobjects.commercemerchantsettingssetupstatus import (
     CommerceMerchantSettingsSetupStatus,
 )
-from facebook_business.adobjects.commerceorder import CommerceOrder  # noqa: E402
-from facebook_business.adobjects.commerceordertransactiondetail import CommerceOrderTransactionDetail  # noqa: E402
-from facebook_business.adobjects.commercepayout import CommercePayout  # noqa: E402
-from facebook_business.adobjects.page import Page  # noqa: E402
-from facebook_business.adobjects.productcatalog import ProductCatalog  # noqa: E402
-from facebook_business.adobjects.productfeed import ProductFeed  # noqa: E402
-from facebook_business.adobjects.productfeedupload import ProductFeedUpload  # noqa: E402
-from facebook_business.adobjects.productfeeduploaderror import ProductFeedUploadError  # noqa: E402
-from facebook_business.adobjects.productfeeduploaderrorsample import ProductFeedUploadErrorSample  # noqa: E402
-from facebook_business.adobjects.productitem import ProductItem  # noqa: E402
-from facebook_business.api import FacebookAdsApi  # noqa: E402
-from facebook_business.exceptions import FacebookRequestError  # noqa: E402
+from facebook_business.adobjects.commerceorder import CommerceOrder
+from facebook_business.adobjects.commerceordertransactiondetail import CommerceOrderTransactionDetail
+from facebook_business.adobjects.commercepayout import CommercePayout
+from facebook_business.adobjects.page import Page
+from facebook_business.adobjects.productcatalog import ProductCatalog
+from facebook_business.adobjects.productfeed import ProductFeed
+from facebook_business.adobjects.productfeedupload import ProductFeedUpload
+from facebook_business.adobjects.productfeeduploaderror import ProductFeedUploadError
+from facebook_business.adobjects.productfeeduploaderrorsample import ProductFeedUploadErrorSample
+from facebook_business.adobjects.productitem import ProductItem
+from facebook_business.api import FacebookAdsApi
+from facebook_business.exceptions import FacebookRequestError
 
-from fb_commerce import defaults  # noqa: E402
-from fb_commerce.sandbox.http import routes_account, routes_catalog, routes_orders  # noqa: E402
-from fb_commerce.sandbox.http.views_catalog import PRODUCT, UPLOAD, UPLOAD_ERROR  # noqa: E402
-from fb_commerce.sandbox.http.views_finance import PAYOUT, TRANSACTION  # noqa: E402
-from fb_commerce.sandbox.http.views_orders import CANCELLATION, ITEM, ORDER, REFUND, RETURN, SHIPMENT  # noqa: E402
-from fb_commerce.sandbox.world import catalog_fields  # noqa: E402
-from fb_commerce.sandbox.world.model import ORDER_STATES  # noqa: E402
-from fb_commerce.sandbox.world.orders import CANCEL_REASONS, REFUND_REASONS  # noqa: E402
+from fb_commerce import defaults
+from fb_commerce.sandbox.http import routes_account, routes_catalog, routes_orders
+from fb_commerce.sandbox.http.views_catalog import PRODUCT, UPLOAD, UPLOAD_ERROR
+from fb_commerce.sandbox.http.views_finance import PAYOUT, TRANSACTION
+from fb_commerce.sandbox.http.views_orders import CANCELLATION, ITEM, ORDER, REFUND, RETURN, SHIPMENT
+from fb_commerce.sandbox.world import catalog_fields
+from fb_commerce.sandbox.world.model import ORDER_STATES
+from fb_commerce.sandbox.world.orders import CANCEL_REASONS, REFUND_REASONS
 
 REFERENCE = "docs/graph-api.md"
 CMS = defaults.SANDBOX_CMS_ID
@@ -56,9 +56,13 @@ def enum_values(enum: type) -> set[str]:
 @pytest.fixture
 def api(sandbox) -> FacebookAdsApi:
     """The official client, initialised as a merchant would, then redirected from graph.facebook.com."""
-    api = FacebookAdsApi.init(app_id=defaults.SANDBOX_APP_ID, app_secret=defaults.SANDBOX_APP_SECRET,
-                              access_token=defaults.SANDBOX_ACCESS_TOKEN, api_version=defaults.API_VERSION,
-                              crash_log=False)
+    api = FacebookAdsApi.init(
+        app_id=defaults.SANDBOX_APP_ID,
+        app_secret=defaults.SANDBOX_APP_SECRET,
+        access_token=defaults.SANDBOX_ACCESS_TOKEN,
+        api_version=defaults.API_VERSION,
+        crash_log=False,
+    )
     # FacebookSession.GRAPH is the base URL the SDK joins with the version and path (facebook_business/api.py);
     # the SDK already sends access_token and appsecret_proof on every call.
     api._session.GRAPH = sandbox.url
@@ -70,20 +74,30 @@ def api(sandbox) -> FacebookAdsApi:
 
 def test_sdk_lists_and_pages_orders(sandbox, api) -> None:
     cursor = CommerceMerchantSettings(CMS).get_commerce_orders(
-        fields=[CommerceOrder.Field.id, CommerceOrder.Field.order_status, CommerceOrder.Field.buyer_details,
-                CommerceOrder.Field.channel],
-        params={"state": [CommerceOrder.State.created, CommerceOrder.State.in_progress], "limit": 3})
+        fields=[
+            CommerceOrder.Field.id,
+            CommerceOrder.Field.order_status,
+            CommerceOrder.Field.buyer_details,
+            CommerceOrder.Field.channel,
+        ],
+        params={"state": [CommerceOrder.State.created, CommerceOrder.State.in_progress], "limit": 3},
+    )
     orders = list(cursor)
     truth = [o for o in sandbox.admin.state(include="orders")["orders"] if o["state"] in ("CREATED", "IN_PROGRESS")]
     assert sorted(o[CommerceOrder.Field.id] for o in orders) == sorted(o["id"] for o in truth)
     assert {o[CommerceOrder.Field.order_status]["state"] for o in orders} == {"CREATED", "IN_PROGRESS"}
     filtered = CommerceMerchantSettings(CMS).get_commerce_orders(
-        params={"state": [CommerceOrder.State.completed], "filters": [CommerceOrder.Filters.has_refunds]})
-    assert {o["id"] for o in filtered} == {o["id"] for o in sandbox.admin.state(include="orders")["orders"]
-                                           if o["state"] == "COMPLETED" and o["refunds"]["data"]}
+        params={"state": [CommerceOrder.State.completed], "filters": [CommerceOrder.Filters.has_refunds]}
+    )
+    assert {o["id"] for o in filtered} == {
+        o["id"]
+        for o in sandbox.admin.state(include="orders")["orders"]
+        if o["state"] == "COMPLETED" and o["refunds"]["data"]
+    }
     on_page = Page(defaults.SANDBOX_PAGE_ID).get_commerce_orders(params={"limit": 100})
-    assert {o["id"] for o in on_page} == {o["id"] for o in sandbox.admin.state(include="orders")["orders"]
-                                          if o["state"] == "CREATED"}
+    assert {o["id"] for o in on_page} == {
+        o["id"] for o in sandbox.admin.state(include="orders")["orders"] if o["state"] == "CREATED"
+    }
 
 
 def test_sdk_cursor_stops_at_an_empty_page(sandbox, api) -> None:
@@ -91,8 +105,12 @@ def test_sdk_cursor_stops_at_an_empty_page(sandbox, api) -> None:
     (facebook_business/api.py Cursor.load_next_page returns len(queue) > 0). Our own client must follow next."""
     sandbox.admin.config(page_scan_budget=2)
     truth = {o["id"] for o in sandbox.admin.state(include="orders")["orders"] if o["refunds"]["data"]}
-    seen = {o["id"] for o in CommerceMerchantSettings(CMS).get_commerce_orders(
-        params={"state": list(ORDER_STATES), "filters": [CommerceOrder.Filters.has_refunds]})}
+    seen = {
+        o["id"]
+        for o in CommerceMerchantSettings(CMS).get_commerce_orders(
+            params={"state": list(ORDER_STATES), "filters": [CommerceOrder.Filters.has_refunds]}
+        )
+    }
     assert seen < truth
 
 
@@ -105,22 +123,31 @@ def test_sdk_reads_an_order(sandbox, api) -> None:
 
 
 def test_sdk_creates_a_shipment(sandbox, api) -> None:
-    order = next(o for o in sandbox.admin.state(include="orders")["orders"] if o["state"] == "IN_PROGRESS"
-                 and all(i["status"]["fulfilled"] == 0 for i in o["items"]["data"]))
+    order = next(
+        o
+        for o in sandbox.admin.state(include="orders")["orders"]
+        if o["state"] == "IN_PROGRESS" and all(i["status"]["fulfilled"] == 0 for i in o["items"]["data"])
+    )
     item = order["items"]["data"][0]
-    result = CommerceOrder(order["id"]).create_shipment(params={
-        "idempotency_key": "sdkship0001",
-        "items": [{"retailer_id": item["retailer_id"], "quantity": 1}],
-        "tracking_info": {"carrier": "FEDEX", "tracking_number": "SDK-TRACK-1", "shipping_method_name": "Ground"},
-        "external_shipment_id": "SDK_1",
-        "merchant_order_reference": order["merchant_order_reference"],
-    })
+    result = CommerceOrder(order["id"]).create_shipment(
+        params={
+            "idempotency_key": "sdkship0001",
+            "items": [{"retailer_id": item["retailer_id"], "quantity": 1}],
+            "tracking_info": {"carrier": "FEDEX", "tracking_number": "SDK-TRACK-1", "shipping_method_name": "Ground"},
+            "external_shipment_id": "SDK_1",
+            "merchant_order_reference": order["merchant_order_reference"],
+        }
+    )
     assert "success" not in result  # the SDK's ObjectParser strips {"success": true} from write answers
     shipped = next(o for o in sandbox.admin.state(include="orders")["orders"] if o["id"] == order["id"])
     assert shipped["shipments"]["data"][0]["external_shipment_id"] == "SDK_1"
     with pytest.raises(FacebookRequestError) as failure:
-        CommerceOrder(order["id"]).create_shipment(params={
-            "idempotency_key": "sdkship0002", "tracking_info": {"carrier": "FEDEX", "tracking_number": "SDK-TRACK-1"}})
+        CommerceOrder(order["id"]).create_shipment(
+            params={
+                "idempotency_key": "sdkship0002",
+                "tracking_info": {"carrier": "FEDEX", "tracking_number": "SDK-TRACK-1"},
+            }
+        )
     assert failure.value.api_error_subcode() == 2382045 and failure.value.api_error_code() == 100
 
 
@@ -133,8 +160,11 @@ def test_sdk_lists_payouts(sandbox, api) -> None:
 
 def test_sdk_lists_transactions_on_the_page(sandbox, api) -> None:
     """SDK 26 keeps commerce_transactions on the Page only (dropped on the commerce account, docs/graph-api.md §3)."""
-    txns = list(Page(defaults.SANDBOX_PAGE_ID).get_commerce_transactions(
-        fields=sorted(sdk_fields(CommerceOrderTransactionDetail)), params={"limit": 100}))
+    txns = list(
+        Page(defaults.SANDBOX_PAGE_ID).get_commerce_transactions(
+            fields=sorted(sdk_fields(CommerceOrderTransactionDetail)), params={"limit": 100}
+        )
+    )
     assert len(txns) == len(sandbox.admin.state(include="transactions")["transactions"])
     assert {t[CommerceOrderTransactionDetail.Field.transaction_type] for t in txns} == {"SALE", "REFUND"}
 
@@ -142,8 +172,9 @@ def test_sdk_lists_transactions_on_the_page(sandbox, api) -> None:
 def test_sdk_reads_setup(sandbox, api) -> None:
     cms = CommerceMerchantSettings(CMS).api_get(fields=sorted(sdk_fields(CommerceMerchantSettings)))
     assert cms[CommerceMerchantSettings.Field.display_name]
-    status = list(CommerceMerchantSettings(CMS).get_setup_status(
-        fields=sorted(sdk_fields(CommerceMerchantSettingsSetupStatus))))
+    status = list(
+        CommerceMerchantSettings(CMS).get_setup_status(fields=sorted(sdk_fields(CommerceMerchantSettingsSetupStatus)))
+    )
     assert status[0][CommerceMerchantSettingsSetupStatus.Field.shop_setup] == "SETUP"
     apps = list(CommerceMerchantSettings(CMS).get_order_management_apps())
     assert [a["id"] for a in apps] == [defaults.SANDBOX_APP_ID]
@@ -158,8 +189,9 @@ def test_sdk_items_batch_and_status(sandbox, api) -> None:
     with pytest.warns(UserWarning, match="requests"):
         response = _send_items_batch(catalog)
     handle = response["handles"][0]
-    statuses = list(catalog.get_check_batch_request_status(params={"handle": handle,
-                                                                   "load_ids_of_invalid_requests": True}))
+    statuses = list(
+        catalog.get_check_batch_request_status(params={"handle": handle, "load_ids_of_invalid_requests": True})
+    )
     status = statuses[0]
     assert status[CheckBatchRequestStatus.Field.status] == "FINISHED"
     assert status[CheckBatchRequestStatus.Field.ids_of_invalid_requests] == ["NOT-THERE"]
@@ -167,24 +199,34 @@ def test_sdk_items_batch_and_status(sandbox, api) -> None:
 
 
 def _send_items_batch(catalog: ProductCatalog):
-    return catalog.create_items_batch(params={
-        "item_type": "PRODUCT_ITEM",
-        "allow_upsert": True,
-        "requests": [
-            {"method": "UPDATE", "data": {"id": "SKU-00001", "quantity_to_sell_on_facebook": 3,
-                                          "availability": ProductItem.Availability.in_stock}},
-            {"method": "DELETE", "data": {"id": "NOT-THERE"}},
-        ],
-    })
+    return catalog.create_items_batch(
+        params={
+            "item_type": "PRODUCT_ITEM",
+            "allow_upsert": True,
+            "requests": [
+                {
+                    "method": "UPDATE",
+                    "data": {
+                        "id": "SKU-00001",
+                        "quantity_to_sell_on_facebook": 3,
+                        "availability": ProductItem.Availability.in_stock,
+                    },
+                },
+                {"method": "DELETE", "data": {"id": "NOT-THERE"}},
+            ],
+        }
+    )
 
 
 def test_sdk_uploads_a_feed_file(sandbox, api, tmp_path: Path) -> None:
     sandbox.admin.config(upload_delay_seconds=0)
     feed_file = tmp_path / "catalog.csv"
     header = ",".join(catalog_fields.REQUIRED)
-    feed_file.write_text(header + "\nSDK-1,Title,Desc,in stock,new,5.00 USD,https://shop.example.com/1,"
-                                  "https://cdn.example.com/1.jpg,Acme\nSDK-2,,Desc,in stock,new,5.00 USD,"
-                                  "https://shop.example.com/2,https://cdn.example.com/2.jpg,Acme\n")
+    feed_file.write_text(
+        header + "\nSDK-1,Title,Desc,in stock,new,5.00 USD,https://shop.example.com/1,"
+        "https://cdn.example.com/1.jpg,Acme\nSDK-2,,Desc,in stock,new,5.00 USD,"
+        "https://shop.example.com/2,https://cdn.example.com/2.jpg,Acme\n"
+    )
     created = ProductFeed(defaults.SANDBOX_FEED_ID).create_upload(params={"file": str(feed_file)})
     upload_id = created["id"]
     import time
@@ -207,8 +249,17 @@ def test_sdk_uploads_a_feed_file(sandbox, api, tmp_path: Path) -> None:
 def test_sdk_no_longer_carries_order_write_edges() -> None:
     """SDK 26 dropped these (docs/graph-api.md §"Status warning"); Meta's pages (summarised there) are the authority, and the sandbox
     implements them as it describes (see test_sandbox_orders.py)."""
-    for dropped in ("create_acknowledge_order", "create_cancellation", "create_refund", "create_update_shipment",
-                    "create_item_update", "get_items", "get_shipments", "get_refunds", "get_cancellations"):
+    for dropped in (
+        "create_acknowledge_order",
+        "create_cancellation",
+        "create_refund",
+        "create_update_shipment",
+        "create_item_update",
+        "get_items",
+        "get_shipments",
+        "get_refunds",
+        "get_cancellations",
+    ):
         assert not hasattr(CommerceOrder, dropped), f"SDK now has {dropped}: compare it with the sandbox"
     assert not hasattr(CommerceMerchantSettings, "create_acknowledge_order")
     assert not hasattr(CommerceMerchantSettings, "get_commerce_transactions")
@@ -218,11 +269,19 @@ def test_sdk_no_longer_carries_order_write_edges() -> None:
 # --- names and enums against the SDK's generated classes ------------------------------------------------------
 
 
-@pytest.mark.parametrize(("sdk_class", "schema"), [
-    (CommerceOrder, ORDER), (CommercePayout, PAYOUT), (CommerceOrderTransactionDetail, TRANSACTION),
-    (ProductFeedUpload, UPLOAD), (ProductFeedUploadError, UPLOAD_ERROR),
-    (CommerceMerchantSettings, routes_account.CMS), (CommerceMerchantSettingsSetupStatus, routes_account.SETUP_STATUS),
-], ids=lambda x: getattr(x, "__name__", getattr(x, "node_type", "")))
+@pytest.mark.parametrize(
+    ("sdk_class", "schema"),
+    [
+        (CommerceOrder, ORDER),
+        (CommercePayout, PAYOUT),
+        (CommerceOrderTransactionDetail, TRANSACTION),
+        (ProductFeedUpload, UPLOAD),
+        (ProductFeedUploadError, UPLOAD_ERROR),
+        (CommerceMerchantSettings, routes_account.CMS),
+        (CommerceMerchantSettingsSetupStatus, routes_account.SETUP_STATUS),
+    ],
+    ids=lambda x: getattr(x, "__name__", getattr(x, "node_type", "")),
+)
 def test_sandbox_serves_every_sdk_field(sdk_class: type, schema) -> None:
     assert sdk_fields(sdk_class) <= schema.field_names
 
@@ -234,36 +293,95 @@ def test_sandbox_product_fields_are_sdk_product_item_fields() -> None:
 def test_sandbox_extras_are_known() -> None:
     """Fields the sandbox serves beyond the SDK are edges/fields docs/graph-api.md documents or named sandbox extras."""
     extras = {
-        "CommerceOrder": {"items", "shipments", "cancellations", "refunds", "returns", "payments",
-                          "promotion_details", "promotions", "pre_order_details"},
+        "CommerceOrder": {
+            "items",
+            "shipments",
+            "cancellations",
+            "refunds",
+            "returns",
+            "payments",
+            "promotion_details",
+            "promotions",
+            "pre_order_details",
+        },
         "CommercePayout": {"transaction_count"},
-        "CommerceOrderTransactionDetail": {"id", "tax_details", "items", "subtotal_amount", "shipping_amount",
-                                           "tax_amount", "total_amount", "shipment_id", "refund_id"},
+        "CommerceOrderTransactionDetail": {
+            "id",
+            "tax_details",
+            "items",
+            "subtotal_amount",
+            "shipping_amount",
+            "tax_amount",
+            "total_amount",
+            "shipment_id",
+            "refund_id",
+        },
     }
-    for sdk_class, schema in ((CommerceOrder, ORDER), (CommercePayout, PAYOUT),
-                              (CommerceOrderTransactionDetail, TRANSACTION)):
+    for sdk_class, schema in (
+        (CommerceOrder, ORDER),
+        (CommercePayout, PAYOUT),
+        (CommerceOrderTransactionDetail, TRANSACTION),
+    ):
         assert schema.field_names - sdk_fields(sdk_class) == extras[schema.node_type]
 
 
 def test_error_sample_and_batch_status_names() -> None:
     assert sdk_fields(ProductFeedUploadErrorSample) == {"id", "retailer_id", "row_number"}
-    assert sdk_fields(CheckBatchRequestStatus) == {"handle", "status", "errors", "errors_total_count", "warnings",
-                                                   "warnings_total_count", "ids_of_invalid_requests"}
+    assert sdk_fields(CheckBatchRequestStatus) == {
+        "handle",
+        "status",
+        "errors",
+        "errors_total_count",
+        "warnings",
+        "warnings_total_count",
+        "ids_of_invalid_requests",
+    }
 
 
 def test_reference_fields_of_edges_the_sdk_dropped() -> None:
     """No SDK class left for items/shipments/cancellations/refunds/returns: check the field lists in docs/graph-api.md."""
-    assert {"id", "retailer_id", "product_id", "quantity", "price_per_unit", "product_name", "selected_shipping_option",
-            "status", "customization", "tax_details"} <= ITEM.field_names
+    assert {
+        "id",
+        "retailer_id",
+        "product_id",
+        "quantity",
+        "price_per_unit",
+        "product_name",
+        "selected_shipping_option",
+        "status",
+        "customization",
+        "tax_details",
+    } <= ITEM.field_names
     assert {"id", "external_shipment_id", "items", "tracking_info"} <= SHIPMENT.field_names
     assert {"id", "items", "cancel_reason"} <= CANCELLATION.field_names
     assert {"id", "items", "refund_reason", "refund_amount"} <= REFUND.field_names
-    assert {"id", "return_status", "return_message", "merchant_return_id", "item_return_quantities",
-            "item_return_reasons", "items", "order", "return_buyer_images"} <= RETURN.field_names
-    assert set(CANCEL_REASONS) == {"CUSTOMER_REQUESTED", "OUT_OF_STOCK", "INVALID_ADDRESS", "SUSPICIOUS_ORDER",
-                                   "CANCEL_REASON_OTHER"}
-    assert {"BUYERS_REMORSE", "DAMAGED_GOODS", "NOT_AS_DESCRIBED", "QUALITY_ISSUE", "REFUND_REASON_OTHER",
-            "WRONG_ITEM", "FACEBOOK_INITIATED"} <= set(REFUND_REASONS)
+    assert {
+        "id",
+        "return_status",
+        "return_message",
+        "merchant_return_id",
+        "item_return_quantities",
+        "item_return_reasons",
+        "items",
+        "order",
+        "return_buyer_images",
+    } <= RETURN.field_names
+    assert set(CANCEL_REASONS) == {
+        "CUSTOMER_REQUESTED",
+        "OUT_OF_STOCK",
+        "INVALID_ADDRESS",
+        "SUSPICIOUS_ORDER",
+        "CANCEL_REASON_OTHER",
+    }
+    assert {
+        "BUYERS_REMORSE",
+        "DAMAGED_GOODS",
+        "NOT_AS_DESCRIBED",
+        "QUALITY_ISSUE",
+        "REFUND_REASON_OTHER",
+        "WRONG_ITEM",
+        "FACEBOOK_INITIATED",
+    } <= set(REFUND_REASONS)
 
 
 def test_enums_match_the_sdk() -> None:
@@ -285,12 +403,21 @@ def test_sdk_param_names_of_the_calls_the_sandbox_reads() -> None:
         return {line.split(":")[0].strip().strip("'\"") for line in block.splitlines() if ":" in line}
 
     assert {"state", "filters", "updated_after", "updated_before"} <= declared(
-        CommerceMerchantSettings.get_commerce_orders)
+        CommerceMerchantSettings.get_commerce_orders
+    )
     assert {"start_time", "end_time"} <= declared(CommerceMerchantSettings.get_commerce_payouts)
-    assert {"items", "tracking_info", "external_shipment_id", "merchant_order_reference", "idempotency_key",
-            "fulfillment", "shipment_origin_postal_code"} <= declared(CommerceOrder.create_shipment)
+    assert {
+        "items",
+        "tracking_info",
+        "external_shipment_id",
+        "merchant_order_reference",
+        "idempotency_key",
+        "fulfillment",
+        "shipment_origin_postal_code",
+    } <= declared(CommerceOrder.create_shipment)
     assert {"item_type", "requests", "allow_upsert"} <= declared(ProductCatalog.create_items_batch)
     assert {"handle", "load_ids_of_invalid_requests", "error_priority"} <= declared(
-        ProductCatalog.get_check_batch_request_status)
+        ProductCatalog.get_check_batch_request_status
+    )
     assert {"file", "url", "update_only"} <= declared(ProductFeed.create_upload)
     assert {"start_time", "end_time", "payout_reference_id"} <= declared(Page.get_commerce_transactions)

@@ -6,6 +6,7 @@ import json
 
 import pytest
 import sqlalchemy as sa
+
 from fb_commerce.hooks.warehouse import WarehouseHook
 from fb_commerce.warehouse import migrate, schema
 
@@ -32,9 +33,7 @@ def test_hook_manages_the_schema(monkeypatch: pytest.MonkeyPatch, warehouse_url:
 def test_auto_upgrade_off_refuses_old_schema(monkeypatch: pytest.MonkeyPatch, warehouse_url: str) -> None:
     monkeypatch.setenv(
         ENV,
-        json.dumps(
-            {"conn_type": "generic", "extra": {"sqlalchemy_url": warehouse_url, "auto_upgrade": False}}
-        ),
+        json.dumps({"conn_type": "generic", "extra": {"sqlalchemy_url": warehouse_url, "auto_upgrade": False}}),
     )
     hook = WarehouseHook()
     with pytest.raises(migrate.SchemaOutOfDate, match="fb-commerce db upgrade"):

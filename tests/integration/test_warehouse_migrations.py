@@ -7,9 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
 from fb_commerce.warehouse import migrate, schema
 from fb_commerce.warehouse.engine import create_warehouse_engine
-from sqlalchemy.engine import Engine
 
 
 @pytest.fixture

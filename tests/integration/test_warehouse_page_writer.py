@@ -19,7 +19,7 @@ from fb_commerce.orders.store import PageRows, store_page
 from fb_commerce.warehouse.page_writer import insert_rows, write_rows
 from fb_commerce.warehouse.schema import fb_order_items, fb_orders
 
-NOW = dt.datetime(2026, 11, 27, 12, 0, 0, 123456, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 27, 12, 0, 0, 123456, tzinfo=dt.UTC)
 
 
 @pytest.fixture
@@ -29,9 +29,17 @@ def engine(warehouse_engine: Engine) -> Engine:
 
 @pytest.fixture
 def orders(sandbox) -> list[dict]:
-    client = GraphClient(defaults.SANDBOX_ACCESS_TOKEN, defaults.SANDBOX_APP_SECRET, GraphSettings(base_url=sandbox.url))
-    page = next(client.iter_pages(f"{defaults.SANDBOX_CMS_ID}/commerce_orders", fields=ORDER_FIELDS,
-                                  params={"state": ",".join(ORDER_STATES)}, limit=100))
+    client = GraphClient(
+        defaults.SANDBOX_ACCESS_TOKEN, defaults.SANDBOX_APP_SECRET, GraphSettings(base_url=sandbox.url)
+    )
+    page = next(
+        client.iter_pages(
+            f"{defaults.SANDBOX_CMS_ID}/commerce_orders",
+            fields=ORDER_FIELDS,
+            params={"state": ",".join(ORDER_STATES)},
+            limit=100,
+        )
+    )
     return page["data"]
 
 
@@ -63,8 +71,11 @@ def test_kept_columns_are_written_once_and_missing_columns_never(engine, orders)
     with engine.begin() as conn:
         write_rows(conn, fb_orders, [first], keep=("merchant_order_reference",))
         conn.execute(sa.update(fb_orders).values(acknowledge_error_message="kept"))
-    later = {**order_row(orders[0], NOW + dt.timedelta(hours=1)), "state": "COMPLETED",
-             "merchant_order_reference": "FB-999999"}
+    later = {
+        **order_row(orders[0], NOW + dt.timedelta(hours=1)),
+        "state": "COMPLETED",
+        "merchant_order_reference": "FB-999999",
+    }
     with engine.begin() as conn:
         write_rows(conn, fb_orders, [later], keep=("merchant_order_reference",))
     (stored,) = read(engine, fb_orders).values()
@@ -81,13 +92,33 @@ AWKWARD_TEXT = 'O\'Brien, "Jr."\nline two\ttab \\ back\\slash, é ü 漢字 😀
 
 def _row(order_id: str, **overrides) -> dict:
     row = {
-        "order_id": order_id, "state": "CREATED", "channel": "instagram", "created_at": NOW, "updated_at": NOW,
-        "buyer_name": AWKWARD_TEXT, "buyer_email": "", "marketing_opt_in": False, "ship_by_date": dt.date(2026, 12, 1),
-        "ship_to_street2": None, "currency": "USD", "subtotal": Decimal("9999999999999.99"),
-        "shipping": Decimal("0.005"), "tax": Decimal("-0.015"), "total": Decimal("0.10"), "tax_remitted": None,
-        "promotion_details": None, "synced_at": NOW,
-        "raw": {"id": order_id, "text": AWKWARD_TEXT, "amount": "12.34", "null": None, "nested": {"list": [1, 2.5, True]},
-                "csv": 'a,"b",\n', "empty": ""},
+        "order_id": order_id,
+        "state": "CREATED",
+        "channel": "instagram",
+        "created_at": NOW,
+        "updated_at": NOW,
+        "buyer_name": AWKWARD_TEXT,
+        "buyer_email": "",
+        "marketing_opt_in": False,
+        "ship_by_date": dt.date(2026, 12, 1),
+        "ship_to_street2": None,
+        "currency": "USD",
+        "subtotal": Decimal("9999999999999.99"),
+        "shipping": Decimal("0.005"),
+        "tax": Decimal("-0.015"),
+        "total": Decimal("0.10"),
+        "tax_remitted": None,
+        "promotion_details": None,
+        "synced_at": NOW,
+        "raw": {
+            "id": order_id,
+            "text": AWKWARD_TEXT,
+            "amount": "12.34",
+            "null": None,
+            "nested": {"list": [1, 2.5, True]},
+            "csv": 'a,"b",\n',
+            "empty": "",
+        },
     }
     return {**row, **overrides}
 
@@ -98,8 +129,11 @@ def test_values_arrive_exactly_through_each_path(engine, writer):
         WRITERS[writer](conn, fb_orders, [_row("1")])
     stored = read(engine, fb_orders)[("1",)]
     assert stored["subtotal"] == Decimal("9999999999999.99"), "every digit, no float on the way"
-    assert (stored["shipping"], stored["tax"], stored["total"]) == (Decimal("0.01"), Decimal("-0.02"), Decimal("0.10")), \
-        "rounded half away from zero to the column's scale, like an INSERT"
+    assert (stored["shipping"], stored["tax"], stored["total"]) == (
+        Decimal("0.01"),
+        Decimal("-0.02"),
+        Decimal("0.10"),
+    ), "rounded half away from zero to the column's scale, like an INSERT"
     assert stored["buyer_name"] == AWKWARD_TEXT and stored["buyer_email"] == "", "the empty string is not NULL"
     assert stored["ship_to_street2"] is None and stored["tax_remitted"] is None and stored["promotion_details"] is None
     assert stored["marketing_opt_in"] is False and stored["ship_by_date"] == dt.date(2026, 12, 1)
@@ -112,18 +146,18 @@ def test_duplicate_ids_in_a_page_collapse_to_the_last(engine, writer):
     rows = [_row("1", state="CREATED"), _row("2"), _row("1", state="IN_PROGRESS")]
     with engine.begin() as conn:
         WRITERS[writer](conn, fb_orders, rows)
-    assert {key: row["state"] for key, row in read(engine, fb_orders).items()} == {("1",): "IN_PROGRESS",
-                                                                                   ("2",): "CREATED"}
+    assert {key: row["state"] for key, row in read(engine, fb_orders).items()} == {
+        ("1",): "IN_PROGRESS",
+        ("2",): "CREATED",
+    }
 
 
 @pytest.mark.parametrize("writer", sorted(WRITERS))
 def test_a_refused_value_names_its_column(engine, writer):
-    with pytest.raises(ValueError, match=r"fb_orders\.created_at: naive datetime"):
-        with engine.begin() as conn:
-            WRITERS[writer](conn, fb_orders, [_row("1", created_at=dt.datetime(2026, 1, 1))])
-    with pytest.raises(ValueError, match=r"fb_orders\.total: .*not a finite number"):
-        with engine.begin() as conn:
-            WRITERS[writer](conn, fb_orders, [_row("1", total="NaN")])
+    with pytest.raises(ValueError, match=r"fb_orders\.created_at: naive datetime"), engine.begin() as conn:
+        WRITERS[writer](conn, fb_orders, [_row("1", created_at=dt.datetime(2026, 1, 1))])
+    with pytest.raises(ValueError, match=r"fb_orders\.total: .*not a finite number"), engine.begin() as conn:
+        WRITERS[writer](conn, fb_orders, [_row("1", total="NaN")])
     assert read(engine, fb_orders) == {}
 
 
@@ -144,9 +178,8 @@ def test_insert_of_a_row_stored_meanwhile_is_refused_whole_on_postgresql(engine)
         pytest.skip("SQLite upserts it: its writers are serialised, so a key cannot appear meanwhile")
     with engine.begin() as conn:
         write_rows(conn, fb_orders, [_row("1", state="IN_PROGRESS")])
-    with pytest.raises(sa.exc.IntegrityError):
-        with engine.begin() as conn:
-            insert_rows(conn, fb_orders, [_row("2"), _row("1")])
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        insert_rows(conn, fb_orders, [_row("2"), _row("1")])
     assert {key: row["state"] for key, row in read(engine, fb_orders).items()} == {("1",): "IN_PROGRESS"}
 
 

@@ -9,6 +9,8 @@ from typing import Any
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
 from fb_commerce.warehouse import migrate
 from fb_commerce.warehouse.bulk import bulk_upsert
 from fb_commerce.warehouse.engine import create_warehouse_engine
@@ -21,7 +23,6 @@ from fb_commerce.warehouse.schema import (
     merchant_products,
 )
 from fb_commerce.warehouse.upsert import insert_ignore, replace_interval, upsert
-from sqlalchemy.engine import Engine
 
 UTC = dt.UTC
 T0 = dt.datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=UTC)
@@ -93,9 +94,7 @@ def test_updates_apply_and_unmentioned_columns_survive(engine: Engine) -> None:
 
 def test_update_columns_limit_what_changes(engine: Engine) -> None:
     upsert(engine, fb_orders, [_order("1")])
-    upsert(
-        engine, fb_orders, [_order("1", state="COMPLETED", buyer_name="Changed")], update_columns=["state"]
-    )
+    upsert(engine, fb_orders, [_order("1", state="COMPLETED", buyer_name="Changed")], update_columns=["state"])
     row = _all(engine, fb_orders)[0]
     assert (row["state"], row["buyer_name"]) == ("COMPLETED", "Ada Lovelace")
 
@@ -110,17 +109,13 @@ def test_exact_types_round_trip(engine: Engine) -> None:
     )
     row = _all(engine, fb_orders)[0]
     assert (
-        row["created_at"] == T0
-        and row["created_at"].tzinfo == UTC
-        and row["created_at"].utcoffset() == dt.timedelta(0)
+        row["created_at"] == T0 and row["created_at"].tzinfo == UTC and row["created_at"].utcoffset() == dt.timedelta(0)
     )
     assert row["updated_at"].tzinfo == UTC
     assert row["first_seen_at"].tzinfo == UTC
     assert isinstance(row["subtotal"], Decimal)
     assert row["subtotal"] == Decimal("9999999999999.99")
-    assert (
-        str(row["tax"]) == "0.10" and row["shipping"] == Decimal("0.10") and row["total"] == Decimal("26.14")
-    )
+    assert str(row["tax"]) == "0.10" and row["shipping"] == Decimal("0.10") and row["total"] == Decimal("26.14")
     assert row["ship_by_date"] == dt.date(2026, 3, 5)
     assert row["marketing_opt_in"] is True
     assert row["raw"] == _order("1")["raw"]
@@ -288,9 +283,7 @@ def test_replace_interval_is_atomic(engine: Engine) -> None:
     replace_interval(engine, table, [_issue("a", d1)], table.c.business_date == d1)
     with pytest.raises(sa.exc.IntegrityError):
         # the second row lacks the NOT NULL message: the delete is rolled back too
-        replace_interval(
-            engine, table, [_issue("x", d1), _issue("y", d1, message=None)], table.c.business_date == d1
-        )
+        replace_interval(engine, table, [_issue("x", d1), _issue("y", d1, message=None)], table.c.business_date == d1)
     assert [r["issue_key"] for r in _all(engine, table)] == ["a"]
 
 

@@ -50,7 +50,9 @@ def redis_url():
 def test_setup_check_runs_on_the_compose_services(tmp_path, metadata_db, redis_url):
     from fb_commerce.devstack import AirflowStack
 
-    stack = AirflowStack(home=tmp_path / "home", executor="CeleryExecutor", database_url=metadata_db, broker_url=redis_url)
+    stack = AirflowStack(
+        home=tmp_path / "home", executor="CeleryExecutor", database_url=metadata_db, broker_url=redis_url
+    )
     with stack:
         stack.wait_for_dag("fb_setup_check")
         stack.unpause("fb_setup_check")

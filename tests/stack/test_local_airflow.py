@@ -102,7 +102,7 @@ def test_make_airflow_serves_the_ui_triggers_every_dag_and_stops_on_ctrl_c(tmp_p
             assert response.ok, f"{method} {path}: {response.status_code} {response.text}"
             return response.json()
 
-        listed = lambda: DAG_IDS <= {dag["dag_id"] for dag in api("GET", "dags")["dags"]}  # noqa: E731
+        listed = lambda: {dag["dag_id"] for dag in api("GET", "dags")["dags"]} >= DAG_IDS  # noqa: E731
         _until("every DAG in the DAG list", listed, 240, process, log)
         stored = {c["connection_id"]: c for c in api("GET", "connections")["connections"]}
         assert stored[defaults.GRAPH_CONN_ID]["host"] == f"http://127.0.0.1:{sandbox_port}"
@@ -114,7 +114,9 @@ def test_make_airflow_serves_the_ui_triggers_every_dag_and_stops_on_ctrl_c(tmp_p
             conf, blocked = trigger_form(api("GET", f"dags/{dag_id}/details")["params"])
             assert blocked == [], f"{dag_id}: the form cannot be submitted, {blocked} required but empty"
             api("PATCH", f"dags/{dag_id}", json={"is_paused": False})
-            runs[dag_id] = api("POST", f"dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf})["dag_run_id"]
+            runs[dag_id] = api("POST", f"dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf})[
+                "dag_run_id"
+            ]
 
         def states() -> dict[str, str] | None:
             found = {dag_id: api("GET", f"dags/{dag_id}/dagRuns/{run_id}")["state"] for dag_id, run_id in runs.items()}
@@ -122,7 +124,10 @@ def test_make_airflow_serves_the_ui_triggers_every_dag_and_stops_on_ctrl_c(tmp_p
 
         finished = _until("every run finished", states, 600, process, log)
         for dag_id, run_id in runs.items():
-            tasks = {ti["task_id"]: ti["state"] for ti in api("GET", f"dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]}
+            tasks = {
+                ti["task_id"]: ti["state"]
+                for ti in api("GET", f"dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
+            }
             # green all the way: alerts on the seeded orders are notifications, not failed runs
             assert finished[dag_id] == "success", f"{dag_id} {finished[dag_id]}: {tasks}; logs in {home / 'logs'}"
 

@@ -85,10 +85,9 @@ def test_unknown_format() -> None:
 def test_the_feed_appears_only_when_complete(tmp_path: Path) -> None:
     path = tmp_path / "feed.csv"
     path.write_text("previous feed\n")
-    with pytest.raises(RuntimeError, match="source broke"):
-        with FeedFile(path, COLUMNS, "csv") as feed:
-            feed.write(batch(ROWS))
-            raise RuntimeError("source broke")
+    with pytest.raises(RuntimeError, match="source broke"), FeedFile(path, COLUMNS, "csv") as feed:
+        feed.write(batch(ROWS))
+        raise RuntimeError("source broke")
     assert path.read_text() == "previous feed\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["feed.csv"]  # no temporary file left behind
     write(path, "csv")

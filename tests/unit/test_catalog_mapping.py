@@ -61,8 +61,7 @@ def test_strip_query_refuses_two_statements() -> None:
 def test_libpq_uri_from_a_sqlalchemy_url() -> None:
     uri = libpq_uri("postgresql+psycopg2://me:p%40ss@db.example:5433/shop?options=-csearch_path%3Dx&sslmode=require")
     assert uri == (
-        "postgresql://me:p%40ss@db.example:5433/shop"
-        "?options=-csearch_path%3Dx%20-c%20timezone%3DUTC&sslmode=require"
+        "postgresql://me:p%40ss@db.example:5433/shop?options=-csearch_path%3Dx%20-c%20timezone%3DUTC&sslmode=require"
     )
     assert libpq_uri("postgresql://localhost/db") == "postgresql://localhost/db?options=-c%20timezone%3DUTC"
     # a time zone set by the URL is kept, not doubled

@@ -20,31 +20,89 @@ from fb_commerce.catalog.text import as_text
 from fb_commerce.catalog.validate import FeedValidator
 
 COLUMNS = [
-    "id", "title", "description", "availability", "condition", "price", "link", "image_link", "brand",
-    "quantity_to_sell_on_facebook", "google_product_category", "sale_price", "sale_price_effective_date", "gtin",
-    "additional_image_link", "gender",
+    "id",
+    "title",
+    "description",
+    "availability",
+    "condition",
+    "price",
+    "link",
+    "image_link",
+    "brand",
+    "quantity_to_sell_on_facebook",
+    "google_product_category",
+    "sale_price",
+    "sale_price_effective_date",
+    "gtin",
+    "additional_image_link",
+    "gender",
 ]
 VALID = {
-    "id": "SKU-1", "title": "Shirt", "description": "Soft shirt.", "availability": "in stock", "condition": "new",
-    "price": "10.00 USD", "link": "https://s.example.com/1", "image_link": "https://s.example.com/1.jpg",
-    "brand": "Acme", "quantity_to_sell_on_facebook": "3", "google_product_category": "A > B",
-    "sale_price": "9.00 USD", "sale_price_effective_date": "2026-01-01/2026-02-01", "gtin": "4006381333931",
-    "additional_image_link": "https://s.example.com/2.jpg", "gender": "male",
+    "id": "SKU-1",
+    "title": "Shirt",
+    "description": "Soft shirt.",
+    "availability": "in stock",
+    "condition": "new",
+    "price": "10.00 USD",
+    "link": "https://s.example.com/1",
+    "image_link": "https://s.example.com/1.jpg",
+    "brand": "Acme",
+    "quantity_to_sell_on_facebook": "3",
+    "google_product_category": "A > B",
+    "sale_price": "9.00 USD",
+    "sale_price_effective_date": "2026-01-01/2026-02-01",
+    "gtin": "4006381333931",
+    "additional_image_link": "https://s.example.com/2.jpg",
+    "gender": "male",
 }
 
 # Any Unicode text Python can encode as UTF-8 (no lone surrogates): control characters, quotes, line breaks,
 # delimiters, markup, and now and then a huge value.
 anything = st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=40)
-tricky = st.sampled_from(["", " ", '"', "\"\"", ",", "\t", "\n", "\r\n", "\r", "\x00", "<b>", "&amp;", "\ufeff",
-                          "\u00a0", "\uffff", "\u009b", "\u0085", "\ufffd", "x" * 12_000, "😀" * 60,
-                          "9,99 USD", "1 000,00 USD", "0.00 USD", "9.999999 USD", "10000000000000.00 USD",
-                          "HTTPS://s.example.com/1", "https://localhost/1", "19.999 KWD", "-1 USD", "1e3 USD"])
+tricky = st.sampled_from(
+    [
+        "",
+        " ",
+        '"',
+        '""',
+        ",",
+        "\t",
+        "\n",
+        "\r\n",
+        "\r",
+        "\x00",
+        "<b>",
+        "&amp;",
+        "\ufeff",
+        "\u00a0",
+        "\uffff",
+        "\u009b",
+        "\u0085",
+        "\ufffd",
+        "x" * 12_000,
+        "😀" * 60,
+        "9,99 USD",
+        "1 000,00 USD",
+        "0.00 USD",
+        "9.999999 USD",
+        "10000000000000.00 USD",
+        "HTTPS://s.example.com/1",
+        "https://localhost/1",
+        "19.999 KWD",
+        "-1 USD",
+        "1e3 USD",
+    ]
+)
 # Values near the rules' edges, mutated: prices, quantities, URLs, dates, GTINs, enums.
 digits = st.integers(0, 13).flatmap(lambda n: st.text("0123456789", min_size=n, max_size=n))
 prices = st.builds(
     lambda whole, point, fraction, blank, currency: f"{whole}{point}{fraction}{blank}{currency}",
-    st.one_of(digits, st.sampled_from(["0", "00", "1", "19", "0000000001", "9999999999", "10000000000",
-                                       "00012345678901", "000000000000"])),
+    st.one_of(
+        digits,
+        st.sampled_from(
+            ["0", "00", "1", "19", "0000000001", "9999999999", "10000000000", "00012345678901", "000000000000"]
+        ),
+    ),
     st.sampled_from([".", ".", ".", "", ",", ".."]),
     st.one_of(st.text("0123456789", max_size=4), st.sampled_from(["", "0", "00", "000", "5", "50", "05", "999"])),
     st.sampled_from([" ", " ", " ", "  ", ""]),
@@ -54,11 +112,21 @@ near = st.one_of(
     prices,
     st.from_regex(r"\A-?[0-9]{1,11}\Z"),
     st.from_regex(r"\A(https?|HTTPS|ftp)://[a-z.]{0,12}(/[a-z ]{0,5})?\Z"),
-    st.from_regex(r"\A[12][0-9]{3}-[01][0-9]-[0-3][0-9](T[0-2][0-9]:[0-5][0-9](Z|[+-][0-2][0-9]:?[0-5][0-9])?)?/"
-                  r"[12][0-9]{3}-[01][0-9]-[0-3][0-9]\Z"),
+    st.from_regex(
+        r"\A[12][0-9]{3}-[01][0-9]-[0-3][0-9](T[0-2][0-9]:[0-5][0-9](Z|[+-][0-2][0-9]:?[0-5][0-9])?)?/"
+        r"[12][0-9]{3}-[01][0-9]-[0-3][0-9]\Z"
+    ),
     st.from_regex(r"\A[0-9]{7,15}\Z"),
-    st.sampled_from(sorted(rules.AVAILABILITY | rules.AVAILABILITY_SDK_EXTRA | rules.CONDITION | rules.GENDER
-                           | rules.STATUS | {"In Stock", "NEW"})),
+    st.sampled_from(
+        sorted(
+            rules.AVAILABILITY
+            | rules.AVAILABILITY_SDK_EXTRA
+            | rules.CONDITION
+            | rules.GENDER
+            | rules.STATUS
+            | {"In Stock", "NEW"}
+        )
+    ),
 )
 
 
@@ -119,8 +187,10 @@ def test_every_row_lands_in_the_feed_or_the_rejects(batches: list[list[dict[str,
         items = ET.parse(paths["xml"]).getroot().findall("./channel/item")
         g = f"{{{GOOGLE_NAMESPACE}}}"
         # XML reads back every value exactly too (carriage returns included); empty values are left out.
-        read_back = [[(item.find(f"{g}{c}").text or "") if item.find(f"{g}{c}") is not None else "" for c in COLUMNS]
-                     for item in items]
+        read_back = [
+            [(item.find(f"{g}{c}").text or "") if item.find(f"{g}{c}") is not None else "" for c in COLUMNS]
+            for item in items
+        ]
         assert read_back == expected
         # ids of the feed are unique, and each is the first row with that id
         event(f"good rows: {min(len(expected), 3)}+, rejected: {min(len(rejected_rows), 3)}+")
@@ -147,8 +217,7 @@ edgy_rows = st.fixed_dictionaries({c: _edge(c) for c in COLUMNS})
 
 
 @settings(max_examples=400, deadline=None)
-@given(data=st.lists(st.one_of(product(), edgy_rows), min_size=1, max_size=10), sdk=st.booleans(),
-       zero=st.booleans())
+@given(data=st.lists(st.one_of(product(), edgy_rows), min_size=1, max_size=10), sdk=st.booleans(), zero=st.booleans())
 @example(data=[{**VALID, "id": "\ufffd"}, {**VALID, "id": "\ufffd"}], sdk=False, zero=False)  # found by Hypothesis
 def test_the_validator_and_the_sandbox_rules_agree(data: list[dict[str, str | None]], sdk: bool, zero: bool) -> None:
     """One rule table, two implementations (vectorised for the feed, row by row for the sandbox): same verdicts,
@@ -184,24 +253,70 @@ def test_bytes_that_are_not_utf8_are_rejected_with_their_field(raw: list[bytes])
 
 #: Values on each side of every rule's edge, each tried alone in an otherwise valid row.
 EDGES: list[tuple[str, str]] = [
-    *[("price", v) for v in ["0.50 USD", "0.00 USD", "0 USD", "0.01 USD", "9999999999.99 USD", "10000000000 USD",
-                             "0009999999999 USD", "1.999 USD", "1.999 KWD", "1.9999 KWD", "0.000 BHD", "1. USD",
-                             ".5 USD", "1,5 USD", "1 USD", "1.5 usd", "1.5 XYZ", "1.5  USD", "-1 USD"]],
+    *[
+        ("price", v)
+        for v in [
+            "0.50 USD",
+            "0.00 USD",
+            "0 USD",
+            "0.01 USD",
+            "9999999999.99 USD",
+            "10000000000 USD",
+            "0009999999999 USD",
+            "1.999 USD",
+            "1.999 KWD",
+            "1.9999 KWD",
+            "0.000 BHD",
+            "1. USD",
+            ".5 USD",
+            "1,5 USD",
+            "1 USD",
+            "1.5 usd",
+            "1.5 XYZ",
+            "1.5  USD",
+            "-1 USD",
+        ]
+    ],
     *[("sale_price", v) for v in ["9.99 USD", "10.00 USD", "10.01 USD", "9.99 EUR", "0.00 USD", "0.001 USD"]],
-    *[("link", v) for v in ["https://a.b", "http://a.b/c d", "HTTPS://a.b", "https://ab", "https://a.b:80/x?y#z",
-                            "https://é.example/p", "https://a.b/\u00a0"]],
+    *[
+        ("link", v)
+        for v in [
+            "https://a.b",
+            "http://a.b/c d",
+            "HTTPS://a.b",
+            "https://ab",
+            "https://a.b:80/x?y#z",
+            "https://é.example/p",
+            "https://a.b/\u00a0",
+        ]
+    ],
     *[("quantity_to_sell_on_facebook", v) for v in ["0", "2147483647", "2147483648", "-1", "1.0", "1" * 19]],
-    *[("sale_price_effective_date", v) for v in ["2026-02-29/2026-03-01", "2028-02-29/2028-03-01",
-                                                 "2026-01-01T10:00+01:00/2026-01-01T09:30Z", "0999-01-01/2026-01-01",
-                                                 "2026-01-01/2026-01-01", "2026-13-01/2027-01-01"]],
+    *[
+        ("sale_price_effective_date", v)
+        for v in [
+            "2026-02-29/2026-03-01",
+            "2028-02-29/2028-03-01",
+            "2026-01-01T10:00+01:00/2026-01-01T09:30Z",
+            "0999-01-01/2026-01-01",
+            "2026-01-01/2026-01-01",
+            "2026-13-01/2027-01-01",
+        ]
+    ],
     *[("gtin", v) for v in ["4006381333931", "4006381333932", "12345670", "1234567", "012345678905"]],
     *[("title", v) for v in ["x" * 200, "x" * 201, "a\u0080", "a\u00a0b", "a\ufffd", "a\ufffe", "a\r\nb", "a\x7f"]],
     *[("id", v) for v in ["a\tb", "a\u009bb", "x" * 100, "x" * 101]],
     *[("description", v) for v in ["<b>x</b>", "2 < 3", "<!-- c -->", "a<br/>b", "<3"]],
     *[("availability", v) for v in ["in stock", "preorder", "In stock"]],
     *[("google_product_category", v) for v in ["1604", "A > B", "A >", "A"]],
-    *[("additional_image_link", v) for v in ["https://a.b/1, https://a.b/2", "https://a.b/1,ftp://a.b",
-                                             ",".join(["https://a.b/i"] * 21), "\x1chttps://a.b/1"]],
+    *[
+        ("additional_image_link", v)
+        for v in [
+            "https://a.b/1, https://a.b/2",
+            "https://a.b/1,ftp://a.b",
+            ",".join(["https://a.b/i"] * 21),
+            "\x1chttps://a.b/1",
+        ]
+    ],
 ]
 
 

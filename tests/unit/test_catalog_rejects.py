@@ -39,11 +39,15 @@ def test_reject_as_row_matches_fb_feed_rejects() -> None:
 
 def test_tally_counts_rows_and_reasons() -> None:
     tally = RejectTally()
-    tally.add(10, 8, [
-        Reject(1, "a", "price", "bad", "x"),
-        Reject(1, "a", "link", "bad url", "y"),
-        Reject(5, "e", "price", "bad", "z"),
-    ])
+    tally.add(
+        10,
+        8,
+        [
+            Reject(1, "a", "price", "bad", "x"),
+            Reject(1, "a", "link", "bad url", "y"),
+            Reject(5, "e", "price", "bad", "z"),
+        ],
+    )
     tally.add(5, 5, [])
     summary = tally.summary()
     assert (summary.rows_read, summary.rows_written, summary.rows_rejected) == (15, 13, 2)

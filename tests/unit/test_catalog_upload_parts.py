@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+
 from fb_commerce.catalog import upload
 from fb_commerce.catalog.feed_readback import parse_price, read_feed_state
 from fb_commerce.catalog.rejects import Reject
@@ -56,11 +57,16 @@ def test_report_pending_states():
 
 def test_error_report_reader_maps_columns(tmp_path):
     path = tmp_path / "report.csv"
-    path.write_text('\ufeffRow_Number,ID,Severity,Summary,Description\n5,SKU-1,fatal,Missing title,"no, title"\n'
-                    'x,,warning,Odd,\n')
+    path.write_text(
+        '\ufeffRow_Number,ID,Severity,Summary,Description\n5,SKU-1,fatal,Missing title,"no, title"\nx,,warning,Odd,\n'
+    )
     first, second = upload.read_error_report(path)
     assert (first["row_number"], first["retailer_id"], first["severity"], first["description"]) == (
-        5, "SKU-1", "fatal", "no, title")
+        5,
+        "SKU-1",
+        "fatal",
+        "no, title",
+    )
     assert first["raw"]["summary"] == "Missing title"
     assert second["row_number"] is None and second["retailer_id"] is None
 
@@ -84,7 +90,11 @@ def test_state_is_read_back_from_csv_and_tsv(tmp_path):
     rows = list(read_feed_state(path, "csv", block_size=100))  # small blocks: rows span two
     assert [r["retailer_id"] for r in rows] == ["SKU-1", "SKU-2"]
     assert (rows[0]["quantity"], rows[0]["price"], rows[0]["sale_price"], rows[0]["currency"]) == (
-        3, Decimal("19.90"), Decimal("15.00"), "USD")
+        3,
+        Decimal("19.90"),
+        Decimal("15.00"),
+        "USD",
+    )
     assert (rows[1]["availability"], rows[1]["sale_price"], rows[1]["currency"]) == ("out of stock", None, "EUR")
     tsv = tmp_path / "feed.tsv"
     tsv.write_text("id\tavailability\tprice\tquantity_to_sell_on_facebook\nSKU-3\tin stock\t2.00 USD\t7\n")

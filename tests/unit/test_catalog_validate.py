@@ -14,7 +14,7 @@ from fb_commerce.catalog.validate import FeedMappingError, FeedValidator, Reason
 GOOD: dict[str, str | None] = {
     "id": "SKU-1",
     "title": "Organic cotton shirt",
-    "description": "A soft shirt, with \"pockets\".\nMachine washable.",
+    "description": 'A soft shirt, with "pockets".\nMachine washable.',
     "availability": "in stock",
     "condition": "new",
     "price": "19.99 USD",
@@ -107,8 +107,20 @@ def test_a_rejected_first_occurrence_still_makes_later_ids_duplicates() -> None:
 # --- text fields ---------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("field", ["title", "description", "availability", "condition", "price", "link",
-                                   "image_link", "brand", "quantity_to_sell_on_facebook"])
+@pytest.mark.parametrize(
+    "field",
+    [
+        "title",
+        "description",
+        "availability",
+        "condition",
+        "price",
+        "link",
+        "image_link",
+        "brand",
+        "quantity_to_sell_on_facebook",
+    ],
+)
 def test_required_field_missing(field: str) -> None:
     assert problems(**{field: ""}) == [(field, Reason.MISSING)]
 
@@ -131,8 +143,17 @@ def test_description_longer_than_9999() -> None:
     assert problems(description="d" * 9_999) == []
 
 
-@pytest.mark.parametrize("html", ["<p>Soft</p>", "Soft<br/>shirt", 'see <a href="x">here</a>', "x <!-- note --> y",
-                                  "<B>bold</B>", "<img src=x.jpg>"])
+@pytest.mark.parametrize(
+    "html",
+    [
+        "<p>Soft</p>",
+        "Soft<br/>shirt",
+        'see <a href="x">here</a>',
+        "x <!-- note --> y",
+        "<B>bold</B>",
+        "<img src=x.jpg>",
+    ],
+)
 def test_description_with_html_tags(html: str) -> None:
     assert problems(description=html) == [("description", Reason.HTML)]
 
@@ -198,8 +219,21 @@ def test_status_enum() -> None:
 # --- price ---------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("value", ["19,99 USD", "$19.99", "19.99USD", "19.99 usd", "19.99  USD", "-1.00 USD",
-                                   "19.99 US", "USD 19.99", "1.2.3 USD", "1e3 USD"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "19,99 USD",
+        "$19.99",
+        "19.99USD",
+        "19.99 usd",
+        "19.99  USD",
+        "-1.00 USD",
+        "19.99 US",
+        "USD 19.99",
+        "1.2.3 USD",
+        "1e3 USD",
+    ],
+)
 def test_price_format(value: str) -> None:
     assert problems(price=value) == [("price", Reason.PRICE_FORMAT)]
 
@@ -284,15 +318,25 @@ def test_sale_price_above_price() -> None:
 
 
 @pytest.mark.parametrize("field", ["link", "image_link"])
-@pytest.mark.parametrize("value", ["shop.example.com/p/1", "//shop.example.com/p", "ftp://shop.example.com/p",
-                                   "https://", "https://shop example.com/p", "https://shop.example.com/a b",
-                                   "/p/1"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "shop.example.com/p/1",
+        "//shop.example.com/p",
+        "ftp://shop.example.com/p",
+        "https://",
+        "https://shop example.com/p",
+        "https://shop.example.com/a b",
+        "/p/1",
+    ],
+)
 def test_not_an_absolute_http_url(field: str, value: str) -> None:
     assert problems(**{field: value}) == [(field, Reason.URL)]
 
 
-@pytest.mark.parametrize("value", ["http://shop.example.com", "https://Shop.Example.com/p?x=1#top",
-                                   "https://shop.example.com:8443/p/1"])
+@pytest.mark.parametrize(
+    "value", ["http://shop.example.com", "https://Shop.Example.com/p?x=1#top", "https://shop.example.com:8443/p/1"]
+)
 def test_absolute_urls_pass(value: str) -> None:
     assert problems(link=value) == []
 
@@ -345,8 +389,16 @@ def test_fb_category_needs_three_levels() -> None:
 # --- sale dates ----------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("value", ["2026-01-01", "2026-01-01 to 2026-02-01", "01/01/2026/02/01/2026",
-                                   "2026-01-01T25:00/2026-02-01", "2026-1-1/2026-2-1"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2026-01-01",
+        "2026-01-01 to 2026-02-01",
+        "01/01/2026/02/01/2026",
+        "2026-01-01T25:00/2026-02-01",
+        "2026-1-1/2026-2-1",
+    ],
+)
 def test_sale_dates_format(value: str) -> None:
     assert problems(sale_price_effective_date=value) == [("sale_price_effective_date", Reason.DATES_FORMAT)]
 
@@ -356,15 +408,22 @@ def test_sale_dates_that_do_not_exist(value: str) -> None:
     assert problems(sale_price_effective_date=value) == [("sale_price_effective_date", Reason.DATES_INVALID)]
 
 
-@pytest.mark.parametrize("value", ["2026-03-01/2026-02-01", "2026-01-01T10:00/2026-01-01T10:00",
-                                   "2026-01-01T10:00+02:00/2026-01-01T07:00Z"])
+@pytest.mark.parametrize(
+    "value", ["2026-03-01/2026-02-01", "2026-01-01T10:00/2026-01-01T10:00", "2026-01-01T10:00+02:00/2026-01-01T07:00Z"]
+)
 def test_sale_dates_out_of_order(value: str) -> None:
     assert problems(sale_price_effective_date=value) == [("sale_price_effective_date", Reason.DATES_ORDER)]
 
 
-@pytest.mark.parametrize("value", ["2026-01-01/2026-02-01", "2024-02-29/2024-03-01",
-                                   "2026-01-01T00:00:00+00:00/2026-02-01T23:59:59+00:00",
-                                   "2026-01-01T10:00+0200/2026-01-01T09:00Z"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2026-01-01/2026-02-01",
+        "2024-02-29/2024-03-01",
+        "2026-01-01T00:00:00+00:00/2026-02-01T23:59:59+00:00",
+        "2026-01-01T10:00+0200/2026-01-01T09:00Z",
+    ],
+)
 def test_sale_dates_accepted(value: str) -> None:
     assert problems(sale_price_effective_date=value) == []
 

@@ -89,7 +89,10 @@ def test_paging_follows_next_to_the_end_through_an_empty_page(client, requests_m
 
 
 def test_next_url_is_rebased_on_the_configured_host(client, requests_mock):
-    requests_mock.get(f"{ROOT}/1/items", json={"data": [{"id": "a"}], "paging": {"next": "https://graph.facebook.com/v25.0/1/items?after=X"}})
+    requests_mock.get(
+        f"{ROOT}/1/items",
+        json={"data": [{"id": "a"}], "paging": {"next": "https://graph.facebook.com/v25.0/1/items?after=X"}},
+    )
     requests_mock.get(f"{ROOT}/1/items?after=X", json={"data": [{"id": "b"}]})
     assert [i["id"] for i in client.paginate("1/items")] == ["a", "b"]
 
@@ -167,13 +170,27 @@ def test_connection_error_text_never_holds_secrets(client, requests_mock):
 
 
 def test_throttle_waits_at_least_the_regain_time(client, requests_mock, sleeps):
-    buc = json.dumps({"123": [{"type": "pages", "call_count": 100, "total_cputime": 10, "total_time": 10,
-                               "estimated_time_to_regain_access": 1}]})
+    buc = json.dumps(
+        {
+            "123": [
+                {
+                    "type": "pages",
+                    "call_count": 100,
+                    "total_cputime": 10,
+                    "total_time": 10,
+                    "estimated_time_to_regain_access": 1,
+                }
+            ]
+        }
+    )
     requests_mock.get(
         f"{ROOT}/me",
         [
-            {"status_code": 400, "json": graph_error(80001, message="Too many calls"),
-             "headers": {"X-Business-Use-Case-Usage": buc}},
+            {
+                "status_code": 400,
+                "json": graph_error(80001, message="Too many calls"),
+                "headers": {"X-Business-Use-Case-Usage": buc},
+            },
             {"json": {"id": "1"}},
         ],
     )

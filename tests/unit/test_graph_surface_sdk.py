@@ -43,7 +43,9 @@ def enum_values(cls, enum: str) -> set[str]:
     return {v for k, v in vars(getattr(cls, enum)).items() if not k.startswith("_") and isinstance(v, str)}
 
 
-@pytest.mark.parametrize("endpoint", [e for e in surface.ENDPOINTS if e.sdk_class], ids=lambda e: f"{e.node}/{e.edge}:{e.method}")
+@pytest.mark.parametrize(
+    "endpoint", [e for e in surface.ENDPOINTS if e.sdk_class], ids=lambda e: f"{e.node}/{e.edge}:{e.method}"
+)
 def test_sdk_carries_the_endpoint_and_its_parameters(endpoint):
     cls = sdk_class(endpoint.sdk_class)
     assert hasattr(cls, endpoint.sdk_method), f"SDK {endpoint.sdk_class} has no {endpoint.sdk_method}"

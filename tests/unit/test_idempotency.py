@@ -26,14 +26,20 @@ def test_any_difference_changes_the_key():
 
 
 def test_decimals_canonicalise():
-    assert idempotency_key("r", "1", {"amount": Decimal("10.50")}) == idempotency_key("r", "1", {"amount": Decimal("10.5")})
+    assert idempotency_key("r", "1", {"amount": Decimal("10.50")}) == idempotency_key(
+        "r", "1", {"amount": Decimal("10.5")}
+    )
 
 
-@given(op=st.text(max_size=200), target=st.text(max_size=200), payload=st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
-    max_leaves=12,
-))
+@given(
+    op=st.text(max_size=200),
+    target=st.text(max_size=200),
+    payload=st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+        lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+        max_leaves=12,
+    ),
+)
 def test_keys_are_at_most_100_alphanumeric_characters(op, target, payload):
     key = idempotency_key(op, target, payload)
     assert 64 <= len(key) <= 100

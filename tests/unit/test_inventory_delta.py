@@ -7,8 +7,7 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
-from fb_commerce.catalog.mapping import FeedMappingError, mapping_options
-from fb_commerce.catalog.rules import Reason
+
 from fb_commerce.catalog.batch_calls import BatchStatus, already_gone, is_pending, value_not_applied
 from fb_commerce.catalog.feed_readback import state_row
 from fb_commerce.catalog.inventory_delta import (
@@ -22,6 +21,8 @@ from fb_commerce.catalog.inventory_delta import (
     plan_batches,
     sendable,
 )
+from fb_commerce.catalog.mapping import FeedMappingError, mapping_options
+from fb_commerce.catalog.rules import Reason
 
 
 def change(retailer_id: str = "SKU-1", method: str = UPDATE, **values: object) -> InventoryChange:
@@ -32,8 +33,13 @@ def change(retailer_id: str = "SKU-1", method: str = UPDATE, **values: object) -
 def test_update_request_carries_absolute_values_in_feed_style():
     assert change(sale_price=Decimal(15)).request() == {
         "method": "UPDATE",
-        "data": {"id": "SKU-1", "availability": "in stock", "quantity_to_sell_on_facebook": 3,
-                 "price": "19.90 USD", "sale_price": "15.00 USD"},
+        "data": {
+            "id": "SKU-1",
+            "availability": "in stock",
+            "quantity_to_sell_on_facebook": 3,
+            "price": "19.90 USD",
+            "sale_price": "15.00 USD",
+        },
     }
     assert "sale_price" not in change().request()["data"]
     assert change(synced_sale_price=Decimal(15)).request()["data"]["sale_price"] is None  # the sale ended: null
@@ -47,8 +53,16 @@ def test_delete_request_and_state_values():
 
 def row(**values: object) -> SimpleNamespace:
     """A delta row as the source SQL gives it: text, exactly as the feed mapping writes it."""
-    base = {"retailer_id": "SKU-1", "method": UPDATE, "availability": "in stock", "quantity": "3", "price": "19.90",
-            "sale_price": None, "currency": "USD", "synced_sale_price": None}
+    base = {
+        "retailer_id": "SKU-1",
+        "method": UPDATE,
+        "availability": "in stock",
+        "quantity": "3",
+        "price": "19.90",
+        "sale_price": None,
+        "currency": "USD",
+        "synced_sale_price": None,
+    }
     return SimpleNamespace(**{**base, **values})
 
 
@@ -116,7 +130,12 @@ def test_an_overlong_id_is_a_problem_even_for_a_delete():
 def test_values_are_read_exactly_never_rounded():
     parsed = change_from_row(row(retailer_id=123, quantity=4, price=19.9, sale_price="15.5", synced_sale_price=12.5))
     assert (parsed.retailer_id, parsed.quantity, parsed.price, parsed.sale_price, parsed.synced_sale_price) == (
-        "123", 4, Decimal("19.9"), Decimal("15.5"), Decimal("12.5"))
+        "123",
+        4,
+        Decimal("19.9"),
+        Decimal("15.5"),
+        Decimal("12.5"),
+    )
     assert parsed.request()["data"]["price"] == "19.90 USD" and parsed.request()["data"]["sale_price"] == "15.50 USD"
     kuwait = change_from_row(row(price="1.235", currency="KWD"))  # three decimals: the KWD's minor unit
     assert kuwait.problem() is None and kuwait.request()["data"]["price"] == "1.235 KWD"
@@ -130,8 +149,13 @@ def test_rows_of_new_products_are_left_to_the_feed_unchecked():
 
 def test_sendable_counts_new_and_bad_products_and_sends_a_repeated_id_once():
     counts = DeltaCounts()
-    changes = [change("A"), change("B", CREATE), change("A", quantity=9), change("C", refused="currency: unknown"),
-               InventoryChange("D", DELETE)]
+    changes = [
+        change("A"),
+        change("B", CREATE),
+        change("A", quantity=9),
+        change("C", refused="currency: unknown"),
+        InventoryChange("D", DELETE),
+    ]
     sent = list(sendable(changes, counts))
     assert [(c.retailer_id, c.method) for c in sent] == [("A", UPDATE), ("D", DELETE)]
     assert (counts.updates, counts.deletes, counts.new_products, counts.invalid, counts.to_send) == (1, 1, 1, 2, 2)
@@ -174,16 +198,27 @@ def test_delta_sql_is_null_safe_on_each_dialect():
 
 
 def test_feed_and_batch_agree_on_the_state_hash():
-    from_feed = state_row({"id": "SKU-1", "availability": "in stock", "quantity_to_sell_on_facebook": "3",
-                           "price": "19.90 USD", "sale_price": ""})
+    from_feed = state_row(
+        {
+            "id": "SKU-1",
+            "availability": "in stock",
+            "quantity_to_sell_on_facebook": "3",
+            "price": "19.90 USD",
+            "sale_price": "",
+        }
+    )
     assert from_feed["row_hash"] == change().state_values()["row_hash"]
     assert from_feed["row_hash"] != change(quantity=4).state_values()["row_hash"]
 
 
 def test_batch_status_helpers():
     assert is_pending(None) and is_pending("IN_PROGRESS") and not is_pending("FINISHED") and not is_pending("ERROR")
-    status = BatchStatus("h", "FINISHED", errors=[{"id": "A", "message": "bad price"}, {"id": "A", "message": "x"},
-                                                  {"line": 3}], invalid_ids=["A"])
+    status = BatchStatus(
+        "h",
+        "FINISHED",
+        errors=[{"id": "A", "message": "bad price"}, {"id": "A", "message": "x"}, {"line": 3}],
+        invalid_ids=["A"],
+    )
     assert status.succeeded and not status.pending
     assert status.messages_by_id() == {"A": "bad price; x"}
     assert status.summary()["invalid_requests"] == 1
@@ -194,10 +229,15 @@ def test_batch_status_helpers():
     "message, not_applied",
     [
         # Meta's own examples (items_batch reference; check_batch_request_status diagnostics)
-        ("Unrecognised field: A request for item batch_api_product_123 contains unrecognised field: 'unknown_field'",
-         True),
-        ("These fields have missing information: Make items easier to discover by providing google_product_category "
-         "information.", False),
+        (
+            "Unrecognised field: A request for item batch_api_product_123 contains unrecognised field: 'unknown_field'",
+            True,
+        ),
+        (
+            "These fields have missing information: Make items easier to discover by providing google_product_category "
+            "information.",
+            False,
+        ),
         # the sandbox's
         ("sale_price '' is not like '9.99 USD' (amount, space, ISO 4217 code): the value was ignored", True),
         ("price could not be applied: the value was ignored", True),
@@ -215,13 +255,18 @@ def test_a_warning_is_a_value_not_applied_when_it_names_our_field_or_says_so(mes
 
 
 def test_warnings_by_item():
-    status = BatchStatus("h", "FINISHED", warnings=[
-        {"line": 0, "id": "A", "message": "price: the value was ignored"},
-        {"line": 0, "id": "A", "message": "Unknown field colour: the value was ignored"},
-        {"line": 1, "id": "B", "message": "These fields have missing information: google_product_category"},
-    ])
+    status = BatchStatus(
+        "h",
+        "FINISHED",
+        warnings=[
+            {"line": 0, "id": "A", "message": "price: the value was ignored"},
+            {"line": 0, "id": "A", "message": "Unknown field colour: the value was ignored"},
+            {"line": 1, "id": "B", "message": "These fields have missing information: google_product_category"},
+        ],
+    )
     assert status.not_applied_by_id() == {
-        "A": "price: the value was ignored; Unknown field colour: the value was ignored"}
+        "A": "price: the value was ignored; Unknown field colour: the value was ignored"
+    }
     assert status.advisories() == ["B: These fields have missing information: google_product_category"]
     no_id = BatchStatus("h", "FINISHED", warnings=[{"line": 4, "message": "a value was dropped"}])
     assert no_id.not_applied_by_id() == {"": "a value was dropped"}  # stands for every item of the handle

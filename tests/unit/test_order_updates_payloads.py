@@ -75,9 +75,7 @@ def test_cancellation_payload_defaults_the_reason():
         "restock_items": True,
         "items": [{"item_id": "I1", "quantity": 1}],
     }
-    full = build_payload(
-        req(CANCEL, reason_code="OUT_OF_STOCK", reason_description="gone", restock_items=False)
-    )
+    full = build_payload(req(CANCEL, reason_code="OUT_OF_STOCK", reason_description="gone", restock_items=False))
     assert full == {
         "cancel_reason": {"reason_code": "OUT_OF_STOCK", "reason_description": "gone"},
         "restock_items": False,
@@ -110,9 +108,7 @@ def test_refund_payload_with_money_in_the_orders_currency():
         "return_id": "RET1",
     }
     assert set(payload) <= set(surface.REFUND_PARAMS)
-    assert build_payload(req(REFUND, reason_code="WRONG_ITEM")) == {
-        "reason_code": "WRONG_ITEM"
-    }  # a full refund
+    assert build_payload(req(REFUND, reason_code="WRONG_ITEM")) == {"reason_code": "WRONG_ITEM"}  # a full refund
 
 
 def test_keys_are_derived_from_the_row():
@@ -120,9 +116,7 @@ def test_keys_are_derived_from_the_row():
     key = request_key(row, build_payload(row))
     assert key == request_key(req(SHIP, carrier="UPS", tracking_number="1Z1"), build_payload(row))
     assert len(key) <= 100 and key.isalnum() and key.startswith("ship")
-    assert key != request_key(
-        req(SHIP, request_id="R2", carrier="ups", tracking_number="1Z1"), build_payload(row)
-    )
+    assert key != request_key(req(SHIP, request_id="R2", carrier="ups", tracking_number="1Z1"), build_payload(row))
     changed = req(SHIP, carrier="ups", tracking_number="1Z2")
     assert key != request_key(changed, build_payload(changed))
     assert key != request_key(req(CANCEL), build_payload(row))  # same id in another table

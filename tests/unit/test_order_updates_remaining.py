@@ -143,9 +143,7 @@ def test_stored_orders_with_what_was_shipped_and_refunded(engine):
     assert (unknown_status.open, unknown_status.shipped, unknown_status.cancelled) == (2, 0, 0)
 
     assert remaining.tracking_numbers["1Z1"].same_shipment("O1", None, "EXT1")
-    assert (
-        remaining.tracking_numbers["1Z9"].label == "shipment S9 of order O9"
-    )  # another order's, asked for by number
+    assert remaining.tracking_numbers["1Z9"].label == "shipment S9 of order O9"  # another order's, asked for by number
     assert "1Z-UNKNOWN" not in remaining.tracking_numbers
 
 

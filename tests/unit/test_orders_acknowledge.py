@@ -17,7 +17,7 @@ from fb_commerce.orders.acknowledge import (
 )
 
 CMS = "100000000000004"
-T0 = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 
 
 def pending(n: int, start: int = 1) -> list[PendingOrder]:
@@ -46,9 +46,14 @@ class FakeMeta:
             if stuck:
                 self.answers[key] = refusal(*(stuck if self.name_them else ()))
             else:
-                self.answers[key] = {"orders": [{"id": i, "state": "IN_PROGRESS"} if not i.endswith("99")
-                                                else {"id": i, "error": {"error_code": 2361003, "error_message": "Invalid Order ID"}}
-                                                for i in ids]}
+                self.answers[key] = {
+                    "orders": [
+                        {"id": i, "state": "IN_PROGRESS"}
+                        if not i.endswith("99")
+                        else {"id": i, "error": {"error_code": 2361003, "error_message": "Invalid Order ID"}}
+                        for i in ids
+                    ]
+                }
         answer = self.answers[key]
         if isinstance(answer, Exception):
             raise answer
@@ -85,7 +90,10 @@ def test_per_order_results_are_kept():
     outcomes, calls = acknowledge_batch(FakeMeta(), CMS, batch)
     assert calls == 1
     assert [(o.order_id, o.acknowledged, o.error_code) for o in outcomes] == [
-        ("3000000000000001", True, None), ("3000000000000002", True, None), ("3000000000000099", False, 2361003)]
+        ("3000000000000001", True, None),
+        ("3000000000000002", True, None),
+        ("3000000000000099", False, 2361003),
+    ]
 
 
 def test_an_order_missing_from_the_answer_is_not_counted_acknowledged():
@@ -99,8 +107,10 @@ def test_named_processing_orders_are_dropped_and_the_rest_sent_with_the_next_gen
     outcomes, calls = acknowledge_batch(meta, CMS, batch)
     assert calls == 2
     rest = [batch[0], batch[2], batch[4]]
-    assert meta.calls == [(batch_key(CMS, batch, 0), [o.order_id for o in batch]),
-                          (batch_key(CMS, rest, 1), [o.order_id for o in rest])]
+    assert meta.calls == [
+        (batch_key(CMS, batch, 0), [o.order_id for o in batch]),
+        (batch_key(CMS, rest, 1), [o.order_id for o in rest]),
+    ]
     failed = {o.order_id for o in outcomes if not o.acknowledged}
     assert failed == {batch[1].order_id, batch[3].order_id}
     assert all(o.error_code == CANNOT_ACKNOWLEDGE for o in outcomes if not o.acknowledged)

@@ -20,7 +20,7 @@ from fb_commerce.warehouse.engine import create_warehouse_engine
 from fb_commerce.warehouse.schema import fb_orders, fb_returns, fb_shipments, metadata
 from fb_commerce.warehouse.sync_state import ORDERS_PULLED, advance_watermark
 
-NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
 HOUR = dt.timedelta(hours=1)
 
 
@@ -31,12 +31,28 @@ def engine(tmp_path):
     return engine
 
 
-def add(engine, order_id: str, state: str, *, updated: dt.datetime | None = None, ship_by: dt.date | None = None,
-        acknowledged: bool = False, shipped: bool = False) -> None:
+def add(
+    engine,
+    order_id: str,
+    state: str,
+    *,
+    updated: dt.datetime | None = None,
+    ship_by: dt.date | None = None,
+    acknowledged: bool = False,
+    shipped: bool = False,
+) -> None:
     with engine.begin() as conn:
-        conn.execute(sa.insert(fb_orders).values(
-            order_id=order_id, state=state, updated_at=updated, created_at=updated, ship_by_date=ship_by,
-            merchant_order_reference=f"FB-{order_id}", acknowledged_at=NOW if acknowledged else None))
+        conn.execute(
+            sa.insert(fb_orders).values(
+                order_id=order_id,
+                state=state,
+                updated_at=updated,
+                created_at=updated,
+                ship_by_date=ship_by,
+                merchant_order_reference=f"FB-{order_id}",
+                acknowledged_at=NOW if acknowledged else None,
+            )
+        )
         if shipped:
             conn.execute(sa.insert(fb_shipments).values(shipment_id=f"s{order_id}", order_id=order_id))
 
@@ -56,7 +72,7 @@ def test_created_orders_alert_only_past_the_threshold(engine):
 
 
 def test_ship_by_day_ends_at_midnight_utc():
-    assert ship_by_deadline(dt.date(2026, 11, 27)) == dt.datetime(2026, 11, 28, tzinfo=dt.timezone.utc)
+    assert ship_by_deadline(dt.date(2026, 11, 27)) == dt.datetime(2026, 11, 28, tzinfo=dt.UTC)
 
 
 def test_unshipped_orders_near_or_past_their_ship_by_date_alert(engine):
@@ -75,8 +91,9 @@ def test_unshipped_orders_near_or_past_their_ship_by_date_alert(engine):
 def test_each_alert_line_names_the_order_and_what_is_wrong(engine):
     add(engine, "o1", "IN_PROGRESS", ship_by=NOW.date() - dt.timedelta(days=1))
     (alert,) = check_orders(engine, now=NOW, stuck_after=None, ship_within=dt.timedelta(hours=24))
-    assert alert.line() == ("ship-by date at risk: order o1 (reference FB-o1): nothing shipped, "
-                            "ship-by date 2026-11-26 passed 12.0 h ago")
+    assert alert.line() == (
+        "ship-by date at risk: order o1 (reference FB-o1): nothing shipped, ship-by date 2026-11-26 passed 12.0 h ago"
+    )
 
 
 def test_rules_can_be_turned_off(engine):
@@ -89,29 +106,38 @@ def test_rules_can_be_turned_off(engine):
 def test_returns_requested_longer_than_the_threshold_alert_once_per_return(engine):
     add(engine, "o1", "COMPLETED")
     with engine.begin() as conn:
-        conn.execute(sa.insert(fb_returns), [
-            {"return_id": "r-old", "order_id": "o1", "return_status": "REQUESTED", "created_at": NOW - 49 * HOUR},
-            {"return_id": "r-old-2", "order_id": "o1", "return_status": "REQUESTED", "created_at": NOW - 50 * HOUR},
-            {"return_id": "r-new", "order_id": "o1", "return_status": "REQUESTED", "created_at": NOW - 47 * HOUR},
-            {"return_id": "r-done", "order_id": "o1", "return_status": "APPROVED", "created_at": NOW - 90 * HOUR},
-        ])
-    alerts = check_orders(engine, now=NOW, stuck_after=None, ship_within=None,
-                          return_unanswered=dt.timedelta(hours=48))
+        conn.execute(
+            sa.insert(fb_returns),
+            [
+                {"return_id": "r-old", "order_id": "o1", "return_status": "REQUESTED", "created_at": NOW - 49 * HOUR},
+                {"return_id": "r-old-2", "order_id": "o1", "return_status": "REQUESTED", "created_at": NOW - 50 * HOUR},
+                {"return_id": "r-new", "order_id": "o1", "return_status": "REQUESTED", "created_at": NOW - 47 * HOUR},
+                {"return_id": "r-done", "order_id": "o1", "return_status": "APPROVED", "created_at": NOW - 90 * HOUR},
+            ],
+        )
+    alerts = check_orders(engine, now=NOW, stuck_after=None, ship_within=None, return_unanswered=dt.timedelta(hours=48))
     assert {a.key for a in alerts} == {(RETURN_UNANSWERED, "r-old"), (RETURN_UNANSWERED, "r-old-2")}
-    assert alerts[0].line() == ("return unanswered: order o1 (reference FB-o1): return r-old requested 49.0 h ago, "
-                                "neither approved nor refused")
+    assert alerts[0].line() == (
+        "return unanswered: order o1 (reference FB-o1): return r-old requested 49.0 h ago, neither approved nor refused"
+    )
 
 
 def test_freshness_follows_the_last_successful_pull(engine):
     def stale(now: dt.datetime) -> list[str]:
-        return [a.line() for a in check_orders(engine, now=now, stuck_after=None, ship_within=None,
-                                               freshness=dt.timedelta(minutes=60))]
+        return [
+            a.line()
+            for a in check_orders(
+                engine, now=now, stuck_after=None, ship_within=None, freshness=dt.timedelta(minutes=60)
+            )
+        ]
 
     assert stale(NOW) == ["orders sync stale: no successful orders sync ever; threshold 1.0 h"]
     advance_watermark(engine, ORDERS_PULLED, NOW, now=NOW)
     assert stale(NOW + 59 * dt.timedelta(minutes=1)) == []
-    [alert] = check_orders(engine, now=NOW + 3 * HOUR, stuck_after=None, ship_within=None,
-                           freshness=dt.timedelta(minutes=60))
+    [alert] = check_orders(
+        engine, now=NOW + 3 * HOUR, stuck_after=None, ship_within=None, freshness=dt.timedelta(minutes=60)
+    )
     assert alert.key == (SYNC_STALE, "orders") and alert.order_id is None
-    assert alert.line() == ("orders sync stale: no successful orders sync since 2026-11-27T12:00:00+00:00 "
-                            "(3.0 h ago); threshold 1.0 h")
+    assert alert.line() == (
+        "orders sync stale: no successful orders sync since 2026-11-27T12:00:00+00:00 (3.0 h ago); threshold 1.0 h"
+    )

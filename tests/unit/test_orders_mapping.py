@@ -11,7 +11,7 @@ import pytest
 from fb_commerce.orders.mapping import item_rows, order_row, refund_row, shipment_row
 from fb_commerce.orders.values import UnreadableValue, timestamp
 
-NOW = dt.datetime(2026, 11, 27, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 27, tzinfo=dt.UTC)
 ORDER = {
     "id": "3000000000000001",
     "order_status": {"state": "CREATED"},
@@ -22,20 +22,33 @@ ORDER = {
     "buyer_details": {"name": "Omar", "email": "o@example.com", "email_remarketing_option": False},
     "shipping_address": {"street1": "1 Main", "city": "Seattle", "postal_code": "98101", "country": "US"},
     "estimated_payment_details": {
-        "subtotal": {"items": {"amount": "149.96", "currency": "USD"}, "shipping": {"amount": "9.99", "currency": "USD"}},
+        "subtotal": {
+            "items": {"amount": "149.96", "currency": "USD"},
+            "shipping": {"amount": "9.99", "currency": "USD"},
+        },
         "tax": {"amount": "15.37", "currency": "USD"},
         "total_amount": {"amount": "175.32", "currency": "USD"},
     },
     "promotion_details": {"data": [{"campaign_name": "Fall", "applied_amount": {"amount": "5.00", "currency": "USD"}}]},
-    "items": {"data": [{"id": "31", "retailer_id": "SKU-1", "quantity": 2, "price_per_unit": {"amount": "33.99", "currency": "USD"},
-                        "tax_details": {"estimated_tax": {"amount": "6.97", "currency": "USD"}}, "status": {"in_progress": 2, "fulfilled": 0, "cancelled": 0}}]},
+    "items": {
+        "data": [
+            {
+                "id": "31",
+                "retailer_id": "SKU-1",
+                "quantity": 2,
+                "price_per_unit": {"amount": "33.99", "currency": "USD"},
+                "tax_details": {"estimated_tax": {"amount": "6.97", "currency": "USD"}},
+                "status": {"in_progress": 2, "fulfilled": 0, "cancelled": 0},
+            }
+        ]
+    },
 }
 
 
 def test_order_row_money_is_exact_and_times_are_utc():
     row = order_row(ORDER, NOW)
     assert row["state"] == "CREATED" and row["total"] == Decimal("175.32") and row["currency"] == "USD"
-    assert row["created_at"] == dt.datetime(2026, 11, 14, 6, 55, 10, tzinfo=dt.timezone.utc)
+    assert row["created_at"] == dt.datetime(2026, 11, 14, 6, 55, 10, tzinfo=dt.UTC)
     assert row["ship_by_date"] == dt.date(2026, 11, 17)
     assert row["marketing_opt_in"] is False and row["ship_to_city"] == "Seattle"
     assert row["promotion_details"][0]["campaign_name"] == "Fall"
@@ -45,20 +58,45 @@ def test_order_row_money_is_exact_and_times_are_utc():
 def test_item_rows():
     (item,) = item_rows(ORDER, NOW)
     assert item["item_id"] == "31" and item["quantity"] == 2 and item["quantity_in_progress"] == 2
-    assert item["price_per_unit"] == Decimal("33.99") and item["tax"] == Decimal("6.97") and item["captured_tax"] is None
+    assert (
+        item["price_per_unit"] == Decimal("33.99") and item["tax"] == Decimal("6.97") and item["captured_tax"] is None
+    )
 
 
 def test_read_back_rows():
-    ship = shipment_row("1", {"id": "9", "items": {"data": [{"id": "31", "quantity": 1}]}, "tracking_info": {"carrier": "UPS", "tracking_number": "1Z"}}, NOW)
+    ship = shipment_row(
+        "1",
+        {
+            "id": "9",
+            "items": {"data": [{"id": "31", "quantity": 1}]},
+            "tracking_info": {"carrier": "UPS", "tracking_number": "1Z"},
+        },
+        NOW,
+    )
     assert ship["tracking_number"] == "1Z" and ship["items"] == [{"id": "31", "quantity": 1}]
-    refund = refund_row("1", {"id": "8", "refund_reason": {"reason_code": "DAMAGED_GOODS"},
-                              "refund_amount": {"subtotal": {"amount": "10.00", "currency": "USD"}, "total": {"amount": "10.80", "currency": "USD"}}}, NOW)
+    refund = refund_row(
+        "1",
+        {
+            "id": "8",
+            "refund_reason": {"reason_code": "DAMAGED_GOODS"},
+            "refund_amount": {
+                "subtotal": {"amount": "10.00", "currency": "USD"},
+                "total": {"amount": "10.80", "currency": "USD"},
+            },
+        },
+        NOW,
+    )
     assert refund["reason_code"] == "DAMAGED_GOODS" and refund["total"] == Decimal("10.80")
 
 
 def test_timestamps_in_every_form():
-    expected = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
-    for value in ("2026-01-02T03:04:05+0000", "2026-01-02T03:04:05Z", "2026-01-02T04:04:05+01:00", expected.timestamp()):
+    expected = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    for value in (
+        "2026-01-02T03:04:05+0000",
+        "2026-01-02T03:04:05Z",
+        "2026-01-02T04:04:05+01:00",
+        expected.timestamp(),
+    ):
         assert timestamp(value) == expected
 
 

@@ -13,14 +13,14 @@ from fb_commerce.warehouse.engine import create_warehouse_engine
 from fb_commerce.warehouse.schema import metadata
 from fb_commerce.warehouse.sync_state import advance_watermark, read_watermark, unix_seconds, updated_after
 
-NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
 
 
 def test_first_pull_looks_back_later_ones_overlap():
     window = {"now": NOW, "overlap": dt.timedelta(minutes=15), "lookback": dt.timedelta(days=30)}
     assert updated_after(None, **window) == NOW - dt.timedelta(days=30)
     assert updated_after(NOW - dt.timedelta(hours=1), **window) == NOW - dt.timedelta(hours=1, minutes=15)
-    assert unix_seconds(dt.datetime(2026, 1, 1, 0, 0, 0, 999999, tzinfo=dt.timezone.utc)) == 1767225600
+    assert unix_seconds(dt.datetime(2026, 1, 1, 0, 0, 0, 999999, tzinfo=dt.UTC)) == 1767225600
 
 
 def test_watermark_never_moves_backwards(tmp_path):

@@ -15,7 +15,6 @@ from fb_commerce.orders.reference import (
 from fb_commerce.warehouse.engine import create_warehouse_engine
 from fb_commerce.warehouse.schema import fb_orders, metadata
 
-
 GENERATORS = """
 import os
 
@@ -62,9 +61,7 @@ def shop(tmp_path_factory):
     package = root / "refgen_shop"
     package.mkdir()
     (package / "__init__.py").write_text("")
-    (package / "helpers.py").write_text(
-        "def by_channel(order, number):\n    return f\"{order['channel']}-{number}\"\n"
-    )
+    (package / "helpers.py").write_text("def by_channel(order, number):\n    return f\"{order['channel']}-{number}\"\n")
     (package / "generators.py").write_text(GENERATORS)
     info = root / "refgen_shop-1.0.dist-info"
     info.mkdir()
@@ -106,8 +103,10 @@ def orders(*ids: str, channel: str = "instagram") -> list[dict]:
 
 def insert(engine, *ids: str, reference: str | None = None) -> None:
     with engine.begin() as conn:
-        conn.execute(sa.insert(fb_orders), [{"order_id": oid, "state": "CREATED", "merchant_order_reference": reference}
-                                            for oid in ids])
+        conn.execute(
+            sa.insert(fb_orders),
+            [{"order_id": oid, "state": "CREATED", "merchant_order_reference": reference} for oid in ids],
+        )
 
 
 def references(engine) -> dict[str, str | None]:
@@ -179,10 +178,9 @@ def test_numbers_continue_across_transactions(engine, by_channel):
 
 
 def test_a_rolled_back_page_gives_its_numbers_back(engine):
-    with pytest.raises(RuntimeError):
-        with engine.begin() as conn:
-            generate_references(conn, orders("1"), default_reference)
-            raise RuntimeError("page failed")
+    with pytest.raises(RuntimeError), engine.begin() as conn:
+        generate_references(conn, orders("1"), default_reference)
+        raise RuntimeError("page failed")
     with engine.begin() as conn:
         assert generate_references(conn, orders("1"), default_reference) == {"1": "FB-000001"}
 
@@ -191,7 +189,10 @@ def test_a_reference_already_used_is_skipped(engine):
     insert(engine, "old", reference="FB-000002")  # adopted from Meta, looks like ours
     with engine.begin() as conn:
         assert generate_references(conn, orders("a", "b", "c"), default_reference) == {
-            "a": "FB-000001", "c": "FB-000003", "b": "FB-000004"}
+            "a": "FB-000001",
+            "c": "FB-000003",
+            "b": "FB-000004",
+        }
 
 
 def test_a_generator_that_cannot_avoid_a_clash_is_an_error(engine, ignores_the_number):

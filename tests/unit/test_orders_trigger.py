@@ -10,7 +10,7 @@ T = 1_790_000_000
 def order(oid: str, second: int) -> dict:
     import datetime as dt
 
-    return {"id": oid, "last_updated": dt.datetime.fromtimestamp(second, tz=dt.timezone.utc).isoformat()}
+    return {"id": oid, "last_updated": dt.datetime.fromtimestamp(second, tz=dt.UTC).isoformat()}
 
 
 def ids(orders: list[dict]) -> list[str]:

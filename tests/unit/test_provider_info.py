@@ -25,8 +25,13 @@ def test_the_hook_reads_the_ui_form_of_extras(monkeypatch):
 
     monkeypatch.setenv(
         "AIRFLOW_CONN_FB_COMMERCE_DEFAULT",
-        json.dumps({"conn_type": "fb_commerce", "password": "t", "extra": {"extra__fb_commerce__cms_id": "42",
-                                                                          "extra__fb_commerce__app_secret": "s"}}),
+        json.dumps(
+            {
+                "conn_type": "fb_commerce",
+                "password": "t",
+                "extra": {"extra__fb_commerce__cms_id": "42", "extra__fb_commerce__app_secret": "s"},
+            }
+        ),
     )
     hook = FbCommerceHook()
     assert hook.cms_id == "42"
@@ -42,7 +47,9 @@ def test_extras_never_become_http_headers(monkeypatch):
 
     monkeypatch.setenv(
         "AIRFLOW_CONN_FB_COMMERCE_DEFAULT",
-        json.dumps({"conn_type": "fb_commerce", "password": "t", "extra": {"app_secret": "very-secret", "cms_id": "1"}}),
+        json.dumps(
+            {"conn_type": "fb_commerce", "password": "t", "extra": {"app_secret": "very-secret", "cms_id": "1"}}
+        ),
     )
     session = FbCommerceHook().get_conn()
     assert all("very-secret" not in str(v) for v in session.headers.values())

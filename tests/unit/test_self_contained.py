@@ -9,7 +9,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 #: notes that live outside the repository (the team's research): the repo's own docs/ hold what it relies on
-OUTSIDE = re.compile(r"reference/(graph-api|airflow3|performance|finance-anchors)\.md|\.\./shared/|/work/shared|DESIGN\.md")
+OUTSIDE = re.compile(
+    r"reference/(graph-api|airflow3|performance|finance-anchors)\.md|\.\./shared/|/work/shared|DESIGN\.md"
+)
 CITATION = re.compile(r"docs/(?P<file>[\w-]+\.md) §(?P<section>\d+(?:\.\d+)?)")
 HEADING = re.compile(r"^#{2,4} (?P<section>\d+(?:\.\d+)?)[. ]", re.MULTILINE)
 

@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 import pytest
+
 from fb_commerce.hooks.warehouse import WarehouseHook
 
 ENV = "AIRFLOW_CONN_FB_COMMERCE_WAREHOUSE"

@@ -98,7 +98,8 @@ class BatchStatus:
     def advisories(self) -> list[str]:
         """The warnings that do not say a value was not applied (kept with the handle, logged)."""
         return [
-            f"{w.get('id') or '(no id)'}: {w.get('message')}" for w in self.warnings
+            f"{w.get('id') or '(no id)'}: {w.get('message')}"
+            for w in self.warnings
             if not value_not_applied(str(w.get("message") or ""))
         ]
 

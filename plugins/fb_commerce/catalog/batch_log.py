@@ -97,15 +97,25 @@ class BatchLog:
         with self.engine.begin() as connection:
             connection.execute(
                 sa.insert(REQUESTS).values(
-                    handle=key, catalog_id=self.catalog_id, item_type=ITEM_TYPE, run_id=run_id,
-                    request_count=len(plan.requests), status=SENDING, sent_at=_now(),
+                    handle=key,
+                    catalog_id=self.catalog_id,
+                    item_type=ITEM_TYPE,
+                    run_id=run_id,
+                    request_count=len(plan.requests),
+                    status=SENDING,
+                    sent_at=_now(),
                 )
             )
             connection.execute(
                 sa.insert(ITEMS),
                 [
-                    {"handle": key, "retailer_id": c.retailer_id, "method": c.method, "status": PENDING,
-                     **c.state_values()}
+                    {
+                        "handle": key,
+                        "retailer_id": c.retailer_id,
+                        "method": c.method,
+                        "status": PENDING,
+                        **c.state_values(),
+                    }
                     for c in plan.changes
                 ],
             )
@@ -123,13 +133,25 @@ class BatchLog:
                 return None
             connection.execute(
                 sa.insert(REQUESTS).values(
-                    handle=key, catalog_id=self.catalog_id, item_type=ITEM_TYPE, run_id=run_id, request_count=0,
-                    status=REFUSED, sent_at=now, checked_at=now, finished_at=now,
+                    handle=key,
+                    catalog_id=self.catalog_id,
+                    item_type=ITEM_TYPE,
+                    run_id=run_id,
+                    request_count=0,
+                    status=REFUSED,
+                    sent_at=now,
+                    checked_at=now,
+                    finished_at=now,
                 )
             )
             rows = [
-                {"handle": key, "retailer_id": retailer_id, "method": method, "status": FAILED,
-                 "error_message": message}
+                {
+                    "handle": key,
+                    "retailer_id": retailer_id,
+                    "method": method,
+                    "status": FAILED,
+                    "error_message": message,
+                }
                 for retailer_id, (method, message) in refused.items()
             ]
             for start in range(0, len(rows), _INSERT_CHUNK):
@@ -141,9 +163,7 @@ class BatchLog:
         with self.engine.begin() as connection:
             reserved = connection.execute(sa.select(REQUESTS).where(REQUESTS.c.handle == key)).mappings().one()
             connection.execute(
-                sa.insert(REQUESTS).values(
-                    {**dict(reserved), "handle": handle, "status": None, "sent_at": _now()}
-                )
+                sa.insert(REQUESTS).values({**dict(reserved), "handle": handle, "status": None, "sent_at": _now()})
             )
             connection.execute(sa.update(ITEMS).where(ITEMS.c.handle == key).values(handle=handle))
             connection.execute(sa.delete(REQUESTS).where(REQUESTS.c.handle == key))
@@ -166,7 +186,8 @@ class BatchLog:
         which = sa.and_(REQUESTS.c.catalog_id == self.catalog_id, REQUESTS.c.status == SENDING)
         with self.engine.begin() as connection:
             runs = connection.execute(
-                sa.select(REQUESTS.c.run_id, sa.func.sum(REQUESTS.c.request_count)).where(which)
+                sa.select(REQUESTS.c.run_id, sa.func.sum(REQUESTS.c.request_count))
+                .where(which)
                 .group_by(REQUESTS.c.run_id)
             ).all()
             dropped = self._forget(connection, which)
@@ -174,7 +195,8 @@ class BatchLog:
             log.warning(
                 "Run %s stopped while sending %s inventory changes (no handle recorded): they may have reached "
                 "Meta; they are sent again if still different (absolute values: a repeat changes nothing)",
-                run_id, requests,
+                run_id,
+                requests,
             )
         return dropped
 
@@ -184,7 +206,8 @@ class BatchLog:
         limit = _now() - older_than
         with self.engine.begin() as connection:
             stale = [
-                handle for handle, status in connection.execute(
+                handle
+                for handle, status in connection.execute(
                     sa.select(REQUESTS.c.handle, REQUESTS.c.status).where(
                         REQUESTS.c.catalog_id == self.catalog_id, REQUESTS.c.sent_at < limit
                     )
@@ -224,7 +247,8 @@ class BatchLog:
                 self._mark_invalid(connection, status)
                 self._mark_not_applied(connection, status)
                 connection.execute(
-                    sa.update(ITEMS).where(ITEMS.c.handle == status.handle, ITEMS.c.status == PENDING)
+                    sa.update(ITEMS)
+                    .where(ITEMS.c.handle == status.handle, ITEMS.c.status == PENDING)
                     .values(status=SYNCED)
                 )
             else:
@@ -232,20 +256,26 @@ class BatchLog:
             apply_batch(connection, status.handle, now)
             counts = dict(
                 connection.execute(
-                    sa.select(ITEMS.c.status, sa.func.count()).where(ITEMS.c.handle == status.handle)
+                    sa.select(ITEMS.c.status, sa.func.count())
+                    .where(ITEMS.c.handle == status.handle)
                     .group_by(ITEMS.c.status)
                 ).all()
             )
             failures = [
-                f"{retailer_id}: {message}" for retailer_id, message in connection.execute(
+                f"{retailer_id}: {message}"
+                for retailer_id, message in connection.execute(
                     sa.select(ITEMS.c.retailer_id, ITEMS.c.error_message)
                     .where(ITEMS.c.handle == status.handle, ITEMS.c.status.in_((FAILED, NOT_APPLIED)))
-                    .order_by(ITEMS.c.retailer_id).limit(5)
+                    .order_by(ITEMS.c.retailer_id)
+                    .limit(5)
                 )
             ]
         return Settled(
-            synced=counts.get(SYNCED, 0), failed=counts.get(FAILED, 0), not_applied=counts.get(NOT_APPLIED, 0),
-            failures=failures, advisories=status.advisories()[:5],
+            synced=counts.get(SYNCED, 0),
+            failed=counts.get(FAILED, 0),
+            not_applied=counts.get(NOT_APPLIED, 0),
+            failures=failures,
+            advisories=status.advisories()[:5],
         )
 
     def _record(self, connection: Connection, status: BatchStatus, now: dt.datetime) -> None:
@@ -296,23 +326,28 @@ class BatchLog:
             return
         if "" in messages:  # a warning without an id may concern any item of the handle: none counts as synced
             connection.execute(
-                sa.update(ITEMS).where(ITEMS.c.handle == status.handle, ITEMS.c.status == PENDING)
+                sa.update(ITEMS)
+                .where(ITEMS.c.handle == status.handle, ITEMS.c.status == PENDING)
                 .values(status=NOT_APPLIED, error_message=f"Meta did not apply a value (warning): {messages['']}")
             )
             return
         connection.execute(
             sa.update(ITEMS)
-            .where(ITEMS.c.handle == sa.bindparam("h"), ITEMS.c.retailer_id == sa.bindparam("r"),
-                   ITEMS.c.status == PENDING)
+            .where(
+                ITEMS.c.handle == sa.bindparam("h"), ITEMS.c.retailer_id == sa.bindparam("r"), ITEMS.c.status == PENDING
+            )
             .values(status=NOT_APPLIED, error_message=sa.bindparam("m")),
-            [{"h": status.handle, "r": retailer_id, "m": f"Meta did not apply a value (warning): {message}"}
-             for retailer_id, message in messages.items()],
+            [
+                {"h": status.handle, "r": retailer_id, "m": f"Meta did not apply a value (warning): {message}"}
+                for retailer_id, message in messages.items()
+            ],
         )
 
     @staticmethod
     def _fail_pending(connection: Connection, handle: str, message: str) -> None:
         connection.execute(
-            sa.update(ITEMS).where(ITEMS.c.handle == handle, ITEMS.c.status == PENDING)
+            sa.update(ITEMS)
+            .where(ITEMS.c.handle == handle, ITEMS.c.status == PENDING)
             .values(status=FAILED, error_message=message)
         )
 

@@ -128,7 +128,11 @@ def build_feed(
         )
         log.info(
             "Building %s feed %s from %s (%d columns, read by %s)",
-            fmt, out, _masked(source_url), len(validator.columns), source.info.method,
+            fmt,
+            out,
+            _masked(source_url),
+            len(validator.columns),
+            source.info.method,
         )
         with FeedFile(out, validator.columns, fmt) as feed:
             number = 0
@@ -143,7 +147,11 @@ def build_feed(
                 if number % PROGRESS_EVERY == 0:
                     log.info(
                         "Feed progress: %d batches, %d products read, %d written, %d rejected (%.1f s)",
-                        number, tally.rows_read, tally.rows_written, tally.rows_rejected, time.monotonic() - started,
+                        number,
+                        tally.rows_read,
+                        tally.rows_written,
+                        tally.rows_rejected,
+                        time.monotonic() - started,
                     )
                 # Drop this batch before the source reads the next: two batches alive at once double peak memory.
                 del batch, checked
@@ -155,12 +163,17 @@ def build_feed(
                 )
             # Raising here, inside the FeedFile block, discards the new file and keeps the previous feed.
             check_reject_share(summary, reject_limit)
-    result = FeedResult(out, fmt, validator.columns, summary, feed.bytes_written, time.monotonic() - started,
-                        source.info.method)
+    result = FeedResult(
+        out, fmt, validator.columns, summary, feed.bytes_written, time.monotonic() - started, source.info.method
+    )
     # A warning when products were left out, so the run's log shows it among the task's other lines.
     log.log(
         logging.WARNING if summary.rows_rejected else logging.INFO,
-        "Feed %s written in %.1f s, %d bytes: %s", out, result.seconds, result.bytes_written, summary.describe(),
+        "Feed %s written in %.1f s, %d bytes: %s",
+        out,
+        result.seconds,
+        result.bytes_written,
+        summary.describe(),
     )
     return result
 
@@ -197,8 +210,7 @@ def build_recording_rejects(
     failure: Exception | None = None
     with upload_store.RejectSpool() as spool:
         try:
-            result = build_feed(source_url, query, out_path, fmt=fmt, reject_limit=reject_limit,
-                                on_rejects=spool.add)
+            result = build_feed(source_url, query, out_path, fmt=fmt, reject_limit=reject_limit, on_rejects=spool.add)
         except (FeedError, ValueError) as exc:
             failure = exc
         stored = upload_store.store_rejects(engine, run_id, spool)

@@ -27,8 +27,23 @@ from fb_commerce.warehouse.schema import merchant_products
 from fb_commerce.warehouse.upsert import upsert
 
 _ADJECTIVES = ("Classic", "Organic", "Handmade", "Vintage", "Everyday", "Premium", "Soft", "Bold", "Eco", "Travel")
-_NOUNS = ("Tote Bag", "Candle", "Mug", "T-Shirt", "Hoodie", "Notebook", "Scarf", "Water Bottle", "Cap", "Sneakers",
-          "Blanket", "Planter", "Backpack", "Socks", "Sunglasses")
+_NOUNS = (
+    "Tote Bag",
+    "Candle",
+    "Mug",
+    "T-Shirt",
+    "Hoodie",
+    "Notebook",
+    "Scarf",
+    "Water Bottle",
+    "Cap",
+    "Sneakers",
+    "Blanket",
+    "Planter",
+    "Backpack",
+    "Socks",
+    "Sunglasses",
+)
 _BRANDS = ("Northwind", "Acme Goods", "Bluebird", "Cedar & Co", "Lumen")
 _CATEGORY = "Home & Garden > Decor"
 #: stock changes (sku number -> new stock) and price changes (sku number -> new price) of the inventory step

@@ -274,8 +274,9 @@ def change_from_row(row: Any, options: MappingOptions | None = None) -> Inventor
     allow_zero = options.allow_zero_price if options is not None else False
     problems = ([id_problem] if id_problem else []) + source_problems(values, allow_zero_price=allow_zero)
     if problems:
-        return InventoryChange(retailer_id, row.method, synced_sale_price=synced_sale_price,
-                               refused="; ".join(problems))
+        return InventoryChange(
+            retailer_id, row.method, synced_sale_price=synced_sale_price, refused="; ".join(problems)
+        )
     sale = values["sale_price"]
     return InventoryChange(
         retailer_id=retailer_id,
@@ -342,9 +343,7 @@ class DeltaCounts:
         return text
 
 
-def sendable(
-    changes: Iterable[InventoryChange], counts: DeltaCounts, examples: int = 5
-) -> Iterator[InventoryChange]:
+def sendable(changes: Iterable[InventoryChange], counts: DeltaCounts, examples: int = 5) -> Iterator[InventoryChange]:
     """The changes to send: new products and bad values are counted in ``counts`` and left out (the refused ones
     kept there with their message); an id repeated in the source is considered once (the first row, as the feed
     keeps the first, whether it is sent or refused)."""

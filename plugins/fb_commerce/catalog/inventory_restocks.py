@@ -86,8 +86,10 @@ class Restocks:
             return "restock read-back skipped: batch handles are still outstanding (next run)"
         if not self.read:
             return "no restocking cancellation since the last look"
-        text = (f"read {self.read:,} product(s) of restocked orders back from Meta, {self.corrected:,} held other "
-                f"values than last sent (corrected by this run)")
+        text = (
+            f"read {self.read:,} product(s) of restocked orders back from Meta, {self.corrected:,} held other "
+            f"values than last sent (corrected by this run)"
+        )
         if self.examples:
             text += f" (e.g. {'; '.join(self.examples)})"
         if self.found < self.read:
@@ -107,7 +109,8 @@ def affected_products(connection: Connection, since: dt.datetime) -> list[str]:
         ),
     ).subquery()
     query = (
-        sa.select(_ORDER_ITEMS.c.retailer_id).distinct()
+        sa.select(_ORDER_ITEMS.c.retailer_id)
+        .distinct()
         .join(STATE, STATE.c.retailer_id == _ORDER_ITEMS.c.retailer_id)
         .where(_ORDER_ITEMS.c.order_id.in_(sa.select(orders.c.order_id)))
         .order_by(_ORDER_ITEMS.c.retailer_id)
@@ -127,8 +130,9 @@ def read_products(
     found: dict[str, dict[str, Any]] = {}
     for ids in _chunks(retailer_ids, chunk):
         params = {"filter": json.dumps({"retailer_id": {"is_any": list(ids)}}, separators=(",", ":"))}
-        for product in client.paginate(f"{catalog_id}/products", fields=PRODUCT_READ_BACK_FIELDS, params=params,
-                                       limit=chunk):
+        for product in client.paginate(
+            f"{catalog_id}/products", fields=PRODUCT_READ_BACK_FIELDS, params=params, limit=chunk
+        ):
             if product.get("retailer_id") is not None:
                 found[str(product["retailer_id"])] = product
     return found
@@ -161,19 +165,30 @@ def correct_state(connection: Connection, found: dict[str, dict[str, Any]], now:
         if (quantity, availability) == (row["quantity"], row["availability"]):
             continue
         values = {**row, "quantity": quantity, "availability": availability}
-        updates.append({"r": row["retailer_id"], "q": quantity, "a": availability, "h": state_hash(values),
-                        "was": f"{row['retailer_id']}: {row['quantity']} -> {quantity}"})
+        updates.append(
+            {
+                "r": row["retailer_id"],
+                "q": quantity,
+                "a": availability,
+                "h": state_hash(values),
+                "was": f"{row['retailer_id']}: {row['quantity']} -> {quantity}",
+            }
+        )
     if updates:
         connection.execute(
-            sa.update(STATE).where(STATE.c.retailer_id == sa.bindparam("r"))
-            .values(quantity=sa.bindparam("q"), availability=sa.bindparam("a"), row_hash=sa.bindparam("h"),
-                    synced_at=now),
+            sa.update(STATE)
+            .where(STATE.c.retailer_id == sa.bindparam("r"))
+            .values(
+                quantity=sa.bindparam("q"), availability=sa.bindparam("a"), row_hash=sa.bindparam("h"), synced_at=now
+            ),
             [{k: v for k, v in u.items() if k != "was"} for u in updates],
         )
     return [u["was"] for u in updates]
 
 
-def read_back_restocks(engine: Engine, client: GraphClient, catalog_id: str, now: dt.datetime | None = None) -> Restocks:
+def read_back_restocks(
+    engine: Engine, client: GraphClient, catalog_id: str, now: dt.datetime | None = None
+) -> Restocks:
     """Read the products of restocked orders back from Meta and correct the sync state; move the watermark."""
     now = now or dt.datetime.now(dt.UTC)
     name = watermark_name(catalog_id)
@@ -190,7 +205,11 @@ def read_back_restocks(engine: Engine, client: GraphClient, catalog_id: str, now
         result.examples = corrected[:5]
         missing = [r for r in retailer_ids if r not in found]
         if missing:
-            log.warning("%d restocked product(s) are not in catalog %s (left to the delta and the feed): %s",
-                        len(missing), catalog_id, ", ".join(missing[:5]))
+            log.warning(
+                "%d restocked product(s) are not in catalog %s (left to the delta and the feed): %s",
+                len(missing),
+                catalog_id,
+                ", ".join(missing[:5]),
+            )
     advance_watermark(engine, name, now, now=now)
     return result

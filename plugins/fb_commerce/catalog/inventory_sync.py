@@ -129,7 +129,10 @@ class InventorySync:
         if key is not None:
             log.warning(
                 "%d products refused for bad source values, not sent (stored as failed in fb_batch_request_items, "
-                "handle %s; e.g. %s)", len(counts.refused), key, " | ".join(counts.invalid_examples[:3]),
+                "handle %s; e.g. %s)",
+                len(counts.refused),
+                key,
+                " | ".join(counts.invalid_examples[:3]),
             )
 
     def read_back_restocks(self) -> Restocks:
@@ -149,7 +152,9 @@ class InventorySync:
             self.batch_log.release(key)
             log.warning(
                 "items_batch call %d refused after %d changes were sent in %d call(s)",
-                len(sent.handles) + 1, sent.requests_sent, len(sent.handles),
+                len(sent.handles) + 1,
+                sent.requests_sent,
+                len(sent.handles),
             )
             raise
         self.batch_log.confirm(key, handle)

@@ -58,7 +58,7 @@ def mapping_options(sql: str) -> MappingOptions:
         raise FeedMappingError(
             f"the feed mapping declares unknown options: {', '.join(unknown)}; known: {', '.join(sorted(known))}"
         )
-    return MappingOptions(**{name: True for name in names})
+    return MappingOptions(**dict.fromkeys(names, True))
 
 
 def include_dir() -> Path:

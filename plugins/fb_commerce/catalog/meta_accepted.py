@@ -92,9 +92,7 @@ def replace_from_feed(
         if replace:
             # Rejected products are in the file too: mark them so the sweep below keeps their old state.
             for ids in _chunks(rejected):
-                connection.execute(
-                    sa.update(STATE).where(STATE.c.retailer_id.in_(ids)).values(last_handle=marker)
-                )
+                connection.execute(sa.update(STATE).where(STATE.c.retailer_id.in_(ids)).values(last_handle=marker))
             connection.execute(
                 sa.delete(STATE).where(sa.or_(STATE.c.last_handle.is_(None), STATE.c.last_handle != marker))
             )

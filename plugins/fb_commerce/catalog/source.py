@@ -197,9 +197,7 @@ def _lenient_text(raw: bytes) -> str:
     return raw.decode("utf-8", "replace")
 
 
-def _sqlalchemy_batches(
-    url: sa.URL, query: str, batch_size: int, info: list[SourceInfo]
-) -> Iterator[pa.RecordBatch]:
+def _sqlalchemy_batches(url: sa.URL, query: str, batch_size: int, info: list[SourceInfo]) -> Iterator[pa.RecordBatch]:
     engine = _sqlalchemy_engine(url)
     try:
         with engine.connect() as conn:

@@ -171,8 +171,9 @@ def read_errors(client: GraphClient, upload_id: str) -> list[UploadError]:
             total = int(entry.get("total_count") or len(samples))
         except (TypeError, ValueError):
             total = len(samples)
-        errors.append(UploadError(entry.get("severity"), entry.get("summary"), entry.get("description"), total,
-                                  samples, entry))
+        errors.append(
+            UploadError(entry.get("severity"), entry.get("summary"), entry.get("description"), total, samples, entry)
+        )
     return errors
 
 

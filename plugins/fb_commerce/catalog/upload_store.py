@@ -137,21 +137,23 @@ def find_upload(engine: Engine, run_id: str, feed_id: str, file_sha256: str | No
     """The latest upload this run made of this file to this feed, if any (a retried task follows it instead of
     uploading again)."""
     with engine.connect() as connection:
-        row = connection.execute(
-            sa.select(UPLOADS)
-            .where(UPLOADS.c.run_id == run_id, UPLOADS.c.feed_id == feed_id, UPLOADS.c.file_sha256 == file_sha256)
-            .order_by(UPLOADS.c.requested_at.desc())
-            .limit(1)
-        ).mappings().first()
+        row = (
+            connection.execute(
+                sa.select(UPLOADS)
+                .where(UPLOADS.c.run_id == run_id, UPLOADS.c.feed_id == feed_id, UPLOADS.c.file_sha256 == file_sha256)
+                .order_by(UPLOADS.c.requested_at.desc())
+                .limit(1)
+            )
+            .mappings()
+            .first()
+        )
     return dict(row) if row else None
 
 
 def file_sha256_of(engine: Engine, upload_id: str) -> str | None:
     """The SHA-256 of the file an upload sent, as recorded when it started."""
     with engine.connect() as connection:
-        return connection.execute(
-            sa.select(UPLOADS.c.file_sha256).where(UPLOADS.c.upload_id == upload_id)
-        ).scalar()
+        return connection.execute(sa.select(UPLOADS.c.file_sha256).where(UPLOADS.c.upload_id == upload_id)).scalar()
 
 
 def record_session(engine: Engine, session: UploadSession, status: str) -> None:
@@ -240,9 +242,13 @@ def report_refused_ids(engine: Engine, upload_id: str) -> set[str]:
     with engine.connect() as connection:
         return set(
             connection.execute(
-                sa.select(ERRORS.c.retailer_id).distinct().where(
-                    ERRORS.c.upload_id == upload_id, ERRORS.c.source == "report",
-                    sa.func.lower(ERRORS.c.severity) == FATAL, ERRORS.c.retailer_id.is_not(None),
+                sa.select(ERRORS.c.retailer_id)
+                .distinct()
+                .where(
+                    ERRORS.c.upload_id == upload_id,
+                    ERRORS.c.source == "report",
+                    sa.func.lower(ERRORS.c.severity) == FATAL,
+                    ERRORS.c.retailer_id.is_not(None),
                 )
             ).scalars()
         )

@@ -248,9 +248,7 @@ class GraphClient:
         if usage.is_empty:
             return
         self.stats.usage_peak = max(self.stats.usage_peak, usage.peak_percent)
-        self._pending_slowdown = slowdown_seconds(
-            usage, self.settings.usage_threshold, self.settings.max_slowdown
-        )
+        self._pending_slowdown = slowdown_seconds(usage, self.settings.usage_threshold, self.settings.max_slowdown)
 
     # --- retries ---------------------------------------------------------------------------------------------------
 
@@ -323,9 +321,7 @@ class GraphClient:
             query["fields"] = format_fields(fields)
         return self.request("GET", path, params=query)
 
-    def post(
-        self, path: str, data: Mapping[str, Any] | None = None, *, json: Any = None
-    ) -> dict[str, Any]:
+    def post(self, path: str, data: Mapping[str, Any] | None = None, *, json: Any = None) -> dict[str, Any]:
         """POST form parameters (nested values as JSON text) or a JSON body."""
         return self.request("POST", path, data=data, json=json)
 

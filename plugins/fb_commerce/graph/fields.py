@@ -17,7 +17,5 @@ def format_fields(spec: FieldSpec) -> str:
     if isinstance(spec, str):
         return spec
     if isinstance(spec, Mapping):
-        return ",".join(
-            f"{name}{{{format_fields(sub)}}}" if sub else name for name, sub in spec.items()
-        )
+        return ",".join(f"{name}{{{format_fields(sub)}}}" if sub else name for name, sub in spec.items())
     return ",".join(format_fields(part) for part in spec)

@@ -154,7 +154,16 @@ UPLOAD_SESSION_FIELDS = (
     "url",
     "filename",
 )
-UPLOAD_ERROR_FIELDS = ("id", "summary", "description", "severity", "error_type", "affected_surfaces", "samples", "total_count")
+UPLOAD_ERROR_FIELDS = (
+    "id",
+    "summary",
+    "description",
+    "severity",
+    "error_type",
+    "affected_surfaces",
+    "samples",
+    "total_count",
+)
 ITEMS_BATCH_PARAMS = ("item_type", "requests", "allow_upsert")
 ITEMS_BATCH_MAX_REQUESTS = 5000
 ITEMS_BATCH_MAX_BYTES = 28 * 1024 * 1024
@@ -214,20 +223,34 @@ ENDPOINTS = (
     Endpoint("CommerceMerchantSettings", "", "GET", (), "CommerceMerchantSettings", "api_get"),
     Endpoint("CommerceMerchantSettings", "setup_status", "GET", (), "CommerceMerchantSettings", "get_setup_status"),
     Endpoint(
-        "CommerceMerchantSettings", "order_management_apps", "GET", (), "CommerceMerchantSettings",
+        "CommerceMerchantSettings",
+        "order_management_apps",
+        "GET",
+        (),
+        "CommerceMerchantSettings",
         "get_order_management_apps",
     ),
     Endpoint(
-        "CommerceMerchantSettings", "commerce_orders", "GET",
-        ("state", "filters", "updated_after", "updated_before"), "CommerceMerchantSettings", "get_commerce_orders",
+        "CommerceMerchantSettings",
+        "commerce_orders",
+        "GET",
+        ("state", "filters", "updated_after", "updated_before"),
+        "CommerceMerchantSettings",
+        "get_commerce_orders",
     ),
     Endpoint(
-        "CommerceMerchantSettings", "commerce_payouts", "GET", ("start_time", "end_time"),
-        "CommerceMerchantSettings", "get_commerce_payouts",
+        "CommerceMerchantSettings",
+        "commerce_payouts",
+        "GET",
+        ("start_time", "end_time"),
+        "CommerceMerchantSettings",
+        "get_commerce_payouts",
     ),
     Endpoint("CommerceMerchantSettings", "order_management_apps", "POST"),
     Endpoint("CommerceMerchantSettings", "acknowledge_orders", "POST", ACKNOWLEDGE_ORDERS_PARAMS),
-    Endpoint("CommerceMerchantSettings", "commerce_transactions", "GET", ("start_time", "end_time", "payout_reference_id")),
+    Endpoint(
+        "CommerceMerchantSettings", "commerce_transactions", "GET", ("start_time", "end_time", "payout_reference_id")
+    ),
     Endpoint("CommerceOrder", "", "GET", (), "CommerceOrder", "api_get"),
     Endpoint("CommerceOrder", "shipments", "POST", SHIPMENT_PARAMS, "CommerceOrder", "create_shipment"),
     Endpoint("CommerceOrder", "acknowledge_order", "POST", ACKNOWLEDGE_ORDER_PARAMS),
@@ -244,7 +267,11 @@ ENDPOINTS = (
     Endpoint("ProductCatalog", "products", "GET", PRODUCTS_PARAMS, "ProductCatalog", "get_products"),
     Endpoint("ProductCatalog", "items_batch", "POST", ITEMS_BATCH_PARAMS, "ProductCatalog", "create_items_batch"),
     Endpoint(
-        "ProductCatalog", "check_batch_request_status", "GET", BATCH_STATUS_PARAMS, "ProductCatalog",
+        "ProductCatalog",
+        "check_batch_request_status",
+        "GET",
+        BATCH_STATUS_PARAMS,
+        "ProductCatalog",
         "get_check_batch_request_status",
     ),
     Endpoint("ProductFeed", "", "GET", (), "ProductFeed", "api_get"),

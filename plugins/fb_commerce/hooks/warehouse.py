@@ -223,9 +223,7 @@ class WarehouseHook(BaseHook):
         if current == head:
             schema = f"schema at the latest revision {head}"
         else:
-            schema = (
-                f"schema at revision {current or 'none'}, latest is {head}: run `{migrate.UPGRADE_COMMAND}`"
-            )
+            schema = f"schema at revision {current or 'none'}, latest is {head}: run `{migrate.UPGRADE_COMMAND}`"
         return True, f"Connected to {self.describe()}; {schema}"
 
     def _safe_describe(self) -> str:

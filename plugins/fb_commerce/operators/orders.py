@@ -27,11 +27,16 @@ class OrdersOperator(FbCommerceOperator):
 class _PullSettingsOperator(OrdersOperator):
     """An operator that reads an incremental window: overlap, first-run lookback and page size."""
 
-    template_fields: Sequence[str] = (*OrdersOperator.template_fields, "overlap_minutes", "lookback_days",
-                                      "page_size")
+    template_fields: Sequence[str] = (*OrdersOperator.template_fields, "overlap_minutes", "lookback_days", "page_size")
 
-    def __init__(self, *, overlap_minutes: float | str = 15, lookback_days: float | str = 30,
-                 page_size: int | str = 100, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        overlap_minutes: float | str = 15,
+        lookback_days: float | str = 30,
+        page_size: int | str = 100,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.overlap_minutes = overlap_minutes
         self.lookback_days = lookback_days
@@ -122,8 +127,14 @@ class PullOrdersOperator(_PullSettingsOperator):
         self.log.info(
             "Pulled %d pages: %d orders (%d new, %d updated at Meta), %d items; %d new references, %d taken from "
             "Meta; %d earlier acknowledgements found applied at Meta",
-            result.pages, result.orders, result.new, result.updated, result.items, result.references,
-            result.adopted, result.confirmed,
+            result.pages,
+            result.orders,
+            result.new,
+            result.updated,
+            result.items,
+            result.references,
+            result.adopted,
+            result.confirmed,
         )
         self.log.info("Window: updated after %s; watermark now %s", result.updated_after, result.watermark)
         return result.as_dict()
@@ -145,7 +156,10 @@ class AcknowledgeOrdersOperator(OrdersOperator):
             hook.log_summary()
         self.log.info(
             "Acknowledged %d of %d waiting orders in %d calls; %d failed",
-            result.acknowledged, result.pending, result.calls, result.failed,
+            result.acknowledged,
+            result.pending,
+            result.calls,
+            result.failed,
         )
         for code, count in sorted(result.errors.items()):
             self.log.warning("%d orders not acknowledged: error %s (recorded on each order)", count, code)
@@ -170,7 +184,9 @@ class ReadBackOrdersOperator(_PullSettingsOperator):
             self.log.info("Orders %s: %d", listing, count)
         self.log.info(
             "Read back in %d pages (+%d edge calls): %s",
-            result.pages, result.edge_calls, ", ".join(f"{n} rows {t}" for t, n in result.rows.items()),
+            result.pages,
+            result.edge_calls,
+            ", ".join(f"{n} rows {t}" for t, n in result.rows.items()),
         )
         return result.as_dict()
 
@@ -190,13 +206,26 @@ class CheckOrderAlertsOperator(OrdersOperator):
     :param alerts_conn_id: the Apprise connection alerts go to; absent: log lines only (templated).
     """
 
-    template_fields: Sequence[str] = (*OrdersOperator.template_fields, "stuck_created_minutes",
-                                      "ship_by_warning_hours", "return_unanswered_hours", "freshness_minutes",
-                                      "alerts_conn_id")
+    template_fields: Sequence[str] = (
+        *OrdersOperator.template_fields,
+        "stuck_created_minutes",
+        "ship_by_warning_hours",
+        "return_unanswered_hours",
+        "freshness_minutes",
+        "alerts_conn_id",
+    )
 
-    def __init__(self, *, stuck_created_minutes: float | str = 60, ship_by_warning_hours: float | str = 24,
-                 return_unanswered_hours: float | str = 48, freshness_minutes: float | str = 60,
-                 rules: Sequence[str] | None = None, alerts_conn_id: str = ALERTS_CONN_ID, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        stuck_created_minutes: float | str = 60,
+        ship_by_warning_hours: float | str = 24,
+        return_unanswered_hours: float | str = 48,
+        freshness_minutes: float | str = 60,
+        rules: Sequence[str] | None = None,
+        alerts_conn_id: str = ALERTS_CONN_ID,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.stuck_created_minutes = stuck_created_minutes
         self.ship_by_warning_hours = ship_by_warning_hours
@@ -230,9 +259,12 @@ class CheckOrderAlertsOperator(OrdersOperator):
         engine = self.warehouse()
         now = dt.datetime.now(dt.UTC)
         found = alerts.check_orders(
-            engine, now=now, stuck_after=thresholds.get(alerts.STUCK_CREATED),
+            engine,
+            now=now,
+            stuck_after=thresholds.get(alerts.STUCK_CREATED),
             ship_within=thresholds.get(alerts.SHIP_BY_AT_RISK),
-            return_unanswered=thresholds.get(alerts.RETURN_UNANSWERED), freshness=thresholds.get(alerts.SYNC_STALE),
+            return_unanswered=thresholds.get(alerts.RETURN_UNANSWERED),
+            freshness=thresholds.get(alerts.SYNC_STALE),
         )
         # a rule turned off is checked all the same, finding nothing: its open alerts are resolved
         result = notify_round(engine, found, rules=rules, now=now, send=self._sender())
@@ -242,11 +274,12 @@ class CheckOrderAlertsOperator(OrdersOperator):
             self.log.info("Daily digest sent: %d alerts still open", len(result.digest))
         self.log.info(
             "%d alerts open (%s), %d new, %d resolved",
-            result.open, ", ".join(f"{sum(a.rule == r for a in found)} {alerts.LABELS[r]}" for r in rules),
-            len(result.new), result.resolved,
+            result.open,
+            ", ".join(f"{sum(a.rule == r for a in found)} {alerts.LABELS[r]}" for r in rules),
+            len(result.new),
+            result.resolved,
         )
-        return {"open": result.open, "new": len(result.new), "resolved": result.resolved,
-                "digest": len(result.digest)}
+        return {"open": result.open, "new": len(result.new), "resolved": result.resolved, "digest": len(result.digest)}
 
     def _sender(self) -> Callable[[str, str], None]:
         """Sends through the alerts connection; without it, the log is the only notification."""
@@ -256,7 +289,8 @@ class CheckOrderAlertsOperator(OrdersOperator):
             return functools.partial(send_alert, conn_id=self.alerts_conn_id)
 
         def log_only(title: str, body: str) -> None:
-            self.log.warning("No notifier configured (connection %s): alerts are log lines only. %s",
-                             self.alerts_conn_id, title)
+            self.log.warning(
+                "No notifier configured (connection %s): alerts are log lines only. %s", self.alerts_conn_id, title
+            )
 
         return log_only

@@ -24,7 +24,9 @@ class SetupCheckOperator(FbCommerceOperator):
     """
 
     template_fields: Sequence[str] = (
-        *FbCommerceOperator.template_fields, "register_order_management_app", "report_path",
+        *FbCommerceOperator.template_fields,
+        "register_order_management_app",
+        "report_path",
     )
 
     def __init__(
@@ -57,7 +59,5 @@ class SetupCheckOperator(FbCommerceOperator):
         failed = failures(results)
         if failed:
             # Setup problems do not heal by retrying: fail now, naming the checks.
-            fail_task(
-                f"{len(failed)} setup check(s) failed: " + "; ".join(f"{r.name}: {r.detail}" for r in failed)
-            )
+            fail_task(f"{len(failed)} setup check(s) failed: " + "; ".join(f"{r.name}: {r.detail}" for r in failed))
         return results_as_dicts(results)

@@ -74,8 +74,13 @@ class AcknowledgeResult:
     errors: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"pending": self.pending, "calls": self.calls, "acknowledged": self.acknowledged,
-                "failed": self.failed, "errors": dict(self.errors)}
+        return {
+            "pending": self.pending,
+            "calls": self.calls,
+            "acknowledged": self.acknowledged,
+            "failed": self.failed,
+            "errors": dict(self.errors),
+        }
 
 
 def orders_to_acknowledge(bind: Engine | Connection) -> list[PendingOrder]:
@@ -122,12 +127,17 @@ def _outcomes(answer: dict[str, Any], batch: Sequence[PendingOrder]) -> list[Out
         error = entry.get("error")
         if isinstance(error, dict):
             code = error.get("error_code")
-            by_id[order_id] = Outcome(order_id, error_code=int(code) if code is not None else None,
-                                      error_message=str(error.get("error_message") or "refused"))
+            by_id[order_id] = Outcome(
+                order_id,
+                error_code=int(code) if code is not None else None,
+                error_message=str(error.get("error_message") or "refused"),
+            )
         else:
             by_id[order_id] = Outcome(order_id, state=str(entry.get("state") or IN_PROGRESS))
-    return [by_id.get(o.order_id) or Outcome(o.order_id, error_message="no result for this order in Meta's answer")
-            for o in batch]
+    return [
+        by_id.get(o.order_id) or Outcome(o.order_id, error_message="no result for this order in Meta's answer")
+        for o in batch
+    ]
 
 
 def _named(exc: GraphCommerceError, batch: Sequence[PendingOrder]) -> list[PendingOrder]:
@@ -154,8 +164,9 @@ def acknowledge_batch(send: Send, cms_id: str, batch: Sequence[PendingOrder]) ->
                 raise
             named = _named(exc, orders) if len(orders) > 1 else list(orders)
             if named:
-                outcomes.extend(Outcome(o.order_id, error_code=CANNOT_ACKNOWLEDGE, error_message=exc.message)
-                                for o in named)
+                outcomes.extend(
+                    Outcome(o.order_id, error_code=CANNOT_ACKNOWLEDGE, error_message=exc.message) for o in named
+                )
                 rest = [o for o in orders if o not in named]
                 if rest:
                     work.append((rest, generation + 1))
@@ -170,24 +181,35 @@ def acknowledge_batch(send: Send, cms_id: str, batch: Sequence[PendingOrder]) ->
 def record_outcomes(engine: Engine, outcomes: Sequence[Outcome], at: dt.datetime) -> None:
     """Store each order's outcome: acknowledged_at and the new state, or the error; one transaction."""
     done = [{"b_id": o.order_id, "b_state": o.state} for o in outcomes if o.acknowledged]
-    failed = [{"b_id": o.order_id, "b_code": o.error_code, "b_message": (o.error_message or "")[:2000]}
-              for o in outcomes if not o.acknowledged]
+    failed = [
+        {"b_id": o.order_id, "b_code": o.error_code, "b_message": (o.error_message or "")[:2000]}
+        for o in outcomes
+        if not o.acknowledged
+    ]
     attempts = fb_orders.c.acknowledge_attempts + 1
     with engine.begin() as connection:
         if done:
             connection.execute(
                 sa.update(fb_orders)
                 .where(fb_orders.c.order_id == sa.bindparam("b_id"), fb_orders.c.acknowledged_at.is_(None))
-                .values(acknowledged_at=at, state=sa.bindparam("b_state"), acknowledge_attempts=attempts,
-                        acknowledge_error_code=None, acknowledge_error_message=None),
+                .values(
+                    acknowledged_at=at,
+                    state=sa.bindparam("b_state"),
+                    acknowledge_attempts=attempts,
+                    acknowledge_error_code=None,
+                    acknowledge_error_message=None,
+                ),
                 done,
             )
         if failed:
             connection.execute(
                 sa.update(fb_orders)
                 .where(fb_orders.c.order_id == sa.bindparam("b_id"))
-                .values(acknowledge_attempts=attempts, acknowledge_error_code=sa.bindparam("b_code"),
-                        acknowledge_error_message=sa.bindparam("b_message")),
+                .values(
+                    acknowledge_attempts=attempts,
+                    acknowledge_error_code=sa.bindparam("b_code"),
+                    acknowledge_error_message=sa.bindparam("b_message"),
+                ),
                 failed,
             )
 
@@ -204,7 +226,7 @@ def acknowledge_orders(
 
     for batch in batches(pending, batch_size):
         outcomes, calls = acknowledge_batch(send, cms_id, batch)
-        record_outcomes(engine, outcomes, dt.datetime.now(dt.timezone.utc))
+        record_outcomes(engine, outcomes, dt.datetime.now(dt.UTC))
         result.calls += calls
         for outcome in outcomes:
             if outcome.acknowledged:

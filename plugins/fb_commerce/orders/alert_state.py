@@ -48,8 +48,7 @@ class AlertRound:
 
 
 def _alert(row: Row) -> OrderAlert:
-    return OrderAlert(row.condition, row.order_id, row.merchant_order_reference, row.detail or "",
-                      subject=row.subject)
+    return OrderAlert(row.condition, row.order_id, row.merchant_order_reference, row.detail or "", subject=row.subject)
 
 
 def record(engine: Engine, found: Sequence[OrderAlert], *, rules: Iterable[str], now: dt.datetime) -> AlertRound:
@@ -67,8 +66,14 @@ def record(engine: Engine, found: Sequence[OrderAlert], *, rules: Iterable[str],
         is_open = {key for key, row in rows.items() if row.resolved_at is None}
         seen, fresh = [], []
         for alert in found:
-            values = {"condition": alert.rule, "subject": alert.key[1], "order_id": alert.order_id,
-                      "merchant_order_reference": alert.reference, "detail": alert.detail, "last_seen_at": now}
+            values = {
+                "condition": alert.rule,
+                "subject": alert.key[1],
+                "order_id": alert.order_id,
+                "merchant_order_reference": alert.reference,
+                "detail": alert.detail,
+                "last_seen_at": now,
+            }
             if alert.key in is_open:
                 seen.append(values)
             else:  # new, or back after it was resolved: a new occurrence, notified again
@@ -76,12 +81,21 @@ def record(engine: Engine, found: Sequence[OrderAlert], *, rules: Iterable[str],
         if seen:  # an UPDATE: an upsert's insert half would need the columns these rows keep
             connection.execute(
                 sa.update(fb_alerts)
-                .where(fb_alerts.c.condition == sa.bindparam("key_condition"),
-                       fb_alerts.c.subject == sa.bindparam("key_subject"))
-                .values({name: sa.bindparam(f"new_{name}") for name in seen[0] if name not in ("condition", "subject")}),
-                [{"key_condition": v["condition"], "key_subject": v["subject"],
-                  **{f"new_{k}": value for k, value in v.items() if k not in ("condition", "subject")}}
-                 for v in seen],
+                .where(
+                    fb_alerts.c.condition == sa.bindparam("key_condition"),
+                    fb_alerts.c.subject == sa.bindparam("key_subject"),
+                )
+                .values(
+                    {name: sa.bindparam(f"new_{name}") for name in seen[0] if name not in ("condition", "subject")}
+                ),
+                [
+                    {
+                        "key_condition": v["condition"],
+                        "key_subject": v["subject"],
+                        **{f"new_{k}": value for k, value in v.items() if k not in ("condition", "subject")},
+                    }
+                    for v in seen
+                ],
             )
         if fresh:
             upsert(connection, fb_alerts, fresh)
@@ -89,8 +103,10 @@ def record(engine: Engine, found: Sequence[OrderAlert], *, rules: Iterable[str],
         for condition in sorted({condition for condition, _ in gone}):
             connection.execute(
                 sa.update(fb_alerts)
-                .where(fb_alerts.c.condition == condition,
-                       fb_alerts.c.subject.in_([subject for c, subject in gone if c == condition]))
+                .where(
+                    fb_alerts.c.condition == condition,
+                    fb_alerts.c.subject.in_([subject for c, subject in gone if c == condition]),
+                )
                 .values(resolved_at=now)
             )
     return AlertRound(open=len(keys), resolved=len(gone))
@@ -111,8 +127,11 @@ def claim_new(engine: Engine, *, now: dt.datetime) -> list[OrderAlert]:
         for row in connection.execute(_open(fb_alerts.c.notified_at.is_(None))).all():
             taken = connection.execute(
                 sa.update(fb_alerts)
-                .where(fb_alerts.c.condition == row.condition, fb_alerts.c.subject == row.subject,
-                       fb_alerts.c.notified_at.is_(None))
+                .where(
+                    fb_alerts.c.condition == row.condition,
+                    fb_alerts.c.subject == row.subject,
+                    fb_alerts.c.notified_at.is_(None),
+                )
                 .values(notified_at=now)
             )
             if taken.rowcount == 1:
@@ -133,24 +152,35 @@ def release(engine: Engine, alerts: Iterable[OrderAlert]) -> None:
 
 
 def _day_start(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc)
+    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
 
 
 def claim_digest(engine: Engine, *, now: dt.datetime) -> list[OrderAlert]:
     """Today's digest (UTC): the open alerts notified before today, once a day; empty when none or sent."""
-    day = now.astimezone(dt.timezone.utc).date()
+    day = now.astimezone(dt.UTC).date()
     with engine.connect() as connection:
-        if connection.execute(sa.select(fb_alerts.c.subject).where(
-                fb_alerts.c.condition == DIGEST, fb_alerts.c.subject == day.isoformat())).first():
+        if connection.execute(
+            sa.select(fb_alerts.c.subject).where(
+                fb_alerts.c.condition == DIGEST, fb_alerts.c.subject == day.isoformat()
+            )
+        ).first():
             return []
         rows = connection.execute(_open(fb_alerts.c.notified_at < _day_start(day))).all()
     if not rows:
         return []
     try:
         with engine.begin() as connection:
-            connection.execute(sa.insert(fb_alerts).values(
-                condition=DIGEST, subject=day.isoformat(), detail=f"{len(rows)} alerts still open",
-                first_seen_at=now, last_seen_at=now, notified_at=now, resolved_at=now))
+            connection.execute(
+                sa.insert(fb_alerts).values(
+                    condition=DIGEST,
+                    subject=day.isoformat(),
+                    detail=f"{len(rows)} alerts still open",
+                    first_seen_at=now,
+                    last_seen_at=now,
+                    notified_at=now,
+                    resolved_at=now,
+                )
+            )
     except sa.exc.IntegrityError:  # another task claimed today's digest first
         return []
     return [_alert(row) for row in rows]
@@ -158,7 +188,7 @@ def claim_digest(engine: Engine, *, now: dt.datetime) -> list[OrderAlert]:
 
 def release_digest(engine: Engine, *, now: dt.datetime) -> None:
     """Undo :func:`claim_digest` (the notification failed): the next round sends today's digest."""
-    day = now.astimezone(dt.timezone.utc).date().isoformat()
+    day = now.astimezone(dt.UTC).date().isoformat()
     with engine.begin() as connection:
         connection.execute(sa.delete(fb_alerts).where(fb_alerts.c.condition == DIGEST, fb_alerts.c.subject == day))
 
@@ -178,8 +208,9 @@ def new_alerts_message(alerts: Sequence[OrderAlert]) -> tuple[str, str]:
 
 def digest_message(day: dt.date, alerts: Sequence[OrderAlert]) -> tuple[str, str]:
     """Title and body of the daily digest."""
-    title = f"fb-commerce daily digest {day.isoformat()}: {len(alerts)} alert{'s' if len(alerts) != 1 else ''} " \
-            "still open"
+    title = (
+        f"fb-commerce daily digest {day.isoformat()}: {len(alerts)} alert{'s' if len(alerts) != 1 else ''} still open"
+    )
     return title, _lines(alerts)
 
 
@@ -198,7 +229,7 @@ def notify_round(
             raise
     result.digest = claim_digest(engine, now=now)
     if result.digest:
-        result.digest_day = now.astimezone(dt.timezone.utc).date()
+        result.digest_day = now.astimezone(dt.UTC).date()
         try:
             send(*digest_message(result.digest_day, result.digest))
         except Exception:

@@ -82,8 +82,13 @@ def stuck_created(engine: Engine, *, now: dt.datetime, threshold: dt.timedelta) 
     """CREATED orders not acknowledged for longer than ``threshold`` since they became CREATED."""
     since = sa.func.coalesce(fb_orders.c.updated_at, fb_orders.c.created_at, fb_orders.c.first_seen_at)
     query = (
-        sa.select(fb_orders.c.order_id, fb_orders.c.merchant_order_reference, fb_orders.c.acknowledge_error_message,
-                  fb_orders.c.updated_at, fb_orders.c.created_at)
+        sa.select(
+            fb_orders.c.order_id,
+            fb_orders.c.merchant_order_reference,
+            fb_orders.c.acknowledge_error_message,
+            fb_orders.c.updated_at,
+            fb_orders.c.created_at,
+        )
         .where(fb_orders.c.state == CREATED, fb_orders.c.acknowledged_at.is_(None), since < now - threshold)
         .order_by(fb_orders.c.order_id)
     )
@@ -93,14 +98,20 @@ def stuck_created(engine: Engine, *, now: dt.datetime, threshold: dt.timedelta) 
     for row in rows:
         became = row.updated_at or row.created_at
         why = f"; last acknowledgement error: {row.acknowledge_error_message}" if row.acknowledge_error_message else ""
-        alerts.append(OrderAlert(STUCK_CREATED, row.order_id, row.merchant_order_reference,
-                                 f"CREATED for {_age(now - became) if became else 'unknown time'}, not acknowledged{why}"))
+        alerts.append(
+            OrderAlert(
+                STUCK_CREATED,
+                row.order_id,
+                row.merchant_order_reference,
+                f"CREATED for {_age(now - became) if became else 'unknown time'}, not acknowledged{why}",
+            )
+        )
     return alerts
 
 
 def ship_by_deadline(ship_by: dt.date) -> dt.datetime:
     """``ship_by_date`` is a day: the order is on time until that day ends (UTC)."""
-    return dt.datetime.combine(ship_by + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc)
+    return dt.datetime.combine(ship_by + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
 
 
 def ship_by_at_risk(engine: Engine, *, now: dt.datetime, within: dt.timedelta) -> list[OrderAlert]:
@@ -124,8 +135,14 @@ def ship_by_at_risk(engine: Engine, *, now: dt.datetime, within: dt.timedelta) -
         if left > within:
             continue
         when = f"ends in {_age(left)}" if left > dt.timedelta(0) else f"passed {_age(-left)} ago"
-        alerts.append(OrderAlert(SHIP_BY_AT_RISK, row.order_id, row.merchant_order_reference,
-                                 f"nothing shipped, ship-by date {row.ship_by_date.isoformat()} {when}"))
+        alerts.append(
+            OrderAlert(
+                SHIP_BY_AT_RISK,
+                row.order_id,
+                row.merchant_order_reference,
+                f"nothing shipped, ship-by date {row.ship_by_date.isoformat()} {when}",
+            )
+        )
     return alerts
 
 
@@ -133,8 +150,13 @@ def returns_unanswered(engine: Engine, *, now: dt.datetime, threshold: dt.timede
     """Returns still REQUESTED longer than ``threshold`` after the buyer asked (Meta's ``created_at``)."""
     since = sa.func.coalesce(fb_returns.c.created_at, fb_returns.c.first_seen_at)
     query = (
-        sa.select(fb_returns.c.return_id, fb_returns.c.order_id, fb_returns.c.created_at,
-                  fb_returns.c.first_seen_at, fb_orders.c.merchant_order_reference)
+        sa.select(
+            fb_returns.c.return_id,
+            fb_returns.c.order_id,
+            fb_returns.c.created_at,
+            fb_returns.c.first_seen_at,
+            fb_orders.c.merchant_order_reference,
+        )
         .select_from(fb_returns.outerjoin(fb_orders, fb_orders.c.order_id == fb_returns.c.order_id))
         .where(fb_returns.c.return_status == REQUESTED, since < now - threshold)
         .order_by(fb_returns.c.order_id, fb_returns.c.return_id)
@@ -142,9 +164,14 @@ def returns_unanswered(engine: Engine, *, now: dt.datetime, threshold: dt.timede
     with engine.connect() as connection:
         rows = connection.execute(query).all()
     return [
-        OrderAlert(RETURN_UNANSWERED, row.order_id, row.merchant_order_reference,
-                   f"return {row.return_id} requested {_age(now - (row.created_at or row.first_seen_at))} ago, "
-                   "neither approved nor refused", subject=row.return_id)
+        OrderAlert(
+            RETURN_UNANSWERED,
+            row.order_id,
+            row.merchant_order_reference,
+            f"return {row.return_id} requested {_age(now - (row.created_at or row.first_seen_at))} ago, "
+            "neither approved nor refused",
+            subject=row.return_id,
+        )
         for row in rows
     ]
 
@@ -155,8 +182,15 @@ def sync_stale(engine: Engine, *, now: dt.datetime, threshold: dt.timedelta) -> 
     if last is not None and now - last <= threshold:
         return []
     when = f"since {last.isoformat(timespec='seconds')} ({_age(now - last)} ago)" if last else "ever"
-    return [OrderAlert(SYNC_STALE, None, None,
-                       f"no successful orders sync {when}; threshold {_age(threshold)}", subject=SYNC_SUBJECT)]
+    return [
+        OrderAlert(
+            SYNC_STALE,
+            None,
+            None,
+            f"no successful orders sync {when}; threshold {_age(threshold)}",
+            subject=SYNC_SUBJECT,
+        )
+    ]
 
 
 def check_orders(

@@ -77,8 +77,9 @@ def list_orders(
     params: dict[str, Any] = {"state": ",".join(states), "updated_after": unix_seconds(since)}
     if filters:
         params["filters"] = filters
-    return client.iter_pages(orders_path(cms_id), fields=fields, params=params,
-                             limit=max(1, min(page_size, MAX_PAGE_SIZE)))
+    return client.iter_pages(
+        orders_path(cms_id), fields=fields, params=params, limit=max(1, min(page_size, MAX_PAGE_SIZE))
+    )
 
 
 def prefetched(source: Iterator[T], depth: int = 2) -> Iterator[T]:
@@ -157,14 +158,16 @@ def pull_orders(
     :param generator: makes the merchant_order_reference of new orders.
     :param now: the current time (tests pass a fixed one).
     """
-    now = now or dt.datetime.now(dt.timezone.utc)
-    result = PullResult(updated_after=window_start(engine, ORDERS_WATERMARK, now=now, overlap=overlap,
-                                                   lookback=lookback))
-    pages = list_orders(client, cms_id, fields=ORDER_FIELDS, states=ORDER_STATES, since=result.updated_after,
-                        page_size=page_size)
+    now = now or dt.datetime.now(dt.UTC)
+    result = PullResult(
+        updated_after=window_start(engine, ORDERS_WATERMARK, now=now, overlap=overlap, lookback=lookback)
+    )
+    pages = list_orders(
+        client, cms_id, fields=ORDER_FIELDS, states=ORDER_STATES, since=result.updated_after, page_size=page_size
+    )
 
     def read(page: dict[str, Any]) -> PageRows:
-        return PageRows.of(page.get("data") or [], synced_at=dt.datetime.now(dt.timezone.utc))
+        return PageRows.of(page.get("data") or [], synced_at=dt.datetime.now(dt.UTC))
 
     # One connection for every page (each committed in its own transaction), not a pool checkout and ping each.
     with fewer_gc_passes(), engine.connect() as connection:
@@ -173,8 +176,7 @@ def pull_orders(
             stored = store_page(connection, rows, generator=generator)
             result.pages += 1
             result.add(stored)
-            log.debug("Page %d: %d orders (%d new), %d items", result.pages, stored.orders, stored.new,
-                      stored.items)
+            log.debug("Page %d: %d orders (%d new), %d items", result.pages, stored.orders, stored.new, stored.items)
     # Every page is committed: only now may the watermark move.
     result.watermark = advance_watermark(engine, ORDERS_WATERMARK, result.newest, now=now)
     advance_watermark(engine, ORDERS_PULLED, now, now=now)  # the pull succeeded: the freshness alert follows it

@@ -32,6 +32,7 @@ from fb_commerce.orders.mapping import READ_BACK_EDGES
 from fb_commerce.orders.pull import DEFAULT_LOOKBACK, DEFAULT_OVERLAP, MAX_PAGE_SIZE, list_orders
 from fb_commerce.orders.states import ACKNOWLEDGED_STATES, HAS_CANCELLATIONS, HAS_REFUNDS
 from fb_commerce.orders.values import edge, timestamp
+from fb_commerce.warehouse.page_writer import write_rows
 from fb_commerce.warehouse.sync_state import (
     READ_BACK_SWEEP,
     READ_BACK_WATERMARK,
@@ -39,7 +40,6 @@ from fb_commerce.warehouse.sync_state import (
     read_watermark,
     window_start,
 )
-from fb_commerce.warehouse.page_writer import write_rows
 from fb_commerce.warehouse.upsert import resolve_table
 
 #: how far back and how often the filtered listings sweep regardless of the watermark (see the module docstring)
@@ -82,14 +82,20 @@ class ReadBackResult:
     swept_after: dt.datetime | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"pages": self.pages, "orders": dict(self.orders), "rows": dict(self.rows),
-                "edge_calls": self.edge_calls,
-                "swept_after": self.swept_after.isoformat() if self.swept_after else None,
-                "updated_after": self.updated_after.isoformat() if self.updated_after else None,
-                "watermark": self.watermark.isoformat() if self.watermark else None}
+        return {
+            "pages": self.pages,
+            "orders": dict(self.orders),
+            "rows": dict(self.rows),
+            "edge_calls": self.edge_calls,
+            "swept_after": self.swept_after.isoformat() if self.swept_after else None,
+            "updated_after": self.updated_after.isoformat() if self.updated_after else None,
+            "watermark": self.watermark.isoformat() if self.watermark else None,
+        }
 
 
-def _edge_objects(client: GraphClient, order: Mapping[str, Any], name: str, fields: FieldSpec | None) -> tuple[list[dict[str, Any]], int]:
+def _edge_objects(
+    client: GraphClient, order: Mapping[str, Any], name: str, fields: FieldSpec | None
+) -> tuple[list[dict[str, Any]], int]:
     """The objects of one edge of ``order``: inline, or in full from the edge when the inline page is not all."""
     inline = order.get(name)
     if isinstance(inline, dict) and (inline.get("paging") or {}).get("next"):
@@ -125,7 +131,7 @@ def read_back(
     :param sweep_window: how far back the filtered listings read when a sweep is due.
     :param sweep_every: how often a sweep is due; None never sweeps.
     """
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     edge_fields = dict(edge_fields or READ_BACK_EDGE_FIELDS)
     result = ReadBackResult(rows={table: 0 for _, table in READ_BACK_EDGES.values()})
     result.updated_after = window_start(engine, READ_BACK_WATERMARK, now=now, overlap=overlap, lookback=lookback)
@@ -138,10 +144,17 @@ def read_back(
         fields.update({name: edge_fields.get(name) for name in listing.edges})
         since = result.swept_after if result.swept_after and listing.filters else result.updated_after
         seen = 0
-        for page in list_orders(client, cms_id, fields=fields, states=listing.states, since=since,
-                                page_size=page_size, filters=listing.filters):
+        for page in list_orders(
+            client,
+            cms_id,
+            fields=fields,
+            states=listing.states,
+            since=since,
+            page_size=page_size,
+            filters=listing.filters,
+        ):
             result.pages += 1
-            synced_at = dt.datetime.now(dt.timezone.utc)
+            synced_at = dt.datetime.now(dt.UTC)
             rows: dict[str, list[dict[str, Any]]] = {}
             for order in page.get("data") or []:
                 seen += 1
@@ -161,4 +174,3 @@ def read_back(
     if result.swept_after is not None:
         advance_watermark(engine, READ_BACK_SWEEP, now, now=now)
     return result
-

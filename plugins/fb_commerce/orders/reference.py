@@ -114,9 +114,7 @@ def load_generator(path: str | None) -> ReferenceGenerator:
     try:
         inspect.signature(generator).bind({}, 1)
     except TypeError as exc:
-        raise ReferenceGeneratorError(
-            f"reference generator {path!r} must take (order_row, number): {exc}"
-        ) from None
+        raise ReferenceGeneratorError(f"reference generator {path!r} must take (order_row, number): {exc}") from None
     return generator
 
 

@@ -72,8 +72,10 @@ def _known(connection: Connection, order_ids: Sequence[str]) -> dict[str, _Known
         fb_orders.c.merchant_order_reference,
         fb_orders.c.acknowledged_at,
     ).where(fb_orders.c.order_id.in_(order_ids))
-    return {row.order_id: _Known(row.state, row.updated_at, row.merchant_order_reference, row.acknowledged_at)
-            for row in connection.execute(query)}
+    return {
+        row.order_id: _Known(row.state, row.updated_at, row.merchant_order_reference, row.acknowledged_at)
+        for row in connection.execute(query)
+    }
 
 
 def _mark_acknowledged(connection: Connection, order_ids: Sequence[str], at: dt.datetime) -> None:
@@ -130,14 +132,22 @@ def store_page(bind: Engine | Connection, page: PageRows, *, generator: Referenc
         raise ValueError("store_page commits the page itself: pass a connection outside a transaction")
     with transaction(bind) as connection:
         known = _known(connection, list(rows))
-        needing = [row for oid, row in rows.items() if row["state"] != FB_PROCESSING
-                   and (oid not in known or known[oid].reference is None)]
+        needing = [
+            row
+            for oid, row in rows.items()
+            if row["state"] != FB_PROCESSING and (oid not in known or known[oid].reference is None)
+        ]
         adopted = {row["order_id"]: row["merchant_order_id"] for row in needing if row["merchant_order_id"]}
-        ours = sorted((row for row in needing if row["order_id"] not in adopted),
-                      key=lambda row: (row["created_at"] or synced_at, row["order_id"]))
+        ours = sorted(
+            (row for row in needing if row["order_id"] not in adopted),
+            key=lambda row: (row["created_at"] or synced_at, row["order_id"]),
+        )
         references = {**adopted, **generate_references(connection, ours, generator)}
-        acknowledged = [oid for oid, row in rows.items() if row["state"] in ACKNOWLEDGED_STATES
-                        and (oid not in known or known[oid].acknowledged_at is None)]
+        acknowledged = [
+            oid
+            for oid, row in rows.items()
+            if row["state"] in ACKNOWLEDGED_STATES and (oid not in known or known[oid].acknowledged_at is None)
+        ]
 
         # New orders carry our columns in their insert; stored ones get them by update, only where unset.
         new = set(rows) - set(known)
@@ -159,7 +169,10 @@ def store_page(bind: Engine | Connection, page: PageRows, *, generator: Referenc
         if mine is not None and mine.reference and theirs and theirs != mine.reference:
             log.warning(
                 "Order %s: Meta shows merchant_order_id %s, the warehouse has reference %s (kept: references never "
-                "change once set)", oid, theirs, mine.reference,
+                "change once set)",
+                oid,
+                theirs,
+                mine.reference,
             )
     result.orders = len(rows)
     result.new = len(set(rows) - set(known))

@@ -54,14 +54,14 @@ def timestamp(value: Any) -> dt.datetime | None:
     if value in (None, ""):
         return None
     if isinstance(value, int | float):
-        return dt.datetime.fromtimestamp(value, tz=dt.timezone.utc)
+        return dt.datetime.fromtimestamp(value, tz=dt.UTC)
     text = str(value).replace("Z", "+00:00")
     if len(text) > 5 and text[-5] in "+-" and text[-3] != ":":  # +0000 -> +00:00
         text = f"{text[:-2]}:{text[-2:]}"
     parsed = dt.datetime.fromisoformat(text)
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
-    return parsed.astimezone(dt.timezone.utc)
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.astimezone(dt.UTC)
 
 
 def date(value: Any) -> dt.date | None:

@@ -20,10 +20,12 @@ class SandboxAdmin:
         self.timeout = timeout
         self._http = requests.Session()
 
-    def _call(self, method: str, path: str, payload: dict[str, Any] | None = None,
-              params: dict[str, Any] | None = None) -> Any:
-        response = self._http.request(method, f"{self.base_url}/_sandbox/{path}", json=payload, params=params,
-                                      timeout=self.timeout)
+    def _call(
+        self, method: str, path: str, payload: dict[str, Any] | None = None, params: dict[str, Any] | None = None
+    ) -> Any:
+        response = self._http.request(
+            method, f"{self.base_url}/_sandbox/{path}", json=payload, params=params, timeout=self.timeout
+        )
         if response.status_code >= 400:
             raise SandboxAdminError(f"{method} /_sandbox/{path}: {response.status_code} {response.text[:500]}")
         return response.json()
@@ -32,18 +34,42 @@ class SandboxAdmin:
         """Back to the starting seed: faults off, clock back, stats zeroed, default config."""
         return self._call("POST", "reset")
 
-    def seed(self, seed: int | None = None, orders: int | None = None, products: int | None = None,
-             days: int | None = None, anchor: float | None = None) -> dict[str, Any]:
-        payload = {k: v for k, v in {"seed": seed, "orders": orders, "products": products, "days": days,
-                                     "anchor": anchor}.items() if v is not None}
+    def seed(
+        self,
+        seed: int | None = None,
+        orders: int | None = None,
+        products: int | None = None,
+        days: int | None = None,
+        anchor: float | None = None,
+    ) -> dict[str, Any]:
+        payload = {
+            k: v
+            for k, v in {"seed": seed, "orders": orders, "products": products, "days": days, "anchor": anchor}.items()
+            if v is not None
+        }
         return self._call("POST", "seed", payload)
 
-    def faults(self, error_rate: float = 0, throttle_rate: float = 0, timeout_rate: float = 0, latency_ms: int = 0,
-               **extra: Any) -> dict[str, Any]:
+    def faults(
+        self,
+        error_rate: float = 0,
+        throttle_rate: float = 0,
+        timeout_rate: float = 0,
+        latency_ms: int = 0,
+        **extra: Any,
+    ) -> dict[str, Any]:
         """Set the faults (every call replaces all of them); extra keys: conflict_rate, throttle_regain_minutes,
         timeout_ms, throttle_code, paths."""
-        return self._call("POST", "faults", {"error_rate": error_rate, "throttle_rate": throttle_rate,
-                                             "timeout_rate": timeout_rate, "latency_ms": latency_ms, **extra})
+        return self._call(
+            "POST",
+            "faults",
+            {
+                "error_rate": error_rate,
+                "throttle_rate": throttle_rate,
+                "timeout_rate": timeout_rate,
+                "latency_ms": latency_ms,
+                **extra,
+            },
+        )
 
     def config(self, **changes: Any) -> dict[str, Any]:
         """Change behaviour knobs (delays, limits, fees, credentials); no arguments reads them."""
@@ -67,8 +93,14 @@ class SandboxAdmin:
             payload["processing_minutes"] = processing_minutes
         return self._call("POST", "orders", payload)["ids"]
 
-    def cancel_order(self, order_id: str, items: list[dict[str, Any]] | None = None, restock: bool = False,
-                     reason: str = "CANCEL_REASON_OTHER", description: str | None = None) -> dict[str, Any]:
+    def cancel_order(
+        self,
+        order_id: str,
+        items: list[dict[str, Any]] | None = None,
+        restock: bool = False,
+        reason: str = "CANCEL_REASON_OTHER",
+        description: str | None = None,
+    ) -> dict[str, Any]:
         """Meta cancels ``order_id`` itself (as buyer support would); ``restock`` raises the catalog's
         quantities. Returns the cancellation id, the order's state and ``restocked`` {retailer_id: units}."""
         payload: dict[str, Any] = {"items": items, "restock": restock, "reason": reason}
@@ -76,9 +108,14 @@ class SandboxAdmin:
             payload["description"] = description
         return self._call("POST", f"orders/{order_id}/cancel", payload)
 
-    def refund_order(self, order_id: str, items: list[dict[str, Any]] | None = None,
-                     reason: str = "FACEBOOK_INITIATED", reason_text: str | None = None,
-                     shipping: str | None = None) -> dict[str, Any]:
+    def refund_order(
+        self,
+        order_id: str,
+        items: list[dict[str, Any]] | None = None,
+        reason: str = "FACEBOOK_INITIATED",
+        reason_text: str | None = None,
+        shipping: str | None = None,
+    ) -> dict[str, Any]:
         """Meta refunds ``order_id`` itself; ``items`` as in Graph's refunds (None: everything shipped)."""
         payload: dict[str, Any] = {"items": items, "reason": reason, "reason_text": reason_text}
         if shipping is not None:
@@ -115,8 +152,14 @@ class SandboxGraph:
     returned as ``requests.Response`` so callers can look at statuses and headers.
     """
 
-    def __init__(self, base_url: str, access_token: str | None = None, app_secret: str | None = None,
-                 version: str | None = None, timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        access_token: str | None = None,
+        app_secret: str | None = None,
+        version: str | None = None,
+        timeout: float = 60.0,
+    ) -> None:
         from fb_commerce import defaults
 
         from .http.auth import appsecret_proof
@@ -135,16 +178,22 @@ class SandboxGraph:
     def get(self, path: str, **params: Any) -> requests.Response:
         return self.http.get(self.url(path), params={**self.credentials, **params}, timeout=self.timeout)
 
-    def post(self, path: str, data: dict[str, Any] | None = None, json: dict[str, Any] | None = None,
-             files: dict[str, Any] | None = None) -> requests.Response:
+    def post(
+        self,
+        path: str,
+        data: dict[str, Any] | None = None,
+        json: dict[str, Any] | None = None,
+        files: dict[str, Any] | None = None,
+    ) -> requests.Response:
         """POST form fields (structured values as JSON strings, like Graph expects), a JSON body, or files."""
         import json as _json
 
         form = None
         if data is not None:
             form = {k: (_json.dumps(v) if isinstance(v, dict | list) else v) for k, v in data.items()}
-        return self.http.post(self.url(path), params=self.credentials, data=form, json=json, files=files,
-                              timeout=self.timeout)
+        return self.http.post(
+            self.url(path), params=self.credentials, data=form, json=json, files=files, timeout=self.timeout
+        )
 
     def delete(self, path: str) -> requests.Response:
         return self.http.delete(self.url(path), params=self.credentials, timeout=self.timeout)

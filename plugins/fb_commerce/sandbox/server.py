@@ -38,9 +38,15 @@ def listening_socket(host: str, port: int) -> socket.socket:
 class SandboxServer:
     """A sandbox on ``host:port`` (0 = a free port) served from a background thread; a context manager."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, seed: int = defaults.SANDBOX_SEED,
-                 orders: int = defaults.SANDBOX_ORDERS, products: int = defaults.SANDBOX_PRODUCTS,
-                 days: int = defaults.SANDBOX_DAYS) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        seed: int = defaults.SANDBOX_SEED,
+        orders: int = defaults.SANDBOX_ORDERS,
+        products: int = defaults.SANDBOX_PRODUCTS,
+        days: int = defaults.SANDBOX_DAYS,
+    ) -> None:
         self.host = host
         self.sandbox = Sandbox(seed=seed, orders=orders, products=products, days=days)
         self.app = create_app(self.sandbox)
@@ -54,11 +60,13 @@ class SandboxServer:
     def start(self) -> SandboxServer:
         if self._thread is not None:
             return self
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off",
-                                timeout_keep_alive=30)
+        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=30)
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._server.serve(sockets=[self._sock])),
-                                        name=f"fb-sandbox-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=lambda: asyncio.run(self._server.serve(sockets=[self._sock])),
+            name=f"fb-sandbox-{self.port}",
+            daemon=True,
+        )
         self._thread.start()
         deadline = time.monotonic() + _START_TIMEOUT
         while not self._server.started:
@@ -80,8 +88,9 @@ class SandboxServer:
     def __enter__(self) -> SandboxServer:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
 
@@ -94,30 +103,38 @@ def connection_json(base_url: str) -> str:
 
 def banner(base_url: str) -> str:
     proof = appsecret_proof(defaults.SANDBOX_ACCESS_TOKEN, defaults.SANDBOX_APP_SECRET)
-    return "\n".join([
-        "fb-commerce Graph API sandbox (not Meta: a local stand-in for tests and demos)",
-        f"  base URL        {base_url}   (Graph paths: {base_url}/{defaults.API_VERSION}/...)",
-        f"  access token    {defaults.SANDBOX_ACCESS_TOKEN}",
-        f"  app secret      {defaults.SANDBOX_APP_SECRET}   (appsecret_proof {proof})",
-        f"  app id          {defaults.SANDBOX_APP_ID}",
-        f"  page id         {defaults.SANDBOX_PAGE_ID}",
-        f"  CMS id          {defaults.SANDBOX_CMS_ID}",
-        f"  catalog id      {defaults.SANDBOX_CATALOG_ID}",
-        f"  feed id         {defaults.SANDBOX_FEED_ID}",
-        f"  API version     {defaults.API_VERSION}",
-        f"  admin API       {base_url}/_sandbox/  (reset, seed, faults, config, clock, state, stats, orders)",
-        "",
-        f"export AIRFLOW_CONN_FB_COMMERCE_DEFAULT='{connection_json(base_url)}'",
-    ])
+    return "\n".join(
+        [
+            "fb-commerce Graph API sandbox (not Meta: a local stand-in for tests and demos)",
+            f"  base URL        {base_url}   (Graph paths: {base_url}/{defaults.API_VERSION}/...)",
+            f"  access token    {defaults.SANDBOX_ACCESS_TOKEN}",
+            f"  app secret      {defaults.SANDBOX_APP_SECRET}   (appsecret_proof {proof})",
+            f"  app id          {defaults.SANDBOX_APP_ID}",
+            f"  page id         {defaults.SANDBOX_PAGE_ID}",
+            f"  CMS id          {defaults.SANDBOX_CMS_ID}",
+            f"  catalog id      {defaults.SANDBOX_CATALOG_ID}",
+            f"  feed id         {defaults.SANDBOX_FEED_ID}",
+            f"  API version     {defaults.API_VERSION}",
+            f"  admin API       {base_url}/_sandbox/  (reset, seed, faults, config, clock, state, stats, orders)",
+            "",
+            f"export AIRFLOW_CONN_FB_COMMERCE_DEFAULT='{connection_json(base_url)}'",
+        ]
+    )
 
 
-def serve(host: str = defaults.SANDBOX_HOST, port: int = defaults.SANDBOX_PORT, seed: int = defaults.SANDBOX_SEED,
-          orders: int = defaults.SANDBOX_ORDERS, products: int = defaults.SANDBOX_PRODUCTS,
-          days: int = defaults.SANDBOX_DAYS) -> None:
+def serve(
+    host: str = defaults.SANDBOX_HOST,
+    port: int = defaults.SANDBOX_PORT,
+    seed: int = defaults.SANDBOX_SEED,
+    orders: int = defaults.SANDBOX_ORDERS,
+    products: int = defaults.SANDBOX_PRODUCTS,
+    days: int = defaults.SANDBOX_DAYS,
+) -> None:
     """Seed, print the defaults, and serve until interrupted (``fb-commerce sandbox``)."""
     app = create_app(Sandbox(seed=seed, orders=orders, products=products, days=days))
     sock = listening_socket(host, port)
     print(banner(f"http://{host}:{sock.getsockname()[1]}"), flush=True)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="info", access_log=False, lifespan="off",
-                                           timeout_keep_alive=30))
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="info", access_log=False, lifespan="off", timeout_keep_alive=30)
+    )
     server.run(sockets=[sock])

@@ -210,7 +210,9 @@ def check_warehouse(facts: SetupFacts) -> CheckResult:
     try:
         ok, detail = facts.warehouse_status()
     except Exception as exc:  # any failure to reach it is the finding
-        return CheckResult("warehouse", FAIL, f"{type(exc).__name__}: {exc}", "check the fb_commerce_warehouse connection")
+        return CheckResult(
+            "warehouse", FAIL, f"{type(exc).__name__}: {exc}", "check the fb_commerce_warehouse connection"
+        )
     if ok:
         return CheckResult("warehouse", OK, detail)
     return CheckResult("warehouse", FAIL, detail, "run `fb-commerce db upgrade`")
@@ -221,8 +223,10 @@ def run_checks(facts: SetupFacts) -> list[CheckResult]:
     results = [check_connection(facts)]
     graph_checks = (check_token, check_commerce_account, check_order_management_app, check_catalog)
     if results[0].status == FAIL:
-        results += [CheckResult(c.__name__.removeprefix("check_").replace("_", " "), SKIP, "connection unusable")
-                    for c in graph_checks]
+        results += [
+            CheckResult(c.__name__.removeprefix("check_").replace("_", " "), SKIP, "connection unusable")
+            for c in graph_checks
+        ]
     else:
         results += [check(facts) for check in graph_checks]
     results += [check_pool(facts), check_warehouse(facts)]

@@ -187,7 +187,5 @@ class BatchStatusTrigger(_GraphPollTrigger):
         from fb_commerce.catalog.batch_calls import read_status
 
         # Handles seen finished are not asked again (this trigger's own memory; a restart asks them all once).
-        self._waiting = [
-            h for h in self._waiting if read_status(client, self.catalog_id, h, load_ids=False).pending
-        ]
+        self._waiting = [h for h in self._waiting if read_status(client, self.catalog_id, h, load_ids=False).pending]
         return None if self._waiting else self.identity()

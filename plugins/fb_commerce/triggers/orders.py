@@ -144,8 +144,7 @@ class NewOrdersTrigger(BaseEventTrigger):
                 failures += 1
                 if failures >= self.max_consecutive_failures:
                     raise
-                self.log.warning("Poll for new orders failed (%d/%d): %s", failures, self.max_consecutive_failures,
-                                 exc)
+                self.log.warning("Poll for new orders failed (%d/%d): %s", failures, self.max_consecutive_failures, exc)
             else:
                 failures = 0
                 # Taken before yielding: the generator may never be resumed.

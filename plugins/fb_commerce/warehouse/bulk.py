@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import io
 import itertools
 import uuid
-from decimal import Decimal
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -62,8 +61,7 @@ def _mapping_chunks(rows: Iterable[Mapping[str, Any]], chunk_size: int) -> Itera
         for row in batch:
             if set(row) != expected:
                 raise ValueError(
-                    f"bulk rows must all carry the same columns: expected {sorted(expected)}, "
-                    f"got {sorted(row)}"
+                    f"bulk rows must all carry the same columns: expected {sorted(expected)}, got {sorted(row)}"
                 )
         yield columns, [tuple(row[c] for c in columns) for row in batch]
 
@@ -122,9 +120,7 @@ _FIELDS: dict[type, Callable[[Any], str]] = {
 }
 
 
-def bind_processors(
-    table: sa.Table, columns: Sequence[str], dialect: sa.Dialect
-) -> list[Callable[[Any], Any] | None]:
+def bind_processors(table: sa.Table, columns: Sequence[str], dialect: sa.Dialect) -> list[Callable[[Any], Any] | None]:
     """The column types' own bind processing (UTC normalisation, money rounding, JSON serialisation).
 
     Applied before COPY, so the values are exactly what an INSERT would have sent.
@@ -308,6 +304,4 @@ def bulk_upsert(
             return _postgres_bulk_upsert(connection, table, chunks, keys, build)
         if connection.dialect.name == "sqlite":
             return _sqlite_bulk_upsert(connection, table, chunks, build)
-        raise NotImplementedError(
-            f"bulk_upsert supports SQLite and PostgreSQL, not {connection.dialect.name}"
-        )
+        raise NotImplementedError(f"bulk_upsert supports SQLite and PostgreSQL, not {connection.dialect.name}")

@@ -49,9 +49,7 @@ class SchemaOutOfDate(RuntimeError):
         self.where = where
         place = f"The fb-commerce warehouse ({where})" if where else "The fb-commerce warehouse"
         if current is None:
-            state = (
-                f"{place} has no fb-commerce schema yet (revision: none); this code needs revision {head}."
-            )
+            state = f"{place} has no fb-commerce schema yet (revision: none); this code needs revision {head}."
         elif current in known_revisions():
             state = f"{place} is at schema revision {current}; this code needs revision {head}."
         else:
@@ -96,9 +94,7 @@ def _current(connection: Connection) -> str | None:
         return None
     versions = connection.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
     if len(versions) > 1:
-        raise RuntimeError(
-            f"{VERSION_TABLE} holds several revisions {versions}: the migration history branched"
-        )
+        raise RuntimeError(f"{VERSION_TABLE} holds several revisions {versions}: the migration history branched")
     return versions[0] if versions else None
 
 

@@ -111,17 +111,21 @@ def _upsert_for(connection: Connection, table: sa.Table, columns: tuple[str, ...
             order = tuple(_PLACEHOLDER.findall(named))
             template = _PLACEHOLDER.sub("%s", named)
         else:
-            raise NotImplementedError(f"the page writer supports sqlite and postgresql+psycopg2, not {dialect.name}"
-                                      f"+{dialect.driver}")
-        processors = ((i, table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
-                      for i, name in enumerate(order))
-        _STATEMENTS[cache_key] = _Upsert(dialect.name, sql, order,
-                                         tuple((i, process) for i, process in processors if process), template)
+            raise NotImplementedError(
+                f"the page writer supports sqlite and postgresql+psycopg2, not {dialect.name}+{dialect.driver}"
+            )
+        processors = (
+            (i, table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) for i, name in enumerate(order)
+        )
+        _STATEMENTS[cache_key] = _Upsert(
+            dialect.name, sql, order, tuple((i, process) for i, process in processors if process), template
+        )
     return _STATEMENTS[cache_key]
 
 
-def _write(connection: Connection, table: sa.Table, rows: Sequence[dict[str, Any]], keep: Sequence[str],
-           new: bool) -> None:
+def _write(
+    connection: Connection, table: sa.Table, rows: Sequence[dict[str, Any]], keep: Sequence[str], new: bool
+) -> None:
     keys = key_columns_of(table, None)
     key_of = operator.itemgetter(*keys)
     unique: dict[Any, dict[str, Any]] = {}
@@ -134,8 +138,9 @@ def _write(connection: Connection, table: sa.Table, rows: Sequence[dict[str, Any
         _upsert_for(connection, table, columns, tuple(keep)).run(connection, table, group, new=new)
 
 
-def write_rows(connection: Connection, table: sa.Table, rows: Sequence[dict[str, Any]], *,
-               keep: Sequence[str] = ()) -> None:
+def write_rows(
+    connection: Connection, table: sa.Table, rows: Sequence[dict[str, Any]], *, keep: Sequence[str] = ()
+) -> None:
     """Upsert ``rows`` by primary key, in the caller's transaction.
 
     Rows with the same key collapse to the last one (as :func:`~fb_commerce.warehouse.upsert.upsert`; one

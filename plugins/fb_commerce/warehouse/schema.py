@@ -38,9 +38,7 @@ NAMING_CONVENTION = {
 
 metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
-ID = sa.String(
-    255
-)  # Meta ids, merchant ids, request ids: generous, since a too-short VARCHAR fails on PostgreSQL
+ID = sa.String(255)  # Meta ids, merchant ids, request ids: generous, since a too-short VARCHAR fails on PostgreSQL
 CODE = sa.String(64)  # enum-like values: states, reason codes, statuses
 CURRENCY = sa.String(3)
 BOOKKEEPING = {"bookkeeping": True}
@@ -83,14 +81,10 @@ def _outbox_table(name: str, *columns: sa.Column, comment: str) -> sa.Table:
     return sa.Table(
         name,
         metadata,
-        sa.Column(
-            "request_id", ID, primary_key=True, comment="Chosen by the OMS; idempotency keys derive from it."
-        ),
+        sa.Column("request_id", ID, primary_key=True, comment="Chosen by the OMS; idempotency keys derive from it."),
         sa.Column("order_id", ID, nullable=False),
         *columns,
-        sa.Column(
-            "status", CODE, nullable=False, server_default=sa.text("'pending'"), comment="pending|sent|failed"
-        ),
+        sa.Column("status", CODE, nullable=False, server_default=sa.text("'pending'"), comment="pending|sent|failed"),
         _counter("attempts"),
         sa.Column("idempotency_key", sa.String(100), comment="Key sent to Meta; a retry replays it."),
         sa.Column("last_error_code", sa.Integer()),
@@ -130,9 +124,7 @@ fb_orders = sa.Table(
     sa.Column("channel", CODE, comment="facebook|instagram"),
     sa.Column("created_at", UtcDateTime(), comment="Meta's `created`."),
     sa.Column("updated_at", UtcDateTime(), comment="Meta's `last_updated`."),
-    sa.Column(
-        "merchant_order_reference", ID, comment="Our OMS reference; unique, immutable once acknowledged."
-    ),
+    sa.Column("merchant_order_reference", ID, comment="Our OMS reference; unique, immutable once acknowledged."),
     sa.Column("merchant_order_id", ID),
     sa.Column("buyer_name", sa.Text()),
     sa.Column("buyer_email", sa.String(320)),
@@ -150,9 +142,7 @@ fb_orders = sa.Table(
     _money("shipping", "estimated_payment_details.subtotal.shipping"),
     _money("tax", "estimated_payment_details.tax"),
     _money("total", "estimated_payment_details.total_amount"),
-    sa.Column(
-        "tax_remitted", sa.Boolean(), comment="True when Meta remits the tax (marketplace facilitator)."
-    ),
+    sa.Column("tax_remitted", sa.Boolean(), comment="True when Meta remits the tax (marketplace facilitator)."),
     sa.Column("is_test_order", sa.Boolean()),
     _json("promotion_details", "Read-only pass-through."),
     sa.Column("acknowledged_at", UtcDateTime()),
@@ -254,9 +244,7 @@ fb_returns = _order_edge_table(
     "fb_returns",
     "return_id",
     sa.Column("merchant_return_id", ID),
-    sa.Column(
-        "return_status", CODE, comment="REQUESTED|APPROVED|DISAPPROVED|REFUNDED|MERCHANT_MARKED_COMPLETED"
-    ),
+    sa.Column("return_status", CODE, comment="REQUESTED|APPROVED|DISAPPROVED|REFUNDED|MERCHANT_MARKED_COMPLETED"),
     sa.Column("return_message", sa.Text()),
     sa.Column("created_at", UtcDateTime()),
     _json("items"),
@@ -323,9 +311,7 @@ fb_transaction_tax_details = sa.Table(
         primary_key=True,
         nullable=False,
     ),
-    sa.Column(
-        "line_number", sa.Integer(), primary_key=True, nullable=False, comment="Position in tax_details."
-    ),
+    sa.Column("line_number", sa.Integer(), primary_key=True, nullable=False, comment="Position in tax_details."),
     sa.Column("retailer_id", ID),
     sa.Column("tax_category", CODE),
     sa.Column("jurisdiction", sa.Text()),
@@ -346,9 +332,7 @@ fb_reconciliation_issues = sa.Table(
     sa.Column("business_date", sa.Date(), nullable=False),
     sa.Column("check_name", CODE, nullable=False),
     sa.Column("severity", sa.String(16), nullable=False, server_default=sa.text("'error'")),
-    sa.Column(
-        "status", sa.String(16), nullable=False, server_default=sa.text("'open'"), comment="open|resolved"
-    ),
+    sa.Column("status", sa.String(16), nullable=False, server_default=sa.text("'open'"), comment="open|resolved"),
     sa.Column("order_id", ID),
     sa.Column("transaction_id", ID),
     sa.Column("payout_reference_id", ID),
@@ -373,19 +357,13 @@ fb_reconciliation_issues = sa.Table(
 
 fb_shipment_requests = _outbox_table(
     "fb_shipment_requests",
-    sa.Column(
-        "request_type", CODE, nullable=False, server_default=sa.text("'ship'"), comment="ship|update_tracking"
-    ),
+    sa.Column("request_type", CODE, nullable=False, server_default=sa.text("'ship'"), comment="ship|update_tracking"),
     _json("items", "[{retailer_id|item_id, quantity}]; null ships everything unfulfilled."),
     sa.Column("carrier", CODE),
     sa.Column("tracking_number", ID),
     sa.Column("shipping_method", sa.Text()),
-    sa.Column(
-        "external_shipment_id", ID, comment="[A-Za-z0-9_]; also names the shipment a tracking update changes."
-    ),
-    sa.Column(
-        "shipment_id", ID, comment="Meta's shipment id, for update_tracking instead of external_shipment_id."
-    ),
+    sa.Column("external_shipment_id", ID, comment="[A-Za-z0-9_]; also names the shipment a tracking update changes."),
+    sa.Column("shipment_id", ID, comment="Meta's shipment id, for update_tracking instead of external_shipment_id."),
     sa.Column("fulfillment_location_id", ID),
     _json("fulfillment_address", "{street_1, street_2, city, state, country, postal_code}"),
     comment=(
@@ -400,9 +378,7 @@ fb_cancellation_requests = _outbox_table(
     sa.Column("reason_code", CODE, comment="CUSTOMER_REQUESTED|OUT_OF_STOCK|INVALID_ADDRESS|..."),
     sa.Column("reason_description", sa.Text()),
     sa.Column("restock_items", sa.Boolean(), nullable=False, server_default=sa.false()),
-    comment=(
-        "Cancellations to send. Written by the OMS and by customer-service DAGs; drained by fb_order_updates."
-    ),
+    comment=("Cancellations to send. Written by the OMS and by customer-service DAGs; drained by fb_order_updates."),
 )
 
 fb_refund_requests = _outbox_table(
@@ -463,12 +439,8 @@ fb_feed_upload_errors = sa.Table(
         primary_key=True,
         nullable=False,
     ),
-    sa.Column(
-        "error_number", sa.Integer(), primary_key=True, nullable=False, comment="Position in what Meta sent."
-    ),
-    sa.Column(
-        "source", sa.String(16), nullable=False, server_default=sa.text("'errors'"), comment="errors|report"
-    ),
+    sa.Column("error_number", sa.Integer(), primary_key=True, nullable=False, comment="Position in what Meta sent."),
+    sa.Column("source", sa.String(16), nullable=False, server_default=sa.text("'errors'"), comment="errors|report"),
     sa.Column("severity", sa.String(16), comment="fatal|warning"),
     sa.Column("summary", sa.Text()),
     sa.Column("description", sa.Text()),
@@ -487,9 +459,7 @@ fb_feed_rejects = sa.Table(
     "fb_feed_rejects",
     metadata,
     sa.Column("run_id", ID, primary_key=True, nullable=False, comment="Feed generation run."),
-    sa.Column(
-        "row_number", sa.Integer(), primary_key=True, nullable=False, comment="Row in the product source."
-    ),
+    sa.Column("row_number", sa.Integer(), primary_key=True, nullable=False, comment="Row in the product source."),
     sa.Column("field", sa.String(100), primary_key=True, nullable=False),
     sa.Column("retailer_id", sa.Text(), comment="As found in the source, possibly invalid."),
     sa.Column("reason", sa.Text(), nullable=False),
@@ -599,11 +569,15 @@ fb_alerts = sa.Table(
     "fb_alerts",
     metadata,
     sa.Column(
-        "condition", CODE, primary_key=True,
+        "condition",
+        CODE,
+        primary_key=True,
         comment="stuck_created|ship_by_at_risk|return_unanswered|orders_sync_stale, or daily_digest.",
     ),
     sa.Column(
-        "subject", ID, primary_key=True,
+        "subject",
+        ID,
+        primary_key=True,
         comment="What it is about: the order id, the return id, 'orders' (freshness), the UTC day (digest).",
     ),
     sa.Column("order_id", ID),
@@ -657,9 +631,7 @@ merchant_products = sa.Table(
     _money("sale_price"),
     sa.Column("sale_price_start", UtcDateTime()),
     sa.Column("sale_price_end", UtcDateTime()),
-    sa.Column(
-        "currency", sa.String(16), comment="Wider than ISO 4217 on purpose: validation reports bad codes."
-    ),
+    sa.Column("currency", sa.String(16), comment="Wider than ISO 4217 on purpose: validation reports bad codes."),
     sa.Column("stock", sa.Integer()),
     sa.Column("brand", sa.Text()),
     sa.Column("url", sa.Text()),

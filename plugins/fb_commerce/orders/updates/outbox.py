@@ -118,9 +118,7 @@ def _no_twice(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def _json_value(text: str) -> Any:
     """JSON read exactly: numbers with a fraction as Decimal, no NaN, no key given twice."""
     try:
-        return json.loads(
-            text, parse_float=Decimal, parse_constant=_refuse_constant, object_pairs_hook=_no_twice
-        )
+        return json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant, object_pairs_hook=_no_twice)
     except json.JSONDecodeError:
         raise ValueError(f"not valid JSON: {_shown(text)}") from None
 
@@ -200,9 +198,7 @@ def _request(table_name: str, row: Mapping[str, Any]) -> OutboxRequest:
     )
 
 
-def _select(
-    conn: Connection, where: Any = None, tables: Iterable[str] = OUTBOX_TABLE_NAMES
-) -> list[OutboxRequest]:
+def _select(conn: Connection, where: Any = None, tables: Iterable[str] = OUTBOX_TABLE_NAMES) -> list[OutboxRequest]:
     found = []
     for name in tables:
         table = _table(name)
@@ -308,9 +304,7 @@ def mark_sent(engine: Engine, request: OutboxRequest, response: Any) -> bool:
     return marked
 
 
-def mark_failed(
-    engine: Engine, request: OutboxRequest, code: int | None, message: str, response: Any = None
-) -> bool:
+def mark_failed(engine: Engine, request: OutboxRequest, code: int | None, message: str, response: Any = None) -> bool:
     """Final: Meta refused it (code = Meta's), or validation did (code NULL, no call made)."""
     marked = _mark(
         engine,
@@ -331,17 +325,13 @@ def mark_waiting(engine: Engine, request: OutboxRequest, reason: str) -> bool:
     """Still pending, never sent: why it waits (an earlier request of its order), in last_error_message."""
     if request.attempts or request.last_error_message == _message(reason):
         return False  # an attempted row keeps its own last error; an unchanged reason is not written again
-    marked = _mark(
-        engine, request, {"last_error_code": None, "last_error_message": _message(reason)}, touch=False
-    )
+    marked = _mark(engine, request, {"last_error_code": None, "last_error_message": _message(reason)}, touch=False)
     if marked:
         request.last_error_message = _message(reason)
     return marked
 
 
-def mark_retry(
-    engine: Engine, request: OutboxRequest, code: int | None, message: str, response: Any = None
-) -> bool:
+def mark_retry(engine: Engine, request: OutboxRequest, code: int | None, message: str, response: Any = None) -> bool:
     """Still pending after a temporary error: the next run sends it again with the same key."""
     marked = _mark(
         engine,

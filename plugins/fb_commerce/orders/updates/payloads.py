@@ -105,9 +105,7 @@ def _refund(request: OutboxRequest, currency: str | None) -> dict[str, Any]:
         payload["shipping"] = {"shipping_refund": _money(request.get("shipping_refund"), currency)}
     if request.get("return_shipping_deduction") is not None:
         deduction = _money(request.get("return_shipping_deduction"), currency)
-        payload["deductions"] = [
-            {"deduction_type": surface.DEDUCTION_TYPES[0], "deduction_amount": deduction}
-        ]
+        payload["deductions"] = [{"deduction_type": surface.DEDUCTION_TYPES[0], "deduction_amount": deduction}]
     return payload
 
 
@@ -133,9 +131,7 @@ def build_payload(request: OutboxRequest, currency: str | None = None) -> dict[s
 
 def request_key(request: OutboxRequest, payload: dict[str, Any]) -> str:
     """The idempotency key of a request: the same row and payload always give the same key."""
-    return idempotency_key(
-        request.kind.name, request.order_id, {"request_id": request.request_id, "payload": payload}
-    )
+    return idempotency_key(request.kind.name, request.order_id, {"request_id": request.request_id, "payload": payload})
 
 
 def graph_path(request: OutboxRequest) -> str:

@@ -119,9 +119,7 @@ class RequestKind:
 # what will not ship, ship the rest, correct tracking, then refund what came back.
 CANCEL = RequestKind("cancel", "fb_cancellation_requests", "cancellation", "cancellations", 0)
 SHIP = RequestKind("ship", "fb_shipment_requests", "shipment", "shipments", 1)
-UPDATE_TRACKING = RequestKind(
-    "update_tracking", "fb_shipment_requests", "tracking update", "update_shipment", 2
-)
+UPDATE_TRACKING = RequestKind("update_tracking", "fb_shipment_requests", "tracking update", "update_shipment", 2)
 REFUND = RequestKind("refund", "fb_refund_requests", "refund", "refunds", 3)
 KINDS: tuple[RequestKind, ...] = (SHIP, UPDATE_TRACKING, CANCEL, REFUND)
 SHIPMENT_REQUEST_TYPES = (SHIP.name, UPDATE_TRACKING.name)

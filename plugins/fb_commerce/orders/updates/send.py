@@ -250,11 +250,7 @@ def _handle(
                 ] + problems
             message = rejection_message(request, problems)
             log.warning("%s", message)
-            outcome = (
-                Outcome.REJECTED
-                if outbox.mark_failed(run.engine, request, None, message)
-                else Outcome.SKIPPED
-            )
+            outcome = Outcome.REJECTED if outbox.mark_failed(run.engine, request, None, message) else Outcome.SKIPPED
             run.result.count(request, outcome)
             return outcome, message
     outcome = Outcome.VALID if run.post is None else _send(run, request, order)
@@ -365,9 +361,7 @@ def _refused(run: _Run, request: OutboxRequest, exc: GraphError) -> Outcome:
 
 
 def _retry(run: _Run, request: OutboxRequest, exc: GraphError) -> Outcome:
-    log.warning(
-        "%s (order %s) stays pending after a temporary error: %s", request.name, request.order_id, exc
-    )
+    log.warning("%s (order %s) stays pending after a temporary error: %s", request.name, request.order_id, exc)
     outbox.mark_retry(run.engine, request, _error_code(exc), str(exc), _error_body(exc))
     return Outcome.RETRY
 

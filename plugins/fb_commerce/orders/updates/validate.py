@@ -188,9 +188,7 @@ def _check_tracking(
     if owner is not None and not owner.same_shipment(
         request.order_id, shipment.shipment_id, shipment.external_shipment_id
     ):
-        problems.append(
-            f"tracking_number: {number} is already used by {owner.label}; each shipment needs its own"
-        )
+        problems.append(f"tracking_number: {number} is already used by {owner.label}; each shipment needs its own")
     return number
 
 
@@ -226,8 +224,7 @@ def _check_fulfillment(request: OutboxRequest, problems: list[str]) -> None:
             problems.append(f"fulfillment_address.{key}: must be text, not {value!r}")
         elif len(value) > MAX_JSON_TEXT or CONTROL.search(value):
             problems.append(
-                f"fulfillment_address.{key}: one line of at most {MAX_JSON_TEXT} characters, "
-                "without control characters"
+                f"fulfillment_address.{key}: one line of at most {MAX_JSON_TEXT} characters, without control characters"
             )
 
 
@@ -247,9 +244,7 @@ def _open_units(
     if lines is None:
         return {item.item_id: item.open for item in order.items.values() if item.open > 0}, True
     if not lines and not problems:
-        problems.append(
-            f"items: empty; list the items to {verb}, or leave items null to {verb} everything left"
-        )
+        problems.append(f"items: empty; list the items to {verb}, or leave items null to {verb} everything left")
     units: dict[str, int] = {}
     for line in lines:
         quantity = _quantity(line.entry.get("quantity"), f"{line.where}.quantity", problems)
@@ -257,12 +252,8 @@ def _open_units(
             continue
         if quantity > line.item.open:
             # Cancelling what already shipped is a refund.
-            hint = (
-                " (the rest is shipped: refund it instead)" if verb == "cancel" and line.item.shipped else ""
-            )
-            problems.append(
-                f"{line.where}.quantity: {quantity} is more than the {line.item.open} {left}{hint}"
-            )
+            hint = " (the rest is shipped: refund it instead)" if verb == "cancel" and line.item.shipped else ""
+            problems.append(f"{line.where}.quantity: {quantity} is more than the {line.item.open} {left}{hint}")
         units[line.item.item_id] = quantity
     return units, False
 
@@ -287,9 +278,7 @@ def _check_ship(request: OutboxRequest, order: OrderRemaining, remaining: Remain
                 f"external_shipment_id: {external_id!r} may only hold letters, digits and '_' (at most 100)"
             )
         elif str(external_id) in order.external_shipment_ids:
-            problems.append(
-                f"external_shipment_id: {external_id} is already a shipment of order {order.order_id}"
-            )
+            problems.append(f"external_shipment_id: {external_id} is already a shipment of order {order.order_id}")
     _check_unused(request, ("shipment_id",), "by a shipment (only by update_tracking)", problems)
     _check_fulfillment(request, problems)
     shipment = shipment_of(request)
@@ -305,8 +294,7 @@ def _check_update_tracking(
     if not shipment.shipment_id and not shipment.external_shipment_id:
         problems.append("external_shipment_id or shipment_id: required, to name the shipment to update")
     elif not (
-        shipment.shipment_id in order.shipment_ids
-        or shipment.external_shipment_id in order.external_shipment_ids
+        shipment.shipment_id in order.shipment_ids or shipment.external_shipment_id in order.external_shipment_ids
     ):
         named = shipment.shipment_id or shipment.external_shipment_id
         problems.append(f"order {order.order_id} has no shipment {named} (neither stored nor sent by us)")
@@ -319,9 +307,7 @@ def _check_update_tracking(
 
 def _check_cancel(request: OutboxRequest, order: OrderRemaining, remaining: Remaining, problems: list[str]) -> Effect:
     if order.state == "FB_PROCESSING":
-        problems.append(
-            f"order {order.order_id} is FB_PROCESSING: it can be cancelled once it leaves that state"
-        )
+        problems.append(f"order {order.order_id} is FB_PROCESSING: it can be cancelled once it leaves that state")
     reason = request.get("reason_code")
     if reason is not None and reason not in surface.CANCEL_REASON_CODES:
         problems.append(f"reason_code: {reason!r} is not one of {', '.join(surface.CANCEL_REASON_CODES)}")
@@ -384,13 +370,9 @@ def _check_refund(request: OutboxRequest, order: OrderRemaining, remaining: Rema
     lines = _resolve_items(request, order, ("quantity", "amount"), problems)
     value: Decimal | None = ZERO
     if lines is None:
-        refundable = [
-            item for item in order.items.values() if item.refundable_quantity or item.refundable_amount
-        ]
+        refundable = [item for item in order.items.values() if item.refundable_quantity or item.refundable_amount]
         if not order.shipped_units:
-            problems.append(
-                f"order {order.order_id} has no shipped items, so nothing was charged: cancel instead"
-            )
+            problems.append(f"order {order.order_id} has no shipped items, so nothing was charged: cancel instead")
         elif not refundable:
             problems.append(f"order {order.order_id} is already refunded in full")
         for item in refundable:
@@ -407,9 +389,7 @@ def _check_refund(request: OutboxRequest, order: OrderRemaining, remaining: Rema
         charged = order.shipping_charged
         left = None if charged is None else max(charged - order.shipping_refunded, ZERO)
         if left is not None and shipping > left:
-            problems.append(
-                f"shipping_refund: {shipping} is more than the {left} shipping charged and not refunded"
-            )
+            problems.append(f"shipping_refund: {shipping} is more than the {left} shipping charged and not refunded")
         effect.shipping_refund = shipping
     elif lines is None and order.shipping_charged is not None:
         effect.shipping_refund = max(order.shipping_charged - order.shipping_refunded, ZERO)  # a full refund
@@ -447,8 +427,7 @@ def validate(request: OutboxRequest, remaining: Remaining) -> Verdict:
     order = remaining.orders.get(request.order_id)
     if order is None:
         problems.append(
-            f"order_id: order {request.order_id} is not in fb_orders "
-            "(fb_orders_sync stores orders; check the id)"
+            f"order_id: order {request.order_id} is not in fb_orders (fb_orders_sync stores orders; check the id)"
         )
         return Verdict(problems)
     effect = _CHECKS[request.kind.name](request, order, remaining, problems)

@@ -16,8 +16,12 @@ def create_app(sandbox: Sandbox | None = None) -> FastAPI:
     """An app serving ``sandbox`` (a fresh default-seeded one when None)."""
     sb = sandbox if sandbox is not None else Sandbox()
     # Graph ids are opaque path segments, so FastAPI's own docs move under /_sandbox to keep every other path free.
-    app = FastAPI(title="fb-commerce Graph API sandbox", docs_url="/_sandbox/docs",
-                  openapi_url="/_sandbox/openapi.json", redoc_url=None)
+    app = FastAPI(
+        title="fb-commerce Graph API sandbox",
+        docs_url="/_sandbox/docs",
+        openapi_url="/_sandbox/openapi.json",
+        redoc_url=None,
+    )
     app.state.sandbox = sb
     app.include_router(admin_router(sb))
 

@@ -35,12 +35,14 @@ def check_credentials(cfg: SandboxConfig, token: str | None, proof: object) -> N
         raise E.GraphError("Invalid OAuth access token - Cannot parse access token", code=190)
     if proof in (None, ""):
         if cfg.require_appsecret_proof:
-            raise E.GraphError("API calls from the server require an appsecret_proof argument", code=100,
-                               type="GraphMethodException")
+            raise E.GraphError(
+                "API calls from the server require an appsecret_proof argument", code=100, type="GraphMethodException"
+            )
         return
     if not isinstance(proof, str) or not hmac.compare_digest(proof, appsecret_proof(token, cfg.app_secret)):
-        raise E.GraphError("Invalid appsecret_proof provided in the API argument", code=100,
-                           type="GraphMethodException")
+        raise E.GraphError(
+            "Invalid appsecret_proof provided in the API argument", code=100, type="GraphMethodException"
+        )
 
 
 def check_permissions(cfg: SandboxConfig, needed: tuple[str, ...]) -> None:

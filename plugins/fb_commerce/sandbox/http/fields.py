@@ -23,7 +23,7 @@ def parse_fields(text: str | None) -> FieldSpec | None:
         return None
     spec, pos = _parse_list(text, 0)
     if pos != len(text):
-        raise invalid_param(f"Syntax error in fields near position {pos}: {text[pos:pos + 20]!r}")
+        raise invalid_param(f"Syntax error in fields near position {pos}: {text[pos : pos + 20]!r}")
     return spec
 
 

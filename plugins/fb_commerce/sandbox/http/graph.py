@@ -86,22 +86,35 @@ class GraphRequest:
 
     def link(self, cursor_param: str, cursor: str) -> str:
         """A paging URL back to this sandbox: same path and query, the new cursor, credentials kept like Graph."""
-        query = {k: v for k, v in self.params.items()
-                 if k not in ("after", "before") and isinstance(v, str | int | float)}
+        query = {
+            k: v for k, v in self.params.items() if k not in ("after", "before") and isinstance(v, str | int | float)
+        }
         query.update(self.credentials)
         query[cursor_param] = cursor
         return f"{self.base_url}{self.path}?{urlencode(query)}"
 
     # --- listing ----------------------------------------------------------------------------------------------
 
-    def page(self, sources: list[list[Key]], accept: Callable[[Key], Any | None], schema: Schema, *,
-             cap: int = 100, budget: int | None = None) -> dict[str, Any]:
+    def page(
+        self,
+        sources: list[list[Key]],
+        accept: Callable[[Key], Any | None],
+        schema: Schema,
+        *,
+        cap: int = 100,
+        budget: int | None = None,
+    ) -> dict[str, Any]:
         """A rendered page of ``schema`` objects with ``paging`` (see ``paging.scan``)."""
         limit = parse_limit(self.param("limit"), DEFAULT_LIMIT, cap)
         after, before = self.param("after"), self.param("before")
-        page: Page = scan(sources, accept, limit=limit, budget=budget,
-                          after=decode_cursor(after) if after else None,
-                          before=decode_cursor(before) if before else None)
+        page: Page = scan(
+            sources,
+            accept,
+            limit=limit,
+            budget=budget,
+            after=decode_cursor(after) if after else None,
+            before=decode_cursor(before) if before else None,
+        )
         spec, ctx = self.fields(), self.view()
         body: dict[str, Any] = {"data": [schema.render(obj, spec, ctx) for obj in page.items]}
         block = paging_block(page, self.link)
@@ -176,5 +189,6 @@ def find_route(kind: str, edge: str | None, method: str) -> Route:
         return found
     if edge is not None and not any(k == kind and e == edge for k, e, _ in ROUTES):
         raise E.unknown_edge(edge, kind)
-    raise E.GraphError(f"Unsupported {method.lower()} request.", code=100, subcode=E.UNKNOWN_OBJECT,
-                       type="GraphMethodException")
+    raise E.GraphError(
+        f"Unsupported {method.lower()} request.", code=100, subcode=E.UNKNOWN_OBJECT, type="GraphMethodException"
+    )

@@ -27,8 +27,16 @@ from .auth import check_credentials, check_permissions, token_from
 from .graph import GraphRequest, Route, UploadedFile, find_route
 
 _VERSION_RE = re.compile(r"^v\d+\.\d+$")
-_THROTTLE_CODES = {E.THROTTLE_APP, E.THROTTLE_USER, E.THROTTLE_PAGES_USER, E.THROTTLE_CUSTOM, E.THROTTLE_PAGES,
-                   E.THROTTLE_ADS_MANAGEMENT, E.THROTTLE_CATALOG_MANAGEMENT, E.THROTTLE_CATALOG_BATCH}
+_THROTTLE_CODES = {
+    E.THROTTLE_APP,
+    E.THROTTLE_USER,
+    E.THROTTLE_PAGES_USER,
+    E.THROTTLE_CUSTOM,
+    E.THROTTLE_PAGES,
+    E.THROTTLE_ADS_MANAGEMENT,
+    E.THROTTLE_CATALOG_MANAGEMENT,
+    E.THROTTLE_CATALOG_BATCH,
+}
 _MAX_FORM_PART = 30 * 1024 * 1024  # items_batch may send up to 28 MB of requests in one form field
 
 
@@ -60,8 +68,9 @@ async def handle(sb: Sandbox, request: Request, path: str) -> Response:
             if route.idempotent and kind == "order":
                 # Meta serialises writes per order: one arriving while another is in flight is refused.
                 if node_id in sb.inflight:
-                    raise E.commerce(E.CONCURRENT_MODIFICATION, "Another write on this order is in progress; retry",
-                                     transient=True)
+                    raise E.commerce(
+                        E.CONCURRENT_MODIFICATION, "Another write on this order is in progress; retry", transient=True
+                    )
                 sb.inflight.add(node_id)
                 inflight = node_id
         if faults.latency_ms:
@@ -71,10 +80,19 @@ async def handle(sb: Sandbox, request: Request, path: str) -> Response:
             raise E.throttled(E.THROTTLE_APP, sb.usage.regain_minutes())
         if decision.kind == "timeout" and not route.write:
             await _timeout(sb, faults.timeout_ms)
-        req = GraphRequest(sb, method, request.url.path, node_id, edge, params, str(request.base_url).rstrip("/"),
-                           int(request.headers.get("content-length") or 0),
-                           credentials={k: str(params[k]) for k in ("access_token", "appsecret_proof")
-                                        if isinstance(params.get(k), str)})
+        req = GraphRequest(
+            sb,
+            method,
+            request.url.path,
+            node_id,
+            edge,
+            params,
+            str(request.base_url).rstrip("/"),
+            int(request.headers.get("content-length") or 0),
+            credentials={
+                k: str(params[k]) for k in ("access_token", "appsecret_proof") if isinstance(params.get(k), str)
+            },
+        )
         if "access_token" not in req.credentials and token:
             req.credentials["access_token"] = token
         started = time.perf_counter()
@@ -102,8 +120,9 @@ async def handle(sb: Sandbox, request: Request, path: str) -> Response:
         headers = sb.usage.headers(route.buc if route else "pages", defaults.SANDBOX_BUSINESS_ID, regain)
         sb.stats.request(route.template if route else f"{method} /{{unknown}}", status)
     headers["x-fb-trace-id"] = trace
-    return Response(json.dumps(body, separators=(",", ":")), status_code=status, headers=headers,
-                    media_type="application/json")
+    return Response(
+        json.dumps(body, separators=(",", ":")), status_code=status, headers=headers, media_type="application/json"
+    )
 
 
 def _split(path: str) -> tuple[str, str | None]:
@@ -131,8 +150,9 @@ def _raise_injected(sb: Sandbox, route: Route, decision: FaultDecision) -> None:
     if decision.conflict_code == E.CONCURRENT_MODIFICATION:
         raise E.commerce(E.CONCURRENT_MODIFICATION, "The order was modified concurrently; retry", transient=True)
     if decision.conflict_code == E.PENDING_ACTION:
-        raise E.commerce(E.PENDING_ACTION, "Pending Action: another action on this order is being processed; "
-                                           "retry", transient=True)
+        raise E.commerce(
+            E.PENDING_ACTION, "Pending Action: another action on this order is being processed; retry", transient=True
+        )
 
 
 async def _timeout(sb: Sandbox, timeout_ms: int) -> None:

@@ -10,36 +10,51 @@ from .fields import Schema, key
 from .graph import SETTINGS, GraphRequest, route
 
 USER = Schema("User", {"id": key("id"), "name": key("name")}, defaults=("id", "name"))
-PAGE = Schema("Page", {
-    "id": key("id"),
-    "name": key("name"),
-    # Graph answers a Page's commerce_merchant_settings as an edge: {"data": [{"id": <cms_id>}]}.
-    "commerce_merchant_settings": lambda p, c: {"data": [{"id": defaults.SANDBOX_CMS_ID}]},
-}, defaults=("id", "name"))
-CMS = Schema("CommerceMerchantSettings", {
-    "id": key("id"),
-    "display_name": key("display_name"),
-    "contact_email": key("contact_email"),
-    "merchant_status": lambda c_, c: "enabled",
-    "merchant_page": lambda c_, c: {"id": defaults.SANDBOX_PAGE_ID, "name": c.nodes[defaults.SANDBOX_PAGE_ID][1]["name"]},
-    "facebook_channel": lambda c_, c: {"status": "ENABLED"},
-    "instagram_channel": lambda c_, c: {"status": "ENABLED"},
-    "checkout_config": lambda c_, c: "ONSITE",  # a string in the SDK's field types
-    "payment_provider": lambda c_, c: "PAYPAL",
-    "terms": lambda c_, c: "https://shop.example.com/terms",
-    "privacy_policy_localized": lambda c_, c: "https://shop.example.com/privacy",
-    "offsite_iab_checkout_enabled_countries": lambda c_, c: [],
-    "korea_ftc_listing": lambda c_, c: None,
-    "shops_ads_setup": lambda c_, c: {"status": "NOT_SETUP"},
-}, defaults=("id", "display_name"))
-SETUP_STATUS = Schema("CommerceMerchantSettingsSetupStatus", {
-    "shop_setup": lambda s, c: "SETUP",
-    "payment_setup": lambda s, c: "SETUP",
-    "review_status": lambda s, c: {"status": "APPROVED", "reasons": []},
-    "marketplace_approval_status": lambda s, c: "APPROVED",
-    "marketplace_approval_status_details": lambda s, c: {},
-    "deals_setup": lambda s, c: "NOT_SETUP",
-}, defaults=("shop_setup", "payment_setup", "review_status"))
+PAGE = Schema(
+    "Page",
+    {
+        "id": key("id"),
+        "name": key("name"),
+        # Graph answers a Page's commerce_merchant_settings as an edge: {"data": [{"id": <cms_id>}]}.
+        "commerce_merchant_settings": lambda p, c: {"data": [{"id": defaults.SANDBOX_CMS_ID}]},
+    },
+    defaults=("id", "name"),
+)
+CMS = Schema(
+    "CommerceMerchantSettings",
+    {
+        "id": key("id"),
+        "display_name": key("display_name"),
+        "contact_email": key("contact_email"),
+        "merchant_status": lambda c_, c: "enabled",
+        "merchant_page": lambda c_, c: {
+            "id": defaults.SANDBOX_PAGE_ID,
+            "name": c.nodes[defaults.SANDBOX_PAGE_ID][1]["name"],
+        },
+        "facebook_channel": lambda c_, c: {"status": "ENABLED"},
+        "instagram_channel": lambda c_, c: {"status": "ENABLED"},
+        "checkout_config": lambda c_, c: "ONSITE",  # a string in the SDK's field types
+        "payment_provider": lambda c_, c: "PAYPAL",
+        "terms": lambda c_, c: "https://shop.example.com/terms",
+        "privacy_policy_localized": lambda c_, c: "https://shop.example.com/privacy",
+        "offsite_iab_checkout_enabled_countries": lambda c_, c: [],
+        "korea_ftc_listing": lambda c_, c: None,
+        "shops_ads_setup": lambda c_, c: {"status": "NOT_SETUP"},
+    },
+    defaults=("id", "display_name"),
+)
+SETUP_STATUS = Schema(
+    "CommerceMerchantSettingsSetupStatus",
+    {
+        "shop_setup": lambda s, c: "SETUP",
+        "payment_setup": lambda s, c: "SETUP",
+        "review_status": lambda s, c: {"status": "APPROVED", "reasons": []},
+        "marketplace_approval_status": lambda s, c: "APPROVED",
+        "marketplace_approval_status_details": lambda s, c: {},
+        "deals_setup": lambda s, c: "NOT_SETUP",
+    },
+    defaults=("shop_setup", "payment_setup", "review_status"),
+)
 APP = Schema("Application", {"id": key("id"), "name": key("name")}, defaults=("id", "name"))
 
 

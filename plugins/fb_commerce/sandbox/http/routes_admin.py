@@ -27,8 +27,9 @@ def _bad(exc: Exception) -> HTTPException:
 
 def _refused(exc: GraphError) -> HTTPException:
     """Meta's own rules refused an admin action (e.g. cancelling shipped items): say which, with the code."""
-    return HTTPException(status_code=400, detail={"message": exc.message, "code": exc.code,
-                                                  "error_subcode": exc.subcode})
+    return HTTPException(
+        status_code=400, detail={"message": exc.message, "code": exc.code, "error_subcode": exc.subcode}
+    )
 
 
 def _restocks(sb: Sandbox, order: Any, lines: list[tuple[str, int]]) -> dict[str, int]:
@@ -61,8 +62,10 @@ def admin_router(sb: Sandbox) -> APIRouter:
         current = sb.params
         try:
             params = SeedParams(
-                seed=int(payload.get("seed", current.seed)), orders=int(payload.get("orders", current.orders)),
-                products=int(payload.get("products", current.products)), days=int(payload.get("days", current.days)),
+                seed=int(payload.get("seed", current.seed)),
+                orders=int(payload.get("orders", current.orders)),
+                products=int(payload.get("products", current.products)),
+                days=int(payload.get("days", current.days)),
                 anchor=float(payload["anchor"]) if payload.get("anchor") is not None else None,
             )
         except (TypeError, ValueError) as exc:
@@ -160,8 +163,11 @@ def admin_router(sb: Sandbox) -> APIRouter:
         reason = {"reason_code": str(payload.get("reason") or "CANCEL_REASON_OTHER")}
         if payload.get("description"):
             reason["reason_description"] = str(payload["description"])
-        params = {"items": payload.get("items"), "cancel_reason": reason,
-                  "restock_items": payload.get("restock", False)}
+        params = {
+            "items": payload.get("items"),
+            "cancel_reason": reason,
+            "restock_items": payload.get("restock", False),
+        }
 
         def cancel(order: Any) -> dict[str, Any]:
             cancellation = ops.cancel(sb, order, params, sb.now(), initiated_by="FACEBOOK")
@@ -174,9 +180,11 @@ def admin_router(sb: Sandbox) -> APIRouter:
     def refund_order(order_id: str, payload: dict[str, Any] = Body(default_factory=dict)) -> dict[str, Any]:
         """Meta refunds a live order itself: ``items`` as in Graph's refunds (None: everything shipped and not
         refunded, plus shipping), ``reason`` (default FACEBOOK_INITIATED), ``reason_text``, ``shipping``."""
-        params: dict[str, Any] = {"items": payload.get("items"),
-                                  "reason_code": str(payload.get("reason") or "FACEBOOK_INITIATED"),
-                                  "reason_text": payload.get("reason_text")}
+        params: dict[str, Any] = {
+            "items": payload.get("items"),
+            "reason_code": str(payload.get("reason") or "FACEBOOK_INITIATED"),
+            "reason_text": payload.get("reason_text"),
+        }
         if payload.get("shipping") is not None:
             params["shipping"] = {"shipping_refund": payload["shipping"]}
 

@@ -41,13 +41,16 @@ def _retailer_id_filter(rule: Any) -> set[str] | None:
         return None
     condition = rule.get("retailer_id") if isinstance(rule, dict) and len(rule) == 1 else None
     if isinstance(condition, dict) and len(condition) == 1:
-        (operator, value), = condition.items()
+        ((operator, value),) = condition.items()
         if operator == "eq" and isinstance(value, str | int):
             return {str(value)}
         if operator == "is_any" and isinstance(value, list) and all(isinstance(v, str | int) for v in value):
             return {str(v) for v in value}
-    raise E.invalid_param('The sandbox reads product filters of the form {"retailer_id": {"is_any": [...]}} or '
-                          '{"retailer_id": {"eq": "..."}} only', field_name="filter")
+    raise E.invalid_param(
+        'The sandbox reads product filters of the form {"retailer_id": {"is_any": [...]}} or '
+        '{"retailer_id": {"eq": "..."}} only',
+        field_name="filter",
+    )
 
 
 @route("catalog", "product_feeds", **_MGMT)
@@ -60,8 +63,9 @@ def list_feeds(req: GraphRequest, cat: dict[str, Any]) -> dict[str, Any]:
 def create_feed(req: GraphRequest, cat: dict[str, Any]) -> dict[str, Any]:
     if not req.param("name"):
         raise E.invalid_param("The parameter name is required", field_name="name")
-    params = {k: req.json_param(k) for k in ("name", "schedule", "update_schedule", "ingestion_source_type",
-                                             "delimiter")}
+    params = {
+        k: req.json_param(k) for k in ("name", "schedule", "update_schedule", "ingestion_source_type", "delimiter")
+    }
     feed = catalog.create_feed(req.sb, cat["id"], params, req.now)
     req.applied = [feed.id]
     return {"id": feed.id}
@@ -90,8 +94,15 @@ def create_upload(req: GraphRequest, feed: Feed) -> dict[str, Any]:
         path, filename, url = None, None, str(url)
     else:
         raise E.invalid_param("Send the feed as a multipart file or give its http(s) url", field_name="file")
-    upload = catalog.start_upload(req.sb, feed, path=path, filename=filename, url=url,
-                                  update_only=req.bool_param("update_only", False), now=req.now)
+    upload = catalog.start_upload(
+        req.sb,
+        feed,
+        path=path,
+        filename=filename,
+        url=url,
+        update_only=req.bool_param("update_only", False),
+        now=req.now,
+    )
     return {"id": upload.id}
 
 
@@ -137,16 +148,16 @@ def items_batch(req: GraphRequest, cat: dict[str, Any]) -> dict[str, Any]:
     if req.param("item_type") != "PRODUCT_ITEM":
         raise E.invalid_param("item_type is required and must be PRODUCT_ITEM", field_name="item_type")
     if req.content_length > catalog.MAX_BATCH_BYTES:
-        raise E.invalid_param("The request is larger than 28 MB; send fewer requests per call",
-                              field_name="requests")
+        raise E.invalid_param("The request is larger than 28 MB; send fewer requests per call", field_name="requests")
     requests = req.json_param("requests")
     if isinstance(requests, dict):  # the SDK types `requests` as a map: take its values in order
         requests = list(requests.values())
     if not isinstance(requests, list) or not requests:
         raise E.invalid_param("requests must be a non-empty JSON list of {method, data}", field_name="requests")
     if len(requests) > catalog.MAX_BATCH_REQUESTS:
-        raise E.invalid_param(f"At most {catalog.MAX_BATCH_REQUESTS} requests per call, got {len(requests)}",
-                              field_name="requests")
+        raise E.invalid_param(
+            f"At most {catalog.MAX_BATCH_REQUESTS} requests per call, got {len(requests)}", field_name="requests"
+        )
     _batch_throttle(req, cat["id"])
     batch = catalog.submit_batch(req.sb, cat["id"], requests, req.bool_param("allow_upsert", True), req.now)
     return {"handles": [batch.handle]}

@@ -84,8 +84,9 @@ def get_return(req: GraphRequest, ret: Return) -> dict[str, Any]:
 @route("cms", "returns", permissions=ORDERS_READ)
 def list_returns(req: GraphRequest, cms: Any) -> dict[str, Any]:
     start, end = req.int_param("start_time_created"), req.int_param("end_time_created")
-    wanted = [r for r in req.sb.returns.values()
-              if (start is None or r.created >= start) and (end is None or r.created < end)]
+    wanted = [
+        r for r in req.sb.returns.values() if (start is None or r.created >= start) and (end is None or r.created < end)
+    ]
     return req.render_list(sorted(wanted, key=lambda r: (-r.created, r.id)), RETURN)
 
 
@@ -121,8 +122,11 @@ def _write_params(req: GraphRequest, structured: tuple[str, ...], plain: tuple[s
 
 @route("order", "shipments", "POST", **_ORDER_WRITE)
 def create_shipment(req: GraphRequest, order: Order) -> dict[str, Any]:
-    params = _write_params(req, ("items", "tracking_info", "fulfillment", "shipping_tax_details"),
-                           ("external_shipment_id", "merchant_order_reference", "shipment_origin_postal_code"))
+    params = _write_params(
+        req,
+        ("items", "tracking_info", "fulfillment", "shipping_tax_details"),
+        ("external_shipment_id", "merchant_order_reference", "shipment_origin_postal_code"),
+    )
     ops.ship(req.sb, order, params, req.now)
     return {"success": True}
 
@@ -138,8 +142,10 @@ def update_shipment(req: GraphRequest, order: Order) -> dict[str, Any]:
 def create_cancellation(req: GraphRequest, order: Order) -> dict[str, Any]:
     params = _write_params(req, ("items", "cancel_reason"), ("restock_items",))
     if "cancel_reason" not in params and req.param("reason_code"):  # older copies of the docs: flat reason_code
-        params["cancel_reason"] = {"reason_code": req.param("reason_code"),
-                                   "reason_description": req.param("reason_description")}
+        params["cancel_reason"] = {
+            "reason_code": req.param("reason_code"),
+            "reason_description": req.param("reason_description"),
+        }
     ops.cancel(req.sb, order, params, req.now)
     return {"success": True}
 

@@ -34,18 +34,31 @@ def _items(t: Transaction, ctx: Any) -> dict[str, Any]:
     out = []
     for line in t.lines:
         item = order.item(line["item_id"])
-        out.append({"id": line["item_id"], "retailer_id": item.retailer_id if item else None,
-                    "product_id": item.product_id if item else None, "quantity": line["quantity"],
-                    "price_per_unit": _m(item.price_per_unit) if item else None,
-                    "amount": _m(line["amount"]), "tax": _m(line["tax"])})
+        out.append(
+            {
+                "id": line["item_id"],
+                "retailer_id": item.retailer_id if item else None,
+                "product_id": item.product_id if item else None,
+                "quantity": line["quantity"],
+                "price_per_unit": _m(item.price_per_unit) if item else None,
+                "amount": _m(line["amount"]),
+                "tax": _m(line["tax"]),
+            }
+        )
     return {"data": out}
 
 
 def _tax_details(t: Transaction, ctx: Any) -> dict[str, Any]:
     order = ctx.orders[t.order_id]
-    return {"tax_category": "FB_GENERAL", "jurisdiction": order.shipping_address["state"],
-            "imposition": "SALES_TAX", "item_tax_rate": f"{order.tax_rate}%", "item_tax_amount": _m(t.tax),
-            "tax_remitted": order.tax_remitted, "tax_withheld": _m(t.tax_withheld)}
+    return {
+        "tax_category": "FB_GENERAL",
+        "jurisdiction": order.shipping_address["state"],
+        "imposition": "SALES_TAX",
+        "item_tax_rate": f"{order.tax_rate}%",
+        "item_tax_amount": _m(t.tax),
+        "tax_remitted": order.tax_remitted,
+        "tax_withheld": _m(t.tax_withheld),
+    }
 
 
 def _order(t: Transaction, ctx: Any) -> Any:
@@ -79,8 +92,16 @@ TRANSACTION = Schema(
         "shipment_id": lambda t, c: t.source_id if t.type == "SALE" else None,
         "refund_id": lambda t, c: t.source_id if t.type == "REFUND" else None,
     },
-    defaults=("id", "transaction_type", "transaction_date", "order_details", "processing_fee", "net_payment_amount",
-              "tax_rate", "payout_reference_id"),
+    defaults=(
+        "id",
+        "transaction_type",
+        "transaction_date",
+        "order_details",
+        "processing_fee",
+        "net_payment_amount",
+        "tax_rate",
+        "payout_reference_id",
+    ),
     edges={"order_details": (ORDER, False)},
 )
 

@@ -16,8 +16,12 @@ def _m(amount: Decimal) -> dict[str, str]:
 
 
 def _shipping_option(name: str, price: Decimal, min_days: int, max_days: int) -> dict[str, Any]:
-    return {"name": name, "price": _m(price), "calculated_tax": _m(ZERO),
-            "estimated_shipping_time": {"min_days": min_days, "max_days": max_days}}
+    return {
+        "name": name,
+        "price": _m(price),
+        "calculated_tax": _m(ZERO),
+        "estimated_shipping_time": {"min_days": min_days, "max_days": max_days},
+    }
 
 
 def _item_option(line: LineItem, ctx: Any) -> dict[str, Any]:
@@ -56,8 +60,9 @@ def _order_of(obj: Any, ctx: Any) -> Order:
 
 def _shipment_items(s: Shipment, ctx: Any) -> dict[str, Any]:
     order = _order_of(s, ctx)
-    return {"data": [{**_line_ref(order.item(sl.item_id), sl.quantity), "tax": {"final_tax": _m(sl.tax)}}
-                     for sl in s.lines]}
+    return {
+        "data": [{**_line_ref(order.item(sl.item_id), sl.quantity), "tax": {"final_tax": _m(sl.tax)}} for sl in s.lines]
+    }
 
 
 SHIPMENT = Schema(
@@ -78,9 +83,10 @@ CANCELLATION = Schema(
     {
         "id": attr("id"),
         "items": lambda x, c: {"data": [_line_ref(_order_of(x, c).item(i), q) for i, q in x.lines]},
-        "cancel_reason": lambda x, c: {"reason_code": x.reason_code,
-                                       **({"reason_description": x.reason_description}
-                                          if x.reason_description else {})},
+        "cancel_reason": lambda x, c: {
+            "reason_code": x.reason_code,
+            **({"reason_description": x.reason_description} if x.reason_description else {}),
+        },
         "restock_items": attr("restock_items"),
         "initiated_by": attr("initiated_by"),  # sandbox extra: MERCHANT or FACEBOOK
         "created_time": lambda x, c: iso(x.created),  # sandbox extra
@@ -103,11 +109,19 @@ REFUND = Schema(
     {
         "id": attr("id"),
         "items": _refund_items,
-        "refund_reason": lambda r, c: {"reason_code": r.reason_code,
-                                       **({"reason_text": r.reason_text} if r.reason_text else {})},
-        "refund_amount": lambda r, c: {"subtotal": _m(r.subtotal), "shipping": _m(r.shipping), "tax": _m(r.tax),
-                                       "deductions": _m(r.deductions), "total": _m(r.total),
-                                       "amount": str(r.total), "currency": "USD"},
+        "refund_reason": lambda r, c: {
+            "reason_code": r.reason_code,
+            **({"reason_text": r.reason_text} if r.reason_text else {}),
+        },
+        "refund_amount": lambda r, c: {
+            "subtotal": _m(r.subtotal),
+            "shipping": _m(r.shipping),
+            "tax": _m(r.tax),
+            "deductions": _m(r.deductions),
+            "total": _m(r.total),
+            "amount": str(r.total),
+            "currency": "USD",
+        },
         "return_id": attr("return_id"),
         "initiated_by": attr("initiated_by"),  # sandbox extra
         "created_time": lambda r, c: iso(r.created),  # sandbox extra
@@ -138,22 +152,47 @@ def _payment(s: Shipment, ctx: Any) -> dict[str, Any]:
     order = _order_of(s, ctx)
     total = s.items_amount + s.shipping_amount + s.tax_amount
     return {
-        "id": f"{s.id}:payment", "subtotal": {"items": _m(s.items_amount), "shipping": _m(s.shipping_amount)},
-        "tax": _m(s.tax_amount), "tax_remitted": order.tax_remitted, "total_amount": _m(total),
+        "id": f"{s.id}:payment",
+        "subtotal": {"items": _m(s.items_amount), "shipping": _m(s.shipping_amount)},
+        "tax": _m(s.tax_amount),
+        "tax_remitted": order.tax_remitted,
+        "total_amount": _m(total),
         "shipments": {"data": [{"id": s.id, "external_shipment_id": s.external_shipment_id}]},
-        "transaction_details": {"transaction_id": s.transaction_id, "processor": "PAYPAL",
-                                "captured_amount": _m(total), "capture_time": iso(s.created)},
+        "transaction_details": {
+            "transaction_id": s.transaction_id,
+            "processor": "PAYPAL",
+            "captured_amount": _m(total),
+            "capture_time": iso(s.created),
+        },
     }
 
 
-PAYMENT = Schema("CommerceOrderPayment", {k: (lambda name: lambda s, c: _payment(s, c)[name])(k) for k in (
-    "id", "subtotal", "tax", "tax_remitted", "total_amount", "shipments", "transaction_details")},
-    defaults=("id", "subtotal", "tax", "tax_remitted", "total_amount", "shipments", "transaction_details"))
+PAYMENT = Schema(
+    "CommerceOrderPayment",
+    {
+        k: (lambda name: lambda s, c: _payment(s, c)[name])(k)
+        for k in ("id", "subtotal", "tax", "tax_remitted", "total_amount", "shipments", "transaction_details")
+    },
+    defaults=("id", "subtotal", "tax", "tax_remitted", "total_amount", "shipments", "transaction_details"),
+)
 
-PROMOTION = Schema("CommerceOrderPromotion", {k: (lambda name: lambda p, c: p.get(name))(k) for k in (
-    "applied_after_tax", "applied_amount", "campaign_name", "promotion_id", "target_granularity", "sponsor",
-    "coupon_code", "retailer_id")}, defaults=("applied_amount", "campaign_name", "promotion_id", "sponsor",
-                                              "target_granularity"))
+PROMOTION = Schema(
+    "CommerceOrderPromotion",
+    {
+        k: (lambda name: lambda p, c: p.get(name))(k)
+        for k in (
+            "applied_after_tax",
+            "applied_amount",
+            "campaign_name",
+            "promotion_id",
+            "target_granularity",
+            "sponsor",
+            "coupon_code",
+            "retailer_id",
+        )
+    },
+    defaults=("applied_amount", "campaign_name", "promotion_id", "sponsor", "target_granularity"),
+)
 
 
 def _pii(getter: Any) -> Any:
@@ -165,8 +204,11 @@ def _estimated(o: Order, ctx: Any) -> dict[str, Any]:
     promo = sum((Decimal(p["applied_amount"]["amount"]) for p in o.promotions if p["sponsor"] == "facebook"), ZERO)
     return {
         "subtotal": {"items": _m(o.items_subtotal), "shipping": _m(o.shipping_total)},
-        "tax": _m(o.estimated_tax), "total_amount": _m(o.total), "tax_remitted": o.tax_remitted,
-        "facebook_paid_amount": _m(promo), "buyer_paid_amount": _m(o.total - promo),
+        "tax": _m(o.estimated_tax),
+        "total_amount": _m(o.total),
+        "tax_remitted": o.tax_remitted,
+        "facebook_paid_amount": _m(promo),
+        "buyer_paid_amount": _m(o.total - promo),
     }
 
 
@@ -187,7 +229,8 @@ ORDER = Schema(
         "buyer_details": _pii(lambda o, c: dict(o.buyer)),
         "shipping_address": _pii(lambda o, c: dict(o.shipping_address)),
         "selected_shipping_option": lambda o, c: _shipping_option(
-            o.shipping_option["name"], o.shipping_total, o.shipping_option["min_days"], o.shipping_option["max_days"]),
+            o.shipping_option["name"], o.shipping_total, o.shipping_option["min_days"], o.shipping_option["max_days"]
+        ),
         "estimated_payment_details": _estimated,
         "items": attr("items"),
         "shipments": attr("shipments"),
@@ -199,9 +242,16 @@ ORDER = Schema(
         "promotions": attr("promotions"),
     },
     defaults=("id", "order_status", "created", "last_updated"),
-    edges={"items": (ITEM, True), "shipments": (SHIPMENT, True), "cancellations": (CANCELLATION, True),
-           "refunds": (REFUND, True), "returns": (RETURN, True), "payments": (PAYMENT, True),
-           "promotion_details": (PROMOTION, True), "promotions": (PROMOTION, True)},
+    edges={
+        "items": (ITEM, True),
+        "shipments": (SHIPMENT, True),
+        "cancellations": (CANCELLATION, True),
+        "refunds": (REFUND, True),
+        "returns": (RETURN, True),
+        "payments": (PAYMENT, True),
+        "promotion_details": (PROMOTION, True),
+        "promotions": (PROMOTION, True),
+    },
 )
 
 # The edges of an order, as GET /{order_id}/<edge> lists them.

@@ -31,27 +31,41 @@ _URL_FETCH_TIMEOUT = 30.0
 
 
 def create_feed(sb: Store, catalog_id: str, params: dict[str, Any], now: float) -> Feed:
-    feed = Feed(sb.new_id("feed"), catalog_id, str(params.get("name") or "Product feed"), now,
-                schedule=params.get("schedule"), update_schedule=params.get("update_schedule"),
-                ingestion_source_type=str(params.get("ingestion_source_type") or "primary_feed"),
-                delimiter=str(params.get("delimiter") or "AUTODETECT"))
+    feed = Feed(
+        sb.new_id("feed"),
+        catalog_id,
+        str(params.get("name") or "Product feed"),
+        now,
+        schedule=params.get("schedule"),
+        update_schedule=params.get("update_schedule"),
+        ingestion_source_type=str(params.get("ingestion_source_type") or "primary_feed"),
+        delimiter=str(params.get("delimiter") or "AUTODETECT"),
+    )
     sb.feeds[feed.id] = feed
     sb.register(feed.id, "feed", feed)
     return feed
 
 
-def start_upload(sb: Store, feed: Feed, *, path: Path | None, filename: str | None, url: str | None,
-                 update_only: bool, now: float) -> Upload:
+def start_upload(
+    sb: Store, feed: Feed, *, path: Path | None, filename: str | None, url: str | None, update_only: bool, now: float
+) -> Upload:
     """Open a session; the file (already spooled to ``path``) or the URL is read in a worker thread."""
-    upload = Upload(sb.new_id("upload"), feed.id, now,
-                    "Manual Upload" if path is not None else "User initiated server fetch", update_only,
-                    filename=filename, url=url, path=path, due=now + sb.config.upload_delay_seconds)
+    upload = Upload(
+        sb.new_id("upload"),
+        feed.id,
+        now,
+        "Manual Upload" if path is not None else "User initiated server fetch",
+        update_only,
+        filename=filename,
+        url=url,
+        path=path,
+        due=now + sb.config.upload_delay_seconds,
+    )
     sb.uploads[upload.id] = upload
     sb.register(upload.id, "upload", upload)
     feed.upload_ids.append(upload.id)
     sb.open_uploads.append(upload)
-    threading.Thread(target=_parse_in_background, args=(upload,), name=f"feed-upload-{upload.id}",
-                     daemon=True).start()
+    threading.Thread(target=_parse_in_background, args=(upload,), name=f"feed-upload-{upload.id}", daemon=True).start()
     return upload
 
 
@@ -114,8 +128,9 @@ def error_report_csv(upload: Upload) -> str:
     lines = ["row_number,retailer_id,severity,summary,description"]
     for err in upload.errors:
         for row, retailer_id in err.rows:
-            lines.append(",".join(_csv_cell(v) for v in (str(row), retailer_id, err.severity, err.summary,
-                                                          err.description)))
+            lines.append(
+                ",".join(_csv_cell(v) for v in (str(row), retailer_id, err.severity, err.summary, err.description))
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -128,8 +143,9 @@ def _csv_cell(value: str) -> str:
 
 def submit_batch(sb: Store, catalog_id: str, requests: list[Any], allow_upsert: bool, now: float) -> BatchRequest:
     handle = base64.urlsafe_b64encode(f"items_batch:{catalog_id}:{sb.new_id('batch')}".encode()).decode()
-    batch = BatchRequest(handle.rstrip("="), catalog_id, now, now + sb.config.batch_delay_seconds, requests,
-                         allow_upsert)
+    batch = BatchRequest(
+        handle.rstrip("="), catalog_id, now, now + sb.config.batch_delay_seconds, requests, allow_upsert
+    )
     sb.batches[batch.handle] = batch
     sb.open_batches.append(batch)
     return batch
@@ -226,8 +242,7 @@ def _text(value: Any) -> str:
 
 def _merge(product: Product, data: dict[str, str | None], at: float) -> None:
     """An UPDATE changes only the fields it names; None clears an optional field."""
-    simple = {"title", "description", "price", "availability", "condition", "brand", "link", "image_link",
-              "sale_price"}
+    simple = {"title", "description", "price", "availability", "condition", "brand", "link", "image_link", "sale_price"}
     for name, value in data.items():
         if name in simple:
             setattr(product, name, value)
@@ -239,5 +254,14 @@ def _merge(product: Product, data: dict[str, str | None], at: float) -> None:
     product.updated = at
 
 
-__all__ = ["MAX_BATCH_BYTES", "MAX_BATCH_REQUESTS", "REQUIRED", "create_feed", "error_report_csv", "finish_batch",
-           "finish_upload", "start_upload", "submit_batch"]
+__all__ = [
+    "MAX_BATCH_BYTES",
+    "MAX_BATCH_REQUESTS",
+    "REQUIRED",
+    "create_feed",
+    "error_report_csv",
+    "finish_batch",
+    "finish_upload",
+    "start_upload",
+    "submit_batch",
+]

@@ -140,7 +140,10 @@ def throttled(code: int, regain_minutes: int, message: str | None = None) -> Gra
     return GraphError(text, code=code, status=status, is_transient=True, regain_minutes=regain_minutes)
 
 
-def transient(message: str = "An unexpected error has occurred. Please retry your request later.",
-              status: int = 500, code: int = 2) -> GraphError:
+def transient(
+    message: str = "An unexpected error has occurred. Please retry your request later.",
+    status: int = 500,
+    code: int = 2,
+) -> GraphError:
     """Codes 1/2: Meta's side failed; retry."""
     return GraphError(message, code=code, status=status, is_transient=True)

@@ -83,14 +83,25 @@ def _text_rows(path: Path, result: ParseResult) -> Iterator[tuple[int, dict[str,
         header = [h.strip().lower() for h in next(csv.reader(io.StringIO(header_line), delimiter=delimiter))]
         for name in header:
             if name and name not in KNOWN:
-                result.add(WARNING, f"Unknown field {name}", f"The column {name!r} is not a catalog field; "
-                                                             "it was ignored", 1, "")
+                result.add(
+                    WARNING,
+                    f"Unknown field {name}",
+                    f"The column {name!r} is not a catalog field; it was ignored",
+                    1,
+                    "",
+                )
         reader = csv.reader(fh, delimiter=delimiter)
         for offset, row in enumerate(reader, start=line_no + 1):
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue
-            yield offset, {name: value.strip() for name, value in zip(header, row, strict=False)
-                           if name in KNOWN and value.strip()}
+            yield (
+                offset,
+                {
+                    name: value.strip()
+                    for name, value in zip(header, row, strict=False)
+                    if name in KNOWN and value.strip()
+                },
+            )
 
 
 def _xml_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
@@ -137,12 +148,35 @@ def product_from(values: dict[str, str], product_id: str = "") -> Product:
     quantity = values.get("quantity_to_sell_on_facebook") or values.get("inventory")
     extra = {k: v for k, v in values.items() if k not in _CORE} or None
     return Product(
-        id=product_id, retailer_id=values["id"], title=values["title"], description=values["description"],
-        price=values["price"], availability=intern(values["availability"]), condition=intern(values["condition"]),
-        brand=intern(values["brand"]), link=values["link"], image_link=values["image_link"],
-        quantity=int(quantity) if quantity else None, sale_price=values.get("sale_price"), extra=extra,
+        id=product_id,
+        retailer_id=values["id"],
+        title=values["title"],
+        description=values["description"],
+        price=values["price"],
+        availability=intern(values["availability"]),
+        condition=intern(values["condition"]),
+        brand=intern(values["brand"]),
+        link=values["link"],
+        image_link=values["image_link"],
+        quantity=int(quantity) if quantity else None,
+        sale_price=values.get("sale_price"),
+        extra=extra,
     )
 
 
-_CORE = frozenset({"id", "title", "description", "price", "availability", "condition", "brand", "link", "image_link",
-                   "quantity_to_sell_on_facebook", "inventory", "sale_price"})
+_CORE = frozenset(
+    {
+        "id",
+        "title",
+        "description",
+        "price",
+        "availability",
+        "condition",
+        "brand",
+        "link",
+        "image_link",
+        "quantity_to_sell_on_facebook",
+        "inventory",
+        "sale_price",
+    }
+)

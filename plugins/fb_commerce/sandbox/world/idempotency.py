@@ -17,8 +17,16 @@ from .errors import IDEMPOTENCY_KEY_REUSED, GraphError, invalid_param
 # The reference says "up to 100 alphanumeric characters" and also recommends a UUID v4, which has hyphens:
 # accept letters, digits, '-' and '_' so both readings work.
 _KEY_RE = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
-_NOT_PAYLOAD = {"idempotency_key", "access_token", "appsecret_proof", "fields", "method", "format",
-                "suppress_http_code", "pretty"}
+_NOT_PAYLOAD = {
+    "idempotency_key",
+    "access_token",
+    "appsecret_proof",
+    "fields",
+    "method",
+    "format",
+    "suppress_http_code",
+    "pretty",
+}
 
 
 @dataclass
@@ -33,8 +41,9 @@ def require_key(params: dict[str, Any]) -> str:
     if value in (None, ""):
         raise invalid_param("The parameter idempotency_key is required", field_name="idempotency_key")
     if not isinstance(value, str) or not _KEY_RE.match(value):
-        raise invalid_param("idempotency_key must be 1 to 100 letters, digits, '-' or '_'",
-                            field_name="idempotency_key")
+        raise invalid_param(
+            "idempotency_key must be 1 to 100 letters, digits, '-' or '_'", field_name="idempotency_key"
+        )
     return value
 
 

@@ -32,14 +32,23 @@ def processing_fee(sb: Store, total: Decimal) -> Decimal:
 
 
 def record_sale(sb: Store, order: Order, shipment: Shipment, now: float) -> Transaction:
-    lines = [{"item_id": sl.item_id, "quantity": sl.quantity, "amount": sl.amount, "tax": sl.tax}
-             for sl in shipment.lines]
+    lines = [
+        {"item_id": sl.item_id, "quantity": sl.quantity, "amount": sl.amount, "tax": sl.tax} for sl in shipment.lines
+    ]
     tax = shipment.tax_amount
     gross = shipment.items_amount + shipment.shipping_amount + tax
     txn = Transaction(
-        id=sb.new_id("transaction"), type="SALE", date=now, order_id=order.id, source_id=shipment.id, lines=lines,
-        subtotal=shipment.items_amount, shipping=shipment.shipping_amount, tax=tax,
-        processing_fee=processing_fee(sb, gross), tax_withheld=tax if order.tax_remitted else ZERO,
+        id=sb.new_id("transaction"),
+        type="SALE",
+        date=now,
+        order_id=order.id,
+        source_id=shipment.id,
+        lines=lines,
+        subtotal=shipment.items_amount,
+        shipping=shipment.shipping_amount,
+        tax=tax,
+        processing_fee=processing_fee(sb, gross),
+        tax_withheld=tax if order.tax_remitted else ZERO,
         payout_due=_payout_day(sb, now),
     )
     shipment.transaction_id = txn.id
@@ -48,13 +57,22 @@ def record_sale(sb: Store, order: Order, shipment: Shipment, now: float) -> Tran
 
 
 def record_refund(sb: Store, order: Order, refund: Refund, now: float) -> Transaction:
-    lines = [{"item_id": rl.item_id, "quantity": rl.quantity, "amount": -rl.subtotal, "tax": -rl.tax}
-             for rl in refund.lines]
+    lines = [
+        {"item_id": rl.item_id, "quantity": rl.quantity, "amount": -rl.subtotal, "tax": -rl.tax} for rl in refund.lines
+    ]
     # Deductions (return shipping kept by the merchant) reduce what goes back: book them against the subtotal.
     txn = Transaction(
-        id=sb.new_id("transaction"), type="REFUND", date=now, order_id=order.id, source_id=refund.id, lines=lines,
-        subtotal=-(refund.subtotal - refund.deductions), shipping=-refund.shipping, tax=-refund.tax,
-        processing_fee=ZERO, tax_withheld=-refund.tax if order.tax_remitted else ZERO,
+        id=sb.new_id("transaction"),
+        type="REFUND",
+        date=now,
+        order_id=order.id,
+        source_id=refund.id,
+        lines=lines,
+        subtotal=-(refund.subtotal - refund.deductions),
+        shipping=-refund.shipping,
+        tax=-refund.tax,
+        processing_fee=ZERO,
+        tax_withheld=-refund.tax if order.tax_remitted else ZERO,
         payout_due=_payout_day(sb, now),
     )
     refund.transaction_id = txn.id
@@ -85,8 +103,15 @@ def run_payouts(sb: Store, now: float) -> list[Payout]:
             continue
         ref = sb.new_id("payout")
         failed = random.Random(f"{sb.params.seed}:payout:{ref}").random() < sb.config.payout_failure_rate
-        payout = Payout(ref, sb.new_id("transfer"), day, cents(amount), "USD", "FAILED" if failed else "COMPLETED",
-                        [t.id for t in txns])
+        payout = Payout(
+            ref,
+            sb.new_id("transfer"),
+            day,
+            cents(amount),
+            "USD",
+            "FAILED" if failed else "COMPLETED",
+            [t.id for t in txns],
+        )
         for t in txns:
             t.payout_reference_id = ref
         sb.add_payout(payout)

@@ -32,16 +32,39 @@ if TYPE_CHECKING:
 
 CANCEL_REASONS = ("CUSTOMER_REQUESTED", "OUT_OF_STOCK", "INVALID_ADDRESS", "SUSPICIOUS_ORDER", "CANCEL_REASON_OTHER")
 REFUND_REASONS = (
-    "BUYERS_REMORSE", "DAMAGED_GOODS", "NOT_AS_DESCRIBED", "QUALITY_ISSUE", "REFUND_REASON_OTHER", "WRONG_ITEM",
+    "BUYERS_REMORSE",
+    "DAMAGED_GOODS",
+    "NOT_AS_DESCRIBED",
+    "QUALITY_ISSUE",
+    "REFUND_REASON_OTHER",
+    "WRONG_ITEM",
     "FACEBOOK_INITIATED",
     # SDK-only additions (docs/graph-api.md §1.7)
-    "REFUND_COMPROMISED", "REFUND_FOR_RETURN", "REFUND_SFI_FAKE", "REFUND_SFI_REAL",
+    "REFUND_COMPROMISED",
+    "REFUND_FOR_RETURN",
+    "REFUND_SFI_FAKE",
+    "REFUND_SFI_REAL",
 )
 # Carrier codes: the examples in docs/graph-api.md §1.5 plus a few common ones; compared case-insensitively (samples use upper).
-CARRIERS = frozenset({
-    "dhl", "dhl_ecommerce_us", "eagle", "fedex", "ontrac", "tnt", "ups", "usps", "amazon_logistics", "canada_post",
-    "lasership", "purolator", "royal_mail", "australia_post", "other",
-})
+CARRIERS = frozenset(
+    {
+        "dhl",
+        "dhl_ecommerce_us",
+        "eagle",
+        "fedex",
+        "ontrac",
+        "tnt",
+        "ups",
+        "usps",
+        "amazon_logistics",
+        "canada_post",
+        "lasership",
+        "purolator",
+        "royal_mail",
+        "australia_post",
+        "other",
+    }
+)
 MAX_ACK_BATCH = 100
 _EXTERNAL_ID_RE = re.compile(r"^[A-Za-z0-9_]{1,100}$")
 _POSTAL_RE = re.compile(r"^\d{5}(-\d{4})?$")
@@ -56,12 +79,16 @@ def acknowledge(sb: Store, order: Order, reference: str | None, now: float) -> d
     if order.state == FB_PROCESSING:
         raise E.commerce(E.CANNOT_ACKNOWLEDGE, f"Cannot acknowledge order {order.id}: it is still FB_PROCESSING.")
     if order.state != CREATED:
-        raise E.commerce(E.CANNOT_ACKNOWLEDGE, f"Cannot acknowledge order {order.id}: it is {order.state}, "
-                                               "not CREATED (already acknowledged).")
+        raise E.commerce(
+            E.CANNOT_ACKNOWLEDGE,
+            f"Cannot acknowledge order {order.id}: it is {order.state}, not CREATED (already acknowledged).",
+        )
     if reference is not None:
         if not isinstance(reference, str) or not reference.strip() or len(reference) > 128:
-            raise E.invalid_param("merchant_order_reference must be a non-empty string of at most 128 characters",
-                                  field_name="merchant_order_reference")
+            raise E.invalid_param(
+                "merchant_order_reference must be a non-empty string of at most 128 characters",
+                field_name="merchant_order_reference",
+            )
         order.merchant_order_reference = reference
     order.acknowledged_count += 1
     order.acknowledged_at = now
@@ -87,7 +114,8 @@ def acknowledge_batch(sb: Store, entries: Any, now: float) -> tuple[dict[str, An
     if processing:
         raise E.commerce(
             E.CANNOT_ACKNOWLEDGE,
-            "Cannot acknowledge orders that are still FB_PROCESSING: " + ", ".join(processing)
+            "Cannot acknowledge orders that are still FB_PROCESSING: "
+            + ", ".join(processing)
             + ". Retry without them, with a new idempotency_key.",
         )
     results: list[dict[str, Any]] = []
@@ -95,7 +123,9 @@ def acknowledge_batch(sb: Store, entries: Any, now: float) -> tuple[dict[str, An
     for oid, reference in parsed:
         order = sb.orders.get(oid)
         if order is None:
-            results.append({"id": oid, "error": {"error_code": E.INVALID_ORDER_ID, "error_message": "Invalid Order ID"}})
+            results.append(
+                {"id": oid, "error": {"error_code": E.INVALID_ORDER_ID, "error_message": "Invalid Order ID"}}
+            )
             continue
         try:
             results.append(acknowledge(sb, order, reference, now))
@@ -162,10 +192,15 @@ def _finish_if_done(sb: Store, order: Order, now: float) -> None:
 
 
 def _check_reference(order: Order, reference: Any) -> None:
-    if reference is not None and order.merchant_order_reference is not None \
-            and str(reference) != order.merchant_order_reference:
-        raise E.commerce(E.MERCHANT_REFERENCE_MISMATCH,
-                         f"merchant_order_reference {reference!r} does not match the order's reference")
+    if (
+        reference is not None
+        and order.merchant_order_reference is not None
+        and str(reference) != order.merchant_order_reference
+    ):
+        raise E.commerce(
+            E.MERCHANT_REFERENCE_MISMATCH,
+            f"merchant_order_reference {reference!r} does not match the order's reference",
+        )
 
 
 # --- shipments ------------------------------------------------------------------------------------------------
@@ -180,8 +215,10 @@ def _tracking(tracking: Any, shipment_id: str | None, sb: Store) -> dict[str, An
     number = str(tracking["tracking_number"])
     owner = sb.tracking_numbers.get(number)
     if owner is not None and owner != shipment_id:
-        raise E.commerce(E.DUPLICATE_TRACKING_NUMBER,
-                         f"Tracking number {number} is already used by another shipment; one number per shipment")
+        raise E.commerce(
+            E.DUPLICATE_TRACKING_NUMBER,
+            f"Tracking number {number} is already used by another shipment; one number per shipment",
+        )
     info = {"carrier": carrier, "tracking_number": number}
     if tracking.get("shipping_method_name"):
         info["shipping_method_name"] = str(tracking["shipping_method_name"])
@@ -191,8 +228,9 @@ def _tracking(tracking: Any, shipment_id: str | None, sb: Store) -> dict[str, An
 def ship(sb: Store, order: Order, params: dict[str, Any], now: float) -> Shipment:
     """``POST /{order_id}/shipments``: capture payment for the shipped units and record a SALE."""
     if order.state in (FB_PROCESSING, CREATED):
-        raise E.commerce(E.ORDER_NOT_ACTIONABLE,
-                         f"Order {order.id} is {order.state}: acknowledge it (IN_PROGRESS) before shipping")
+        raise E.commerce(
+            E.ORDER_NOT_ACTIONABLE, f"Order {order.id} is {order.state}: acknowledge it (IN_PROGRESS) before shipping"
+        )
     if order.state == COMPLETED:
         if all(line.cancelled == line.quantity for line in order.items):
             raise E.commerce(E.CANCELLED_CANNOT_SHIP, f"Order {order.id} is cancelled and cannot be shipped")
@@ -203,16 +241,21 @@ def ship(sb: Store, order: Order, params: dict[str, Any], now: float) -> Shipmen
     if external_id is not None:
         external_id = str(external_id)
         if not _EXTERNAL_ID_RE.match(external_id):
-            raise E.invalid_param("external_shipment_id may only contain letters, digits and '_'",
-                                  field_name="external_shipment_id")
+            raise E.invalid_param(
+                "external_shipment_id may only contain letters, digits and '_'", field_name="external_shipment_id"
+            )
         if any(s.external_shipment_id == external_id for s in order.shipments):
-            raise E.invalid_param(f"external_shipment_id {external_id} already exists on this order",
-                                  field_name="external_shipment_id")
+            raise E.invalid_param(
+                f"external_shipment_id {external_id} already exists on this order", field_name="external_shipment_id"
+            )
     fulfillment = params.get("fulfillment")
-    if fulfillment is not None and (not isinstance(fulfillment, dict) or not (
-            fulfillment.get("fulfillment_location_id") or isinstance(fulfillment.get("fulfillment_address"), dict))):
-        raise E.invalid_param("fulfillment needs fulfillment_location_id or fulfillment_address{...}",
-                              field_name="fulfillment")
+    if fulfillment is not None and (
+        not isinstance(fulfillment, dict)
+        or not (fulfillment.get("fulfillment_location_id") or isinstance(fulfillment.get("fulfillment_address"), dict))
+    ):
+        raise E.invalid_param(
+            "fulfillment needs fulfillment_location_id or fulfillment_address{...}", field_name="fulfillment"
+        )
     origin = params.get("shipment_origin_postal_code")
     if origin is not None and not _POSTAL_RE.match(str(origin)):
         raise E.commerce(E.BAD_ORIGIN_POSTAL_CODE, f"Invalid shipment origin postal code {origin!r}")
@@ -229,8 +272,10 @@ def ship(sb: Store, order: Order, params: dict[str, Any], now: float) -> Shipmen
         if qty > line.open_quantity:
             if line.cancelled and line.open_quantity == 0 and line.shipped == 0:
                 raise E.commerce(E.CANCELLED_CANNOT_SHIP, f"Item {line.retailer_id} is cancelled and cannot ship")
-            raise E.commerce(E.ALREADY_FULFILLED, f"Only {line.open_quantity} of item {line.retailer_id} "
-                                                  f"can still be shipped, not {qty}")
+            raise E.commerce(
+                E.ALREADY_FULFILLED,
+                f"Only {line.open_quantity} of item {line.retailer_id} can still be shipped, not {qty}",
+            )
 
     shipment = Shipment(sb.new_id("shipment"), order.id, external_id, [], tracking, fulfillment, now, ZERO)
     for line, qty in wanted:
@@ -256,8 +301,14 @@ def update_shipment(sb: Store, order: Order, params: dict[str, Any], now: float)
     external_id = params.get("external_shipment_id")
     if not wanted_id and not external_id:
         raise E.invalid_param("shipment_id or external_shipment_id is required", field_name="shipment_id")
-    shipment = next((s for s in order.shipments if (wanted_id and s.id == str(wanted_id))
-                     or (external_id and s.external_shipment_id == str(external_id))), None)
+    shipment = next(
+        (
+            s
+            for s in order.shipments
+            if (wanted_id and s.id == str(wanted_id)) or (external_id and s.external_shipment_id == str(external_id))
+        ),
+        None,
+    )
     if shipment is None:
         raise E.invalid_param(f"Order {order.id} has no such shipment", field_name="shipment_id")
     tracking = _tracking(params.get("tracking_info"), shipment.id, sb)
@@ -271,16 +322,19 @@ def update_shipment(sb: Store, order: Order, params: dict[str, Any], now: float)
 # --- cancellations --------------------------------------------------------------------------------------------
 
 
-def cancel(sb: Store, order: Order, params: dict[str, Any], now: float,
-           initiated_by: str = "MERCHANT") -> Cancellation:
+def cancel(sb: Store, order: Order, params: dict[str, Any], now: float, initiated_by: str = "MERCHANT") -> Cancellation:
     """``POST /{order_id}/cancellations``: unshipped units only; the order completes when nothing is left open."""
     if order.state == FB_PROCESSING and now - order.created < _FB_PROCESSING_CANCEL_AFTER:
-        raise E.commerce(E.ORDER_NOT_ACTIONABLE, f"Order {order.id} is FB_PROCESSING; it can be cancelled once it "
-                                                 "leaves FB_PROCESSING (or after 24 h stuck in it)")
+        raise E.commerce(
+            E.ORDER_NOT_ACTIONABLE,
+            f"Order {order.id} is FB_PROCESSING; it can be cancelled once it "
+            "leaves FB_PROCESSING (or after 24 h stuck in it)",
+        )
     reason = params.get("cancel_reason") or {}
     if not isinstance(reason, dict):
-        raise E.invalid_param("cancel_reason must be an object {reason_code, reason_description}",
-                              field_name="cancel_reason")
+        raise E.invalid_param(
+            "cancel_reason must be an object {reason_code, reason_description}", field_name="cancel_reason"
+        )
     code = reason.get("reason_code")
     if code is not None and code not in CANCEL_REASONS:
         raise E.invalid_param(f"reason_code must be one of {', '.join(CANCEL_REASONS)}", field_name="cancel_reason")
@@ -291,8 +345,11 @@ def cancel(sb: Store, order: Order, params: dict[str, Any], now: float,
         raise E.commerce(E.ORDER_ALREADY_CANCELLED, f"Order {order.id} is already cancelled")
     if items is None:
         if shipped_any:
-            raise E.commerce(E.ALREADY_CAPTURED, f"Order {order.id} has shipped items (payment captured): cancel "
-                                                 "the remaining items by listing them, or refund")
+            raise E.commerce(
+                E.ALREADY_CAPTURED,
+                f"Order {order.id} has shipped items (payment captured): cancel "
+                "the remaining items by listing them, or refund",
+            )
         wanted = [(line, line.open_quantity) for line in order.items if line.open_quantity > 0]
     else:
         wanted = _merged([(line, _quantity(entry, "quantity")) for line, entry in _lines(order, items)])
@@ -306,9 +363,16 @@ def cancel(sb: Store, order: Order, params: dict[str, Any], now: float,
             raise E.commerce(E.ALREADY_CANCELLED, f"Item {line.retailer_id} is already cancelled")
     if not wanted:
         raise E.commerce(E.ALREADY_SHIPPED, f"Order {order.id} has nothing left to cancel")
-    cancellation = Cancellation(sb.new_id("cancellation"), order.id, [(line.id, qty) for line, qty in wanted],
-                                code or "CANCEL_REASON_OTHER", reason.get("reason_description"), restock, now,
-                                initiated_by)
+    cancellation = Cancellation(
+        sb.new_id("cancellation"),
+        order.id,
+        [(line.id, qty) for line, qty in wanted],
+        code or "CANCEL_REASON_OTHER",
+        reason.get("reason_description"),
+        restock,
+        now,
+        initiated_by,
+    )
     for line, qty in wanted:
         line.cancelled += qty
         product = sb.products.get(line.retailer_id)
@@ -337,8 +401,9 @@ def _refund_amounts(line: LineItem, entry: dict[str, Any] | None) -> RefundLine:
         return RefundLine(line.id, line.shipped - line.refunded_qty, left_amount, left_tax)
     has_qty, has_amount = "item_refund_quantity" in entry, "item_refund_amount" in entry
     if has_qty == has_amount:
-        raise E.invalid_param("give each item item_refund_quantity or item_refund_amount (one of them)",
-                              field_name="items")
+        raise E.invalid_param(
+            "give each item item_refund_quantity or item_refund_amount (one of them)", field_name="items"
+        )
     if left_amount <= 0:
         raise E.commerce(E.ALREADY_REFUNDED, f"Item {line.retailer_id} is already refunded")
     if has_qty:
@@ -348,8 +413,11 @@ def _refund_amounts(line: LineItem, entry: dict[str, Any] | None) -> RefundLine:
         if qty > line.shipped - line.refunded_qty:
             if line.refunded_qty >= line.shipped:
                 raise E.commerce(E.ALREADY_REFUNDED, f"Item {line.retailer_id} is already refunded")
-            raise E.commerce(E.REFUND_EXCEEDS_CHARGE, f"Refund of {qty} x {line.retailer_id} exceeds the "
-                                                      f"{line.shipped - line.refunded_qty} charged and not refunded")
+            raise E.commerce(
+                E.REFUND_EXCEEDS_CHARGE,
+                f"Refund of {qty} x {line.retailer_id} exceeds the "
+                f"{line.shipped - line.refunded_qty} charged and not refunded",
+            )
         amount = min(line.price_per_unit * qty, left_amount)
         tax = min(prorate(line.tax, qty, line.quantity), left_tax)
         return RefundLine(line.id, qty, amount, tax)
@@ -359,13 +427,14 @@ def _refund_amounts(line: LineItem, entry: dict[str, Any] | None) -> RefundLine:
     if amount == 0:
         raise E.commerce(E.ZERO_REFUND, "A refund of 0 is not possible")
     if amount > left_amount:
-        raise E.commerce(E.REFUND_EXCEEDS_CHARGE, f"Refund of {amount} on {line.retailer_id} exceeds the "
-                                                  f"{left_amount} charged and not refunded")
+        raise E.commerce(
+            E.REFUND_EXCEEDS_CHARGE,
+            f"Refund of {amount} on {line.retailer_id} exceeds the {left_amount} charged and not refunded",
+        )
     return RefundLine(line.id, 0, amount, min(prorate(line.captured_tax, amount, charged), left_tax))
 
 
-def refund(sb: Store, order: Order, params: dict[str, Any], now: float,
-           initiated_by: str = "MERCHANT") -> Refund:
+def refund(sb: Store, order: Order, params: dict[str, Any], now: float, initiated_by: str = "MERCHANT") -> Refund:
     """``POST /{order_id}/refunds``: shipped units only; records a REFUND transaction."""
     code = params.get("reason_code")
     if not code:
@@ -394,8 +463,10 @@ def refund(sb: Store, order: Order, params: dict[str, Any], now: float,
         if shipping is None or shipping < 0:
             raise E.invalid_param("shipping_refund must be an amount", field_name="shipping")
         if shipping > shipping_left:
-            raise E.commerce(E.SHIPPING_REFUND_EXCEEDS, f"Shipping refund {shipping} exceeds the {shipping_left} "
-                                                        "shipping charged and not refunded")
+            raise E.commerce(
+                E.SHIPPING_REFUND_EXCEEDS,
+                f"Shipping refund {shipping} exceeds the {shipping_left} shipping charged and not refunded",
+            )
     else:
         shipping = shipping_left if items is None else ZERO  # a full refund gives the shipping back too
     deductions = _deductions(params.get("deductions"))
@@ -404,8 +475,19 @@ def refund(sb: Store, order: Order, params: dict[str, Any], now: float,
     return_id = params.get("return_id")
     if return_id is not None and not any(r.id == str(return_id) for r in order.returns):
         raise E.invalid_param(f"Order {order.id} has no return {return_id}", field_name="return_id")
-    result = Refund(sb.new_id("refund"), order.id, lines, code, params.get("reason_text"), shipping, ZERO,
-                    deductions, str(return_id) if return_id is not None else None, now, initiated_by)
+    result = Refund(
+        sb.new_id("refund"),
+        order.id,
+        lines,
+        code,
+        params.get("reason_text"),
+        shipping,
+        ZERO,
+        deductions,
+        str(return_id) if return_id is not None else None,
+        now,
+        initiated_by,
+    )
     if result.total <= 0:
         raise E.commerce(E.ZERO_REFUND, "The refund amounts to 0 or less after deductions")
     for refund_line in lines:

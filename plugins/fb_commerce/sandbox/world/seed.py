@@ -32,22 +32,78 @@ from .timeline import tick
 if TYPE_CHECKING:
     from .store import SeedParams, Store
 
-_FIRST = ("Ava", "Liam", "Maya", "Noah", "Zoe", "Ethan", "Lena", "Omar", "Iris", "Caleb", "Nina", "Hugo", "Rosa",
-          "Felix", "Amara", "Jonas", "Priya", "Mateo", "Chloe", "Sami")
-_LAST = ("Nguyen", "Garcia", "Smith", "Okafor", "Kowalski", "Rossi", "Haddad", "Kim", "Silva", "Brown", "Larsen",
-         "Moreau", "Patel", "Schmidt", "Tanaka", "Lopez")
+_FIRST = (
+    "Ava",
+    "Liam",
+    "Maya",
+    "Noah",
+    "Zoe",
+    "Ethan",
+    "Lena",
+    "Omar",
+    "Iris",
+    "Caleb",
+    "Nina",
+    "Hugo",
+    "Rosa",
+    "Felix",
+    "Amara",
+    "Jonas",
+    "Priya",
+    "Mateo",
+    "Chloe",
+    "Sami",
+)
+_LAST = (
+    "Nguyen",
+    "Garcia",
+    "Smith",
+    "Okafor",
+    "Kowalski",
+    "Rossi",
+    "Haddad",
+    "Kim",
+    "Silva",
+    "Brown",
+    "Larsen",
+    "Moreau",
+    "Patel",
+    "Schmidt",
+    "Tanaka",
+    "Lopez",
+)
 # (city, state, postal code, sales-tax %, Meta remits the tax there: marketplace-facilitator state)
 _PLACES = (
-    ("Austin", "TX", "73301", "8.25", True), ("Seattle", "WA", "98101", "10.25", True),
-    ("Portland", "OR", "97201", "0", False), ("Denver", "CO", "80202", "8.81", True),
-    ("Miami", "FL", "33101", "7.00", True), ("Boston", "MA", "02108", "6.25", True),
-    ("Wilmington", "DE", "19801", "0", False), ("Chicago", "IL", "60601", "10.25", True),
-    ("Nashua", "NH", "03060", "0", False), ("Columbus", "OH", "43004", "7.50", True),
+    ("Austin", "TX", "73301", "8.25", True),
+    ("Seattle", "WA", "98101", "10.25", True),
+    ("Portland", "OR", "97201", "0", False),
+    ("Denver", "CO", "80202", "8.81", True),
+    ("Miami", "FL", "33101", "7.00", True),
+    ("Boston", "MA", "02108", "6.25", True),
+    ("Wilmington", "DE", "19801", "0", False),
+    ("Chicago", "IL", "60601", "10.25", True),
+    ("Nashua", "NH", "03060", "0", False),
+    ("Columbus", "OH", "43004", "7.50", True),
 )
 _STREETS = ("Oak St", "Maple Ave", "Pine Rd", "Cedar Ln", "Elm St", "Harbor Blvd", "Hill Dr", "Lake View")
 _ADJ = ("Classic", "Organic", "Handmade", "Vintage", "Everyday", "Premium", "Soft", "Bold", "Eco", "Travel")
-_NOUNS = ("Tote Bag", "Candle", "Mug", "T-Shirt", "Hoodie", "Notebook", "Scarf", "Water Bottle", "Cap", "Sneakers",
-          "Blanket", "Planter", "Backpack", "Socks", "Sunglasses")
+_NOUNS = (
+    "Tote Bag",
+    "Candle",
+    "Mug",
+    "T-Shirt",
+    "Hoodie",
+    "Notebook",
+    "Scarf",
+    "Water Bottle",
+    "Cap",
+    "Sneakers",
+    "Blanket",
+    "Planter",
+    "Backpack",
+    "Socks",
+    "Sunglasses",
+)
 _BRANDS = ("Northwind", "Acme Goods", "Bluebird", "Cedar & Co", "Lumen")
 _SHIPPING = (("Standard", "4.99", 3, 7), ("Expedited", "9.99", 1, 3), ("Free shipping", "0.00", 5, 10))
 _STATE_WEIGHTS = ((FB_PROCESSING, 5), (CREATED, 20), (IN_PROGRESS, 25), (COMPLETED, 50))
@@ -75,14 +131,21 @@ def populate(sb: Store, params: SeedParams) -> None:
 
 def _account(sb: Store, now: float) -> None:
     sb.register("me", "user", {"id": "100000000000010", "name": "Sandbox System User"})
-    sb.register(defaults.SANDBOX_APP_ID, "application", {"id": defaults.SANDBOX_APP_ID, "name": "fb-commerce sandbox app"})
+    sb.register(
+        defaults.SANDBOX_APP_ID, "application", {"id": defaults.SANDBOX_APP_ID, "name": "fb-commerce sandbox app"}
+    )
     sb.register(defaults.SANDBOX_PAGE_ID, "page", {"id": defaults.SANDBOX_PAGE_ID, "name": "Sandbox Shop Page"})
-    sb.register(defaults.SANDBOX_CMS_ID, "cms", {"id": defaults.SANDBOX_CMS_ID, "display_name": "Sandbox Shop",
-                                                 "contact_email": "shop@example.com"})
-    sb.register(defaults.SANDBOX_BUSINESS_ID, "business", {"id": defaults.SANDBOX_BUSINESS_ID,
-                                                           "name": "Sandbox Business"})
-    sb.register(defaults.SANDBOX_CATALOG_ID, "catalog", {"id": defaults.SANDBOX_CATALOG_ID,
-                                                         "name": "Sandbox Shop Catalog"})
+    sb.register(
+        defaults.SANDBOX_CMS_ID,
+        "cms",
+        {"id": defaults.SANDBOX_CMS_ID, "display_name": "Sandbox Shop", "contact_email": "shop@example.com"},
+    )
+    sb.register(
+        defaults.SANDBOX_BUSINESS_ID, "business", {"id": defaults.SANDBOX_BUSINESS_ID, "name": "Sandbox Business"}
+    )
+    sb.register(
+        defaults.SANDBOX_CATALOG_ID, "catalog", {"id": defaults.SANDBOX_CATALOG_ID, "name": "Sandbox Shop Catalog"}
+    )
     feed = Feed(defaults.SANDBOX_FEED_ID, defaults.SANDBOX_CATALOG_ID, "Primary feed", now - 30 * _DAY)
     sb.feeds[feed.id] = feed
     sb.register(feed.id, "feed", feed)
@@ -96,12 +159,19 @@ def _product(sb: Store, rng: random.Random, n: int, since: float) -> Product:
     price = Decimal(rng.randint(4, 119)) + Decimal("0.99")
     title = f"{rng.choice(_ADJ)} {rng.choice(_NOUNS)}"
     product = Product(
-        id=sb.new_id("product"), retailer_id=retailer_id, title=title,
-        description=f"{title} from the sandbox shop, item {n}.", price=f"{price} USD",
-        availability="in stock" if stock else "out of stock", condition="new", brand=rng.choice(_BRANDS),
+        id=sb.new_id("product"),
+        retailer_id=retailer_id,
+        title=title,
+        description=f"{title} from the sandbox shop, item {n}.",
+        price=f"{price} USD",
+        availability="in stock" if stock else "out of stock",
+        condition="new",
+        brand=rng.choice(_BRANDS),
         link=f"https://shop.example.com/products/{retailer_id.lower()}",
-        image_link=f"https://cdn.example.com/images/{retailer_id.lower()}.jpg", quantity=stock,
-        extra={"google_product_category": "Home & Garden > Decor"}, updated=since,
+        image_link=f"https://cdn.example.com/images/{retailer_id.lower()}.jpg",
+        quantity=stock,
+        extra={"google_product_category": "Home & Garden > Decor"},
+        updated=since,
     )
     sb.products[retailer_id] = product
     sb.products_changed()
@@ -116,8 +186,9 @@ def _created_for(rng: random.Random, state: str, anchor: float, days: int) -> fl
     return anchor - rng.uniform(3 * _HOUR, days * _DAY)
 
 
-def new_order(sb: Store, rng: random.Random, created: float, state: str, now: float,
-              processing_minutes: float | None = None) -> Order:
+def new_order(
+    sb: Store, rng: random.Random, created: float, state: str, now: float, processing_minutes: float | None = None
+) -> Order:
     """A new order placed at ``created``; FB_PROCESSING orders leave that state after the processing window."""
     ordinal = len(sb.orders) + 1
     products = list(sb.products.values()) if len(sb.products) <= 5000 else _some_products(sb, rng)
@@ -131,8 +202,18 @@ def new_order(sb: Store, rng: random.Random, created: float, state: str, now: fl
     for product in chosen:
         qty = rng.choices((1, 2, 3), (70, 20, 10))[0]
         unit = cents(product.price.split(" ")[0])
-        items.append(LineItem(sb.new_id("item"), product.retailer_id, product.id, product.title, qty, unit,
-                              cents(unit * qty * tax_rate / 100), ZERO))
+        items.append(
+            LineItem(
+                sb.new_id("item"),
+                product.retailer_id,
+                product.id,
+                product.title,
+                qty,
+                unit,
+                cents(unit * qty * tax_rate / 100),
+                ZERO,
+            )
+        )
     subtotal = sum((i.subtotal for i in items), ZERO)
     allocated = ZERO
     running = ZERO
@@ -142,23 +223,41 @@ def new_order(sb: Store, rng: random.Random, created: float, state: str, now: fl
         item.shipping, allocated = share - allocated, share
     first, last = rng.choice(_FIRST), rng.choice(_LAST)
     relay = rng.random() < 0.5
-    email = (f"{first.lower()}.{ordinal}@marketplace.facebook.com" if relay
-             else f"{first.lower()}.{last.lower()}{ordinal}@example.com")
+    email = (
+        f"{first.lower()}.{ordinal}@marketplace.facebook.com"
+        if relay
+        else f"{first.lower()}.{last.lower()}{ordinal}@example.com"
+    )
     shipping_option = {"name": option[0], "min_days": option[2], "max_days": option[3]}
     for item in items:
         item.option = shipping_option
     order = Order(
-        id=sb.new_id("order"), cms_id=defaults.SANDBOX_CMS_ID,
-        channel="instagram" if rng.random() < 0.55 else "facebook", created=created, last_updated=created,
-        state=state if state == FB_PROCESSING else CREATED, currency="USD", items=items,
+        id=sb.new_id("order"),
+        cms_id=defaults.SANDBOX_CMS_ID,
+        channel="instagram" if rng.random() < 0.55 else "facebook",
+        created=created,
+        last_updated=created,
+        state=state if state == FB_PROCESSING else CREATED,
+        currency="USD",
+        items=items,
         buyer={"name": f"{first} {last}", "email": email, "email_remarketing_option": rng.random() < 0.4},
-        shipping_address={"name": f"{first} {last}", "first_name": first, "last_name": last,
-                          "street1": f"{rng.randint(1, 9999)} {rng.choice(_STREETS)}",
-                          "street2": f"Apt {rng.randint(1, 40)}" if rng.random() < 0.3 else "",
-                          "city": city, "state": region, "postal_code": postal, "country": "US"},
+        shipping_address={
+            "name": f"{first} {last}",
+            "first_name": first,
+            "last_name": last,
+            "street1": f"{rng.randint(1, 9999)} {rng.choice(_STREETS)}",
+            "street2": f"Apt {rng.randint(1, 40)}" if rng.random() < 0.3 else "",
+            "city": city,
+            "state": region,
+            "postal_code": postal,
+            "country": "US",
+        },
         shipping_option=shipping_option,
-        shipping_total=shipping_total, tax_rate=tax_rate, tax_remitted=remitted,
-        ship_by=created + 3 * _DAY, is_test_order=rng.random() < 0.03,
+        shipping_total=shipping_total,
+        tax_rate=tax_rate,
+        tax_remitted=remitted,
+        ship_by=created + 3 * _DAY,
+        is_test_order=rng.random() < 0.03,
     )
     if rng.random() < 0.15:
         order.promotions.append(_promotion(rng, order))
@@ -183,12 +282,14 @@ def _promotion(rng: random.Random, order: Order) -> dict[str, Any]:
     base = order.items[0].subtotal if item_level else order.items_subtotal
     applied = cents(base * Decimal(rng.choice((5, 10, 15))) / 100)
     return {
-        "applied_after_tax": False, "applied_amount": money(applied, order.currency),
+        "applied_after_tax": False,
+        "applied_amount": money(applied, order.currency),
         "campaign_name": rng.choice(("Spring Sale", "Welcome Offer", "Flash Deal")),
         "promotion_id": str(5_000_000_000 + rng.randint(1, 999_999)),
         "target_granularity": "item_level" if item_level else "order_level",
         # Only Meta-funded promotions are seeded: the merchant is paid the full price, so finance stays simple.
-        "sponsor": "facebook", "coupon_code": rng.choice((None, "WELCOME10", "SPRING")),
+        "sponsor": "facebook",
+        "coupon_code": rng.choice((None, "WELCOME10", "SPRING")),
         "retailer_id": order.items[0].retailer_id if item_level else None,
     }
 
@@ -211,14 +312,26 @@ def _history(sb: Store, rng: random.Random, order: Order, state: str, anchor: fl
         return
     roll = rng.random()
     if roll < 0.08:  # Meta cancelled it: fulfilment SLA missed
-        ops.cancel(sb, order, {"cancel_reason": {"reason_code": "CANCEL_REASON_OTHER",
-                                                 "reason_description": "Fulfilment SLA missed"}},
-                   later(30, 70), initiated_by="FACEBOOK")
+        ops.cancel(
+            sb,
+            order,
+            {"cancel_reason": {"reason_code": "CANCEL_REASON_OTHER", "reason_description": "Fulfilment SLA missed"}},
+            later(30, 70),
+            initiated_by="FACEBOOK",
+        )
         return
     if roll < 0.16 and (len(order.items) > 1 or order.items[0].quantity > 1):
         line = order.items[-1]
-        ops.cancel(sb, order, {"cancel_reason": {"reason_code": "OUT_OF_STOCK"}, "restock_items": False,
-                               "items": [{"item_id": line.id, "quantity": 1}]}, later(1, 10))
+        ops.cancel(
+            sb,
+            order,
+            {
+                "cancel_reason": {"reason_code": "OUT_OF_STOCK"},
+                "restock_items": False,
+                "items": [{"item_id": line.id, "quantity": 1}],
+            },
+            later(1, 10),
+        )
     if len(order.items) > 2 and rng.random() < 0.3:
         _ship(sb, rng, order, order.items[:1], later(2, 24))
     _ship(sb, rng, order, None, later(2, 30))
@@ -228,40 +341,76 @@ def _history(sb: Store, rng: random.Random, order: Order, state: str, anchor: fl
     elif roll < 0.14:
         line = order.items[0]
         if line.shipped:
-            ops.refund(sb, order, {"reason_code": "BUYERS_REMORSE", "reason_text": "Changed my mind",
-                                   "items": [{"item_id": line.id, "item_refund_quantity": 1}]}, later(24, 96))
+            ops.refund(
+                sb,
+                order,
+                {
+                    "reason_code": "BUYERS_REMORSE",
+                    "reason_text": "Changed my mind",
+                    "items": [{"item_id": line.id, "item_refund_quantity": 1}],
+                },
+                later(24, 96),
+            )
     elif roll < 0.22:
         _return(sb, rng, order, later(24, 120), refund=rng.random() < 0.5, anchor=anchor)
 
 
 def _ship(sb: Store, rng: random.Random, order: Order, lines: list[LineItem] | None, at: float) -> None:
-    items = None if lines is None else [{"item_id": line.id, "quantity": line.open_quantity}
-                                        for line in lines if line.open_quantity]
+    items = (
+        None
+        if lines is None
+        else [{"item_id": line.id, "quantity": line.open_quantity} for line in lines if line.open_quantity]
+    )
     if items == [] or not any(line.open_quantity for line in order.items):
         return
     carrier = rng.choice(("UPS", "FEDEX", "USPS", "DHL"))
-    ops.ship(sb, order, {"items": items, "external_shipment_id": f"SHP_{order.id[-6:]}_{len(order.shipments) + 1}",
-                         "tracking_info": {"carrier": carrier, "tracking_number": f"1Z{sb.new_id('shipment')[-10:]}",
-                                           "shipping_method_name": order.shipping_option["name"]}}, at)
+    ops.ship(
+        sb,
+        order,
+        {
+            "items": items,
+            "external_shipment_id": f"SHP_{order.id[-6:]}_{len(order.shipments) + 1}",
+            "tracking_info": {
+                "carrier": carrier,
+                "tracking_number": f"1Z{sb.new_id('shipment')[-10:]}",
+                "shipping_method_name": order.shipping_option["name"],
+            },
+        },
+        at,
+    )
 
 
 def _return(sb: Store, rng: random.Random, order: Order, at: float, refund: bool, anchor: float) -> None:
     line = next((i for i in order.items if i.shipped), None)
     if line is None:
         return
-    ret = Return(sb.new_id("return"), order.id, "APPROVED" if refund else rng.choice(("REQUESTED", "APPROVED")),
-                 None, [(line.id, 1, rng.choice(("NOT_NEEDED_ANYMORE", "DEFECTIVE_ITEM", "TOO_SMALL")))],
-                 "Buyer asked to return one item", at)
+    ret = Return(
+        sb.new_id("return"),
+        order.id,
+        "APPROVED" if refund else rng.choice(("REQUESTED", "APPROVED")),
+        None,
+        [(line.id, 1, rng.choice(("NOT_NEEDED_ANYMORE", "DEFECTIVE_ITEM", "TOO_SMALL")))],
+        "Buyer asked to return one item",
+        at,
+    )
     order.returns.append(ret)
     sb.returns[ret.id] = ret
     sb.register(ret.id, "return", ret)
     sb.touch(order, at)
     if refund:
-        ops.refund(sb, order, {"reason_code": "REFUND_FOR_RETURN", "return_id": ret.id,
-                               "items": [{"item_id": line.id, "item_refund_quantity": 1}],
-                               "deductions": [{"deduction_type": "RETURN_SHIPPING",
-                                               "deduction_amount": {"amount": "1.00", "currency": "USD"}}]},
-                   min(at + 2 * _DAY, anchor - 10))
+        ops.refund(
+            sb,
+            order,
+            {
+                "reason_code": "REFUND_FOR_RETURN",
+                "return_id": ret.id,
+                "items": [{"item_id": line.id, "item_refund_quantity": 1}],
+                "deductions": [
+                    {"deduction_type": "RETURN_SHIPPING", "deduction_amount": {"amount": "1.00", "currency": "USD"}}
+                ],
+            },
+            min(at + 2 * _DAY, anchor - 10),
+        )
 
 
 def live_orders(sb: Store, count: int, state: str = CREATED, processing_minutes: float | None = None) -> list[str]:
@@ -269,8 +418,9 @@ def live_orders(sb: Store, count: int, state: str = CREATED, processing_minutes:
     now = sb.now()
     ids = []
     for _ in range(count):
-        order = new_order(sb, sb.live_rng, now, FB_PROCESSING if state == FB_PROCESSING else CREATED, now,
-                          processing_minutes)
+        order = new_order(
+            sb, sb.live_rng, now, FB_PROCESSING if state == FB_PROCESSING else CREATED, now, processing_minutes
+        )
         if state in (IN_PROGRESS, COMPLETED):
             ops.acknowledge(sb, order, f"LIVE-{order.id[-8:]}", now)
         if state == COMPLETED:

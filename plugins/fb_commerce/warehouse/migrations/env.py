@@ -15,12 +15,13 @@ from typing import Any
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
+from sqlalchemy.engine import Connection
+
 from fb_commerce.warehouse.engine import create_warehouse_engine
 from fb_commerce.warehouse.migrate import VERSION_TABLE, include_name
 from fb_commerce.warehouse.paths import default_warehouse_url
 from fb_commerce.warehouse.schema import metadata
 from fb_commerce.warehouse.types import Money, UtcDateTime
-from sqlalchemy.engine import Connection
 
 config = context.config
 

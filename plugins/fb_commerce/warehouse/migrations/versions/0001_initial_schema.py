@@ -484,8 +484,7 @@ def upgrade() -> None:
         *_outbox_columns(),
         sa.PrimaryKeyConstraint("request_id", name=op.f("pk_fb_cancellation_requests")),
         comment=(
-            "Cancellations to send. Written by the OMS and by customer-service DAGs; drained by "
-            "fb_order_updates."
+            "Cancellations to send. Written by the OMS and by customer-service DAGs; drained by fb_order_updates."
         ),
     )
     op.create_index("ix_fb_cancellation_requests_order_id", "fb_cancellation_requests", ["order_id"])
@@ -520,9 +519,7 @@ def upgrade() -> None:
         sa.Column("return_id", sa.String(length=255)),
         *_outbox_columns(),
         sa.PrimaryKeyConstraint("request_id", name=op.f("pk_fb_refund_requests")),
-        comment=(
-            "Refunds to send. Written by the OMS and by customer-service DAGs; drained by fb_order_updates."
-        ),
+        comment=("Refunds to send. Written by the OMS and by customer-service DAGs; drained by fb_order_updates."),
     )
     op.create_index("ix_fb_refund_requests_order_id", "fb_refund_requests", ["order_id"])
     op.create_index("ix_fb_refund_requests_status_created_at", "fb_refund_requests", ["status", "created_at"])
