@@ -5,7 +5,8 @@ The dag-processor parses each file in a fresh process that has already imported 
 (what ``airflow dags report`` shows) is ``DagBag.process_file`` of that one file. This script does the same in a
 fresh interpreter per sample: import the DagBag, pre-import the file's Airflow modules, then parse the file
 with a ``BundleDagBag`` as the processor does and read its ``FileLoadStat.duration``. The baseline is an empty
-DAG file (one DAG, no tasks) parsed the same way; samples are interleaved so a noisy moment hits every side alike, and medians compared.
+DAG file (one DAG, no tasks) parsed the same way; samples are interleaved so a noisy moment hits every side
+alike, and medians compared.
 
 Target: each DAG file at most +100 ms over the empty file.
 

@@ -25,7 +25,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
     if args.local_defaults:
         apply_local_defaults()
-    facts, hook = gather_facts(args.conn_id, args.warehouse_conn_id, register=args.register)
+    facts, _hook = gather_facts(args.conn_id, args.warehouse_conn_id, register=args.register)
     results = run_checks(facts)
     print(format_report(results))
     return 1 if failures(results) else 0
@@ -117,7 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--sandbox-url",
         default=None,
-        help=f"where fb_commerce_default points when $AIRFLOW_CONN_FB_COMMERCE_DEFAULT is not set (default {sandbox_url()})",
+        help=(
+            "where fb_commerce_default points when $AIRFLOW_CONN_FB_COMMERCE_DEFAULT is not set "
+            f"(default {sandbox_url()})"
+        ),
     )
 
     p = add(

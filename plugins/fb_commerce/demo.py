@@ -210,7 +210,7 @@ def _start_sandbox(port: int, folder: Path, env: dict[str, str]) -> subprocess.P
 
     try:
         SandboxAdmin(sandbox_url(port=port)).wait_ready(timeout=30)
-    except Exception:
+    except Exception:  # noqa: BLE001 - whatever kept it from answering, the log says why
         process.terminate()
         raise DemoFailed(f"The sandbox did not start; see {folder / LOGS / 'sandbox.log'}") from None
     return process
@@ -251,7 +251,8 @@ def run_demo(port: int = defaults.SANDBOX_PORT, keep_sandbox: bool = False) -> i
             sandbox.terminate()
             sandbox.wait(timeout=10)
     print(
-        f"\nDemo finished in {time.monotonic() - started:.0f} s. Logs: {folder / LOGS}; reports: {folder / 'reports'}.\n"
+        f"\nDemo finished in {time.monotonic() - started:.0f} s. "
+        f"Logs: {folder / LOGS}; reports: {folder / 'reports'}.\n"
         "`make airflow` shows these runs and this warehouse in the Airflow UI."
     )
     return 0

@@ -59,7 +59,8 @@ def store_connections(connections: list[LocalConnection]) -> list[str]:
                 action = "updated"
             # only the id, the type, the host and the source: the password and extras may be secrets
             done.append(
-                f"Connection {local.conn_id} ({wanted.conn_type}, {wanted.host or 'no host'}): {action} from {local.source}"
+                f"Connection {local.conn_id} ({wanted.conn_type}, {wanted.host or 'no host'}): "
+                f"{action} from {local.source}"
             )
     return done
 

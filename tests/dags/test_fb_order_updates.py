@@ -176,7 +176,7 @@ def test_every_valid_request_is_applied_once_with_faults_on(engine, sandbox, cap
         (r["request_id"], r["status"], r["last_error_message"]) for r in valid if r["status"] != "sent"
     ]
     assert stats["writes"] == expected_writes(valid)  # each applied exactly once, nothing else applied
-    for table, request_id, _, _, words in BAD_ROWS:
+    for _table, request_id, _, _, words in BAD_ROWS:
         failed = next(r for r in outbox if r["request_id"] == request_id)
         assert failed["status"] == "failed" and failed["attempts"] == 0 and words in failed["last_error_message"]
     assert all(victim not in attempts for attempts in stats["write_requests"].values())  # no call for bad rows

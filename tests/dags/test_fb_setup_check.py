@@ -62,6 +62,7 @@ def test_unregistered_app_fails_and_says_how_to_fix_then_registers(connections, 
         f"{sandbox.url}/{defaults.API_VERSION}/{defaults.SANDBOX_CMS_ID}/order_management_apps",
         headers={"Authorization": f"Bearer {defaults.SANDBOX_ACCESS_TOKEN}"},
         params={"appsecret_proof": _proof()},
+        timeout=10,
     ).raise_for_status()
     failed = run_dag()
     assert failed.state == "failed"

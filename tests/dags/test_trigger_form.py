@@ -39,7 +39,7 @@ def test_every_trigger_form_is_submittable_with_its_defaults(served_dags):
 
 
 def test_the_conf_the_form_sends_is_valid_for_the_trigger_endpoint(served_dags):
-    for dag_id, dag in served_dags.items():
+    for dag in served_dags.values():
         conf, _ = trigger_form(_form_params(dag))
         dag.params.deep_merge(conf).validate()  # what create_dagrun does; raises ParamValidationError
 

@@ -173,8 +173,8 @@ def test_postgres_numeric_nan_and_zero(postgres_url: str, tmp_path: Path) -> Non
         conn.execute(
             sa.text(
                 "INSERT INTO merchant_products (sku, name, description, price, currency, stock, brand, url, image_url,"
-                " category, condition, is_active) VALUES (:sku, :name, :description, CAST(:price AS NUMERIC), :currency,"
-                " :stock, :brand, :url, :image_url, :category, :condition, :is_active)"
+                " category, condition, is_active) VALUES (:sku, :name, :description, CAST(:price AS NUMERIC),"
+                " :currency, :stock, :brand, :url, :image_url, :category, :condition, :is_active)"
             ),
             rows,
         )

@@ -142,8 +142,9 @@ def sync_and_check(engine: sa.Engine, client: GraphClient, sandbox, source: str 
     with engine.connect() as connection:
         stored = connection.execute(
             sa.text(
-                "SELECT i.retailer_id, i.status, i.error_message, r.status AS request_status FROM fb_batch_request_items"
-                " AS i JOIN fb_batch_requests AS r ON r.handle = i.handle WHERE i.handle = 'refused:exact'"
+                "SELECT i.retailer_id, i.status, i.error_message, r.status AS request_status"
+                " FROM fb_batch_request_items AS i JOIN fb_batch_requests AS r ON r.handle = i.handle"
+                " WHERE i.handle = 'refused:exact'"
             )
         ).all()
         state = {r.retailer_id: r for r in connection.execute(sa.text("SELECT * FROM fb_catalog_sync_state"))}

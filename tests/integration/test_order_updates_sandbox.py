@@ -754,7 +754,7 @@ def failed_rows(engine: sa.Engine, table: str) -> dict[str, str]:
         found = conn.execute(
             sa.text(f"SELECT CAST(request_id AS TEXT), {column} FROM {table} WHERE status = 'failed'")
         ).all()
-    return {request_id: message for request_id, message in found}
+    return dict(found)
 
 
 def test_a_bad_value_in_any_column_fails_its_row_and_the_others_are_sent(engine, client, sandbox):

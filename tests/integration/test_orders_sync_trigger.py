@@ -85,6 +85,6 @@ async def test_failing_polls_are_tolerated_then_raised(sandbox, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_FB_COMMERCE_DEFAULT", json.dumps(conn))
     sandbox.admin.faults(error_rate=1.0)
     trigger = NewOrdersTrigger(poll_interval=0.01, max_consecutive_failures=3)
-    with pytest.raises(Exception, match="temporarily unavailable|unknown error"):
+    with pytest.raises(Exception, match=r"temporarily unavailable|unknown error"):
         await asyncio.wait_for(trigger.run().asend(None), timeout=30)
     assert sandbox.admin.stats()["requests"]["GET /{cms_id}/commerce_orders"] == 3 * 2, "3 polls of 2 attempts"

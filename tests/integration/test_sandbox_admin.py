@@ -80,9 +80,9 @@ def test_reset_restores_everything(sandbox) -> None:
     sandbox.admin.clock(3600)
     graph.get("me")
     sandbox.admin.reset()
-    assert requests.get(f"{sandbox.url}/_sandbox/faults").json()["error_rate"] == 0
+    assert requests.get(f"{sandbox.url}/_sandbox/faults", timeout=10).json()["error_rate"] == 0
     assert sandbox.admin.config()["upload_delay_seconds"] == 1.0
-    assert requests.get(f"{sandbox.url}/_sandbox/clock").json()["offset_seconds"] == 0
+    assert requests.get(f"{sandbox.url}/_sandbox/clock", timeout=10).json()["offset_seconds"] == 0
     stats = sandbox.admin.stats()
     assert stats["total_requests"] == 0 and stats["graph_requests"] == 0
     state = sandbox.admin.state(include="orders")

@@ -100,7 +100,7 @@ def test_feed_upload_lifecycle_with_errors_and_report(sandbox, graph) -> None:
     assert graph.post(f"{upload_id}/error_report").json() == {"success": True}
     report = graph.get(upload_id, fields="error_report").json()["error_report"]
     assert report["report_status"] == "WRITE_FINISHED"
-    csv_text = requests.get(report["file_handle"]).text
+    csv_text = requests.get(report["file_handle"], timeout=10).text
     assert csv_text.splitlines()[0].startswith("row_number,retailer_id,severity")
     assert len(csv_text.strip().splitlines()) == 1 + 4
     ids = {p["retailer_id"] for p in sandbox.admin.state(include="products")["products"]}

@@ -52,7 +52,7 @@ def test_injected_errors_have_the_graph_shape(sandbox, graph) -> None:
     error = response.json()["error"]
     assert response.status_code in (500, 503) and error["code"] in (1, 2) and error["is_transient"] is True
     assert error["fbtrace_id"] and response.headers["X-App-Usage"]
-    assert requests.get(f"{sandbox.url}/_sandbox/health").status_code == 200  # admin is never faulted
+    assert requests.get(f"{sandbox.url}/_sandbox/health", timeout=10).status_code == 200  # admin is never faulted
 
 
 def test_throttle_codes_and_regain_time(sandbox, graph) -> None:

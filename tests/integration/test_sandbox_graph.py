@@ -35,7 +35,7 @@ def _orders(sandbox, state: str | None = None) -> list[dict]:
 
 
 def test_missing_token_is_code_104(sandbox) -> None:
-    response = requests.get(f"{sandbox.url}/v25.0/me")
+    response = requests.get(f"{sandbox.url}/v25.0/me", timeout=10)
     assert response.status_code == 400
     assert _error(response)["code"] == 104
 
@@ -57,9 +57,11 @@ def test_expired_token_has_subcode_463(sandbox) -> None:
 
 def test_appsecret_proof_is_required_and_checked(sandbox) -> None:
     url = f"{sandbox.url}/v25.0/me"
-    missing = requests.get(url, params={"access_token": defaults.SANDBOX_ACCESS_TOKEN})
+    missing = requests.get(url, params={"access_token": defaults.SANDBOX_ACCESS_TOKEN}, timeout=10)
     assert missing.status_code == 400 and "appsecret_proof" in _error(missing)["message"]
-    wrong = requests.get(url, params={"access_token": defaults.SANDBOX_ACCESS_TOKEN, "appsecret_proof": "00" * 32})
+    wrong = requests.get(
+        url, params={"access_token": defaults.SANDBOX_ACCESS_TOKEN, "appsecret_proof": "00" * 32}, timeout=10
+    )
     assert wrong.status_code == 400 and "Invalid appsecret_proof" in _error(wrong)["message"]
 
 
@@ -70,10 +72,11 @@ def test_token_in_authorization_header_and_in_form(sandbox, graph) -> None:
             f"{sandbox.url}/v25.0/me",
             params={"appsecret_proof": proof},
             headers={"Authorization": f"{scheme} {defaults.SANDBOX_ACCESS_TOKEN}"},
+            timeout=10,
         )
         assert response.status_code == 200, response.text
     # POST with the credentials as form fields instead of the query string
-    response = requests.post(f"{sandbox.url}/v25.0/{CMS}/order_management_apps", data=graph.credentials)
+    response = requests.post(f"{sandbox.url}/v25.0/{CMS}/order_management_apps", data=graph.credentials, timeout=10)
     assert response.json() == {"success": True}
 
 
@@ -97,7 +100,7 @@ def test_unknown_object_edge_and_field(graph) -> None:
 
 def test_versioned_and_unversioned_paths(sandbox, graph) -> None:
     assert graph.get("me").json()["id"]
-    unversioned = requests.get(f"{sandbox.url}/me", params=graph.credentials)
+    unversioned = requests.get(f"{sandbox.url}/me", params=graph.credentials, timeout=10)
     assert unversioned.status_code == 200 and unversioned.json() == graph.get("me").json()
 
 
@@ -191,7 +194,7 @@ def test_next_keeps_params_and_credentials(graph) -> None:
     first = graph.get(f"{CMS}/commerce_orders", state=ALL_STATES, limit=5, fields="id,channel").json()
     nxt = first["paging"]["next"]
     assert "access_token=" in nxt and "appsecret_proof=" in nxt and "fields=id%2Cchannel" in nxt
-    second = requests.get(nxt).json()
+    second = requests.get(nxt, timeout=10).json()
     assert set(second["data"][0]) == {"id", "channel"}
     assert not {o["id"] for o in first["data"]} & {o["id"] for o in second["data"]}
     cursor = first["paging"]["cursors"]["after"]

@@ -247,8 +247,8 @@ def test_sdk_uploads_a_feed_file(sandbox, api, tmp_path: Path) -> None:
 
 
 def test_sdk_no_longer_carries_order_write_edges() -> None:
-    """SDK 26 dropped these (docs/graph-api.md §"Status warning"); Meta's pages (summarised there) are the authority, and the sandbox
-    implements them as it describes (see test_sandbox_orders.py)."""
+    """SDK 26 dropped these (docs/graph-api.md §"Status warning"); Meta's pages (summarised there) are the authority,
+    and the sandbox implements them as it describes (see test_sandbox_orders.py)."""
     for dropped in (
         "create_acknowledge_order",
         "create_cancellation",
@@ -339,7 +339,7 @@ def test_error_sample_and_batch_status_names() -> None:
 
 
 def test_reference_fields_of_edges_the_sdk_dropped() -> None:
-    """No SDK class left for items/shipments/cancellations/refunds/returns: check the field lists in docs/graph-api.md."""
+    """No SDK class left for items/shipments/cancellations/refunds/returns: check docs/graph-api.md's field lists."""
     assert {
         "id",
         "retailer_id",

@@ -108,7 +108,7 @@ def test_concurrent_upgrades_do_not_race(warehouse_url: str) -> None:
         try:
             barrier.wait()
             results.append(migrate.upgrade(engine))
-        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+        except BaseException as exc:  # collected and asserted below
             errors.append(exc)
 
     threads = [threading.Thread(target=run, args=(engine,)) for engine in engines]

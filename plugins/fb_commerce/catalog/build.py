@@ -138,7 +138,7 @@ def build_feed(
             number = 0
             # Not enumerate(): its reused result tuple would keep the previous batch alive during the next read.
             for batch in source:
-                number += 1
+                number += 1  # noqa: SIM113 - see above
                 checked = validator.validate(batch)
                 feed.write_all(checked.good_pieces())
                 tally.add(checked.rows_read, checked.rows_good, checked.rejects)

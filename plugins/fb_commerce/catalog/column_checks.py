@@ -157,8 +157,9 @@ def _null_unless(where: np.ndarray, values: pa.Array) -> pa.Array:
 
 def parse_prices(values: pa.Array, where: np.ndarray, *, allow_zero: bool = False) -> Prices:
     """Check "9.99 USD" values as :func:`rules.price_problem` does: shape, ISO 4217 code, at most two decimals, at
-    most ten integer digits (three decimals for the currencies of rules.THREE_DECIMAL_CURRENCIES), and not zero unless ``allow_zero``; amounts as float64 for comparisons (exact for
-    the at most 12 significant digits a usable price has)."""
+    most ten integer digits (three decimals for the currencies of rules.THREE_DECIMAL_CURRENCIES), and not zero
+    unless ``allow_zero``; amounts as float64 for comparisons (exact for the at most 12 significant digits a usable
+    price has)."""
     parts = pc.extract_regex(values, rules.PRICE_PATTERN)
     shaped = to_mask(parts.is_valid()) & where
     currency = parts.field("currency")

@@ -117,7 +117,7 @@ class XmlFeedWriter:
         if not batch.num_rows:
             return
         elements = []
-        for name, values in zip(self._columns, batch.columns):
+        for name, values in zip(self._columns, batch.columns, strict=True):
             text = _escape_xml(values)
             element = pc.binary_join_element_wise(f"<g:{name}>", text, f"</g:{name}>\n", "")
             empty = pc.fill_null(pc.equal(pc.binary_length(values), 0), True)

@@ -66,8 +66,8 @@ def _delimited_rows(path: Path, delimiter: str, block_size: int) -> Iterator[dic
     )
     for batch in reader:
         columns = [batch.column(name).to_pylist() for name in COLUMNS]
-        for values in zip(*columns):
-            yield dict(zip(COLUMNS, values))
+        for values in zip(*columns, strict=True):
+            yield dict(zip(COLUMNS, values, strict=True))
 
 
 def _xml_rows(path: Path) -> Iterator[dict[str, str | None]]:

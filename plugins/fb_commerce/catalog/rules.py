@@ -17,7 +17,8 @@ from collections.abc import Mapping
 
 # --- which fields ---------------------------------------------------------------------------------------------------
 
-#: Required for every product (Meta's catalog fields page; ``size`` is required only for apparel, so it is optional here).
+#: Required for every product (Meta's catalog fields page; ``size`` is required only for apparel, so it is
+#: optional here).
 REQUIRED_FIELDS: tuple[str, ...] = (
     "id",
     "title",
@@ -119,9 +120,16 @@ GTIN_LENGTHS: tuple[int, ...] = (8, 12, 13, 14)
 # not fail overnight). Fund codes (BOV, CHE, CHW, CLF, COU, MXV, USN, UYI, UYW), precious metals (XAU, XAG, XPD, XPT)
 # and the testing/no-currency codes (XTS, XXX, XDR, XSU, XUA, XBA..XBD) are left out on purpose: they are ISO codes
 # but no product is priced in them.
-ISO_4217: frozenset[str] = frozenset(
-    ["AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT", "BGN", "BHD", "BIF", "BMD", "BND", "BOB", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD", "CDF", "CHF", "CLP", "CNY", "COP", "CRC", "CUC", "CUP", "CVE", "CZK", "DJF", "DKK", "DOP", "DZD", "EGP", "ERN", "ETB", "EUR", "FJD", "FKP", "GBP", "GEL", "GHS", "GIP", "GMD", "GNF", "GTQ", "GYD", "HKD", "HNL", "HRK", "HTG", "HUF", "IDR", "ILS", "INR", "IQD", "IRR", "ISK", "JMD", "JOD", "JPY", "KES", "KGS", "KHR", "KMF", "KPW", "KRW", "KWD", "KYD", "KZT", "LAK", "LBP", "LKR", "LRD", "LSL", "LYD", "MAD", "MDL", "MGA", "MKD", "MMK", "MNT", "MOP", "MRU", "MUR", "MVR", "MWK", "MXN", "MYR", "MZN", "NAD", "NGN", "NIO", "NOK", "NPR", "NZD", "OMR", "PAB", "PEN", "PGK", "PHP", "PKR", "PLN", "PYG", "QAR", "RON", "RSD", "RUB", "RWF", "SAR", "SBD", "SCR", "SDG", "SEK", "SGD", "SHP", "SLE", "SLL", "SOS", "SRD", "SSP", "STN", "SVC", "SYP", "SZL", "THB", "TJS", "TMT", "TND", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH", "UGX", "USD", "UYU", "UZS", "VED", "VES", "VND", "VUV", "WST", "XAF", "XCD", "XCG", "XOF", "XPF", "YER", "ZAR", "ZMW", "ZWG", "ZWL"]
+_ISO_4217_CODES = (
+    "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN BZD "
+    "CAD CDF CHF CLP CNY COP CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP "
+    "GMD GNF GTQ GYD HKD HNL HRK HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD "
+    "KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO "
+    "NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL "
+    "SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VED VES VND VUV "
+    "WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG ZWL"
 )
+ISO_4217: frozenset[str] = frozenset(_ISO_4217_CODES.split())
 
 # --- prices ---------------------------------------------------------------------------------------------------------
 #: Decimals a price may carry. Meta's format is "9.99 USD"; a price with six decimals was refused at upload, and a
@@ -265,7 +273,7 @@ def price_problem(value: str, *, allow_zero: bool = False) -> str | None:
 def _gtin_ok(value: str) -> bool:
     digits = [int(c) for c in value.rjust(14, "0")]
     weights = [3, 1] * 6 + [3]
-    return (10 - sum(d * w for d, w in zip(digits[:13], weights)) % 10) % 10 == digits[13]
+    return (10 - sum(d * w for d, w in zip(digits[:13], weights, strict=True)) % 10) % 10 == digits[13]
 
 
 def _instant(match: re.Match[str], p: str) -> dt.datetime | None:

@@ -212,7 +212,7 @@ def _sqlalchemy_batches(url: sa.URL, query: str, batch_size: int, info: list[Sou
             sql = _driver_sql(engine, _text_sql(query, names))
             result = conn.execution_options(stream_results=True).exec_driver_sql(sql)
             while rows := result.fetchmany(batch_size):
-                arrays = [pa.array(values, pa.string()) for values in zip(*rows)]
+                arrays = [pa.array(values, pa.string()) for values in zip(*rows, strict=True)]
                 yield pa.RecordBatch.from_arrays(arrays, names=list(columns))
     finally:
         engine.dispose()

@@ -263,10 +263,10 @@ def _records(cols: dict[str, pa.Array], found: _Findings, id_usable: np.ndarray,
     for order, (name, reason, mask) in enumerate(found.items):
         index = np.flatnonzero(mask)
         values = cols[name].take(pa.array(index)).to_pylist() if name in cols else [None] * index.size
-        for row, value in zip(index.tolist(), values):
+        for row, value in zip(index.tolist(), values, strict=True):
             kept.setdefault((row, name), (order, reason, value or None))
     rows = sorted({row for row, _ in kept})
-    ids = dict(zip(rows, cols["id"].take(pa.array(rows, pa.int64())).to_pylist()))
+    ids = dict(zip(rows, cols["id"].take(pa.array(rows, pa.int64())).to_pylist(), strict=True))
     position = {name: index for index, name in enumerate(cols)}  # rejects of a row follow the mapping's columns
     ordered = sorted(kept.items(), key=lambda item: (item[0][0], position.get(item[0][1], len(position))))
     return [

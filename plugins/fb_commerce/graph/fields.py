@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Union
+from typing import TypeAlias
 
-FieldSpec = Union[str, Sequence["FieldSpec"], Mapping[str, "FieldSpec"]]
+FieldSpec: TypeAlias = str | Sequence["FieldSpec"] | Mapping[str, "FieldSpec"]
 
 
 def format_fields(spec: FieldSpec) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# --- Orders (docs/graph-api.md §1.3) ------------------------------------------------------------------------------------
+# --- Orders (docs/graph-api.md §1.3) ----------------------------------------------------------------------------------
 
 ORDER_STATES = ("FB_PROCESSING", "CREATED", "IN_PROGRESS", "COMPLETED")
 #: states the pipelines act on; FB_PROCESSING orders are stored but never acted on
@@ -100,7 +100,7 @@ READ_BACK_EDGE_FIELDS = {
     "returns": RETURN_FIELDS,
 }
 
-# --- Order writes (docs/graph-api.md §1.4–1.7) ---------------------------------------------------------------------------
+# --- Order writes (docs/graph-api.md §1.4-1.7) ------------------------------------------------------------------------
 
 ACKNOWLEDGE_ORDER_PARAMS = ("idempotency_key", "merchant_order_reference")
 ACKNOWLEDGE_ORDERS_PARAMS = ("idempotency_key", "orders")
@@ -136,7 +136,7 @@ DEDUCTION_TYPES = ("RETURN_SHIPPING",)
 #: samples of Meta's carrier codes (the full list is on Meta's carrier-codes page; any snake_case code is sent)
 CARRIERS = ("dhl", "dhl_ecommerce_us", "eagle", "fedex", "ontrac", "tnt", "ups", "usps", "other")
 
-# --- Catalog (docs/graph-api.md §2) ---------------------------------------------------------------------------------------
+# --- Catalog (docs/graph-api.md §2) -----------------------------------------------------------------------------------
 
 FEED_CREATE_PARAMS = ("name", "update_schedule", "schedule", "delimiter", "encoding")
 FEED_UPLOAD_PARAMS = ("file", "url", "update_only")
@@ -184,7 +184,7 @@ PRODUCTS_PARAMS = ("filter",)
 AVAILABILITY = ("in stock", "out of stock")
 CONDITION = ("new", "refurbished", "used")
 
-# --- Finance (docs/graph-api.md §3) ---------------------------------------------------------------------------------------
+# --- Finance (docs/graph-api.md §3) -----------------------------------------------------------------------------------
 
 PAYOUT_FIELDS = ("amount", "payout_date", "payout_reference_id", "status", "transfer_id")
 TRANSACTION_FIELDS = (

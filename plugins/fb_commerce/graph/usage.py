@@ -7,6 +7,7 @@ value reaches 100, so the client slows down above a threshold instead of running
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Mapping
@@ -63,10 +64,8 @@ def parse_usage(headers: Mapping[str, str]) -> Usage:
                 if not isinstance(entry, Mapping):
                     continue
                 peak = max(peak, _peak(entry))
-                try:
+                with contextlib.suppress(TypeError, ValueError):  # an unreadable wait is no wait
                     regain_minutes = max(regain_minutes, float(entry.get("estimated_time_to_regain_access") or 0))
-                except (TypeError, ValueError):
-                    pass
     return Usage(peak_percent=peak, regain_seconds=regain_minutes * 60.0)
 
 

@@ -10,10 +10,10 @@ The window is ``updated_after`` from the ``orders_read_back`` watermark minus th
 run), moved only after the rows are committed. Rows are upserted by Meta's id, one statement per table and page:
 reading one twice changes nothing.
 
-``updated_after`` follows an order's *status* changes (docs/graph-api.md §1.3), and a refund or a partial cancellation of a
-COMPLETED order need not change its status. So once per ``sweep_every`` (default hourly) the two filtered listings
-read a wide window (``sweep_window``, default 30 days, the return window) instead: what Meta did to an older order
-is found within the hour even when its ``last_updated`` did not move.
+``updated_after`` follows an order's *status* changes (docs/graph-api.md §1.3), and a refund or a partial
+cancellation of a COMPLETED order need not change its status. So once per ``sweep_every`` (default hourly) the two
+filtered listings read a wide window (``sweep_window``, default 30 days, the return window) instead: what Meta did
+to an older order is found within the hour even when its ``last_updated`` did not move.
 """
 
 from __future__ import annotations

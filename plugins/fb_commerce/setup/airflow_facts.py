@@ -40,7 +40,7 @@ def gather_facts(
     hook = FbCommerceHook(fb_conn_id)
     try:
         conn = hook.get_connection(fb_conn_id)
-    except Exception:  # AirflowNotFoundException and friends: the connection is missing
+    except Exception:  # noqa: BLE001 - AirflowNotFoundException and friends: the connection is missing
         conn = None
     fields = None
     if conn is not None:

@@ -209,7 +209,7 @@ def check_warehouse(facts: SetupFacts) -> CheckResult:
         return CheckResult("warehouse", SKIP, "not checked")
     try:
         ok, detail = facts.warehouse_status()
-    except Exception as exc:  # any failure to reach it is the finding
+    except Exception as exc:  # noqa: BLE001 - any failure to reach it is the finding
         return CheckResult(
             "warehouse", FAIL, f"{type(exc).__name__}: {exc}", "check the fb_commerce_warehouse connection"
         )

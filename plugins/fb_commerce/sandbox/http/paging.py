@@ -79,7 +79,7 @@ def scan(
     first: Key | None = None
     last: Key | None = None
     for k in merged:
-        examined += 1
+        examined += 1  # noqa: SIM113 - counts what the loop examined, also after a break
         if first is None:
             first = k
         last = k

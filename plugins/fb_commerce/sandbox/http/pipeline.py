@@ -228,8 +228,7 @@ async def _read_params(request: Request, uploads: list[UploadedFile]) -> dict[st
 
 def _spool(part: UploadFile) -> UploadedFile:
     """Copy an uploaded part to a named temporary file in chunks (large feeds never sit in memory)."""
-    tmp = tempfile.NamedTemporaryFile(prefix="fb-sandbox-upload-", suffix=".feed", delete=False)
-    with tmp:
+    with tempfile.NamedTemporaryFile(prefix="fb-sandbox-upload-", suffix=".feed", delete=False) as tmp:
         part.file.seek(0)
         shutil.copyfileobj(part.file, tmp, 1024 * 1024)
         size = tmp.tell()

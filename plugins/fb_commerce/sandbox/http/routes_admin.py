@@ -1,4 +1,7 @@
-"""The admin API under /_sandbox/ (the contract in the README, "The Graph API sandbox"). No token needed, never faulted."""
+"""The admin API under /_sandbox/ (the contract in the README, "The Graph API sandbox").
+
+No token needed, never faulted.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Graph endpoints of the catalog (docs/graph-api.md §2): products, feeds, upload sessions, items_batch and its status."""
+"""Graph endpoints of the catalog (docs/graph-api.md §2).
+
+Products, feeds, upload sessions, items_batch and its status.
+"""
 
 from __future__ import annotations
 

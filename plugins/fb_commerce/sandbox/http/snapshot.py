@@ -70,7 +70,7 @@ def _product(p: Any) -> dict[str, Any]:
 def snapshot(sb: Sandbox, base_url: str, include: set[str] | None = None) -> dict[str, Any]:
     """Render the requested sections (all by default). The caller holds the lock."""
     ctx = RenderContext(sb, base_url)
-    wanted = set(SECTIONS) if not include else include
+    wanted = include if include else set(SECTIONS)
     out: dict[str, Any] = {
         "seed": {
             "seed": sb.params.seed,

@@ -76,15 +76,17 @@ def _parse_in_background(upload: Upload) -> None:
         result = parse_feed(upload.path) if upload.path else failed("No file", "The upload had no file and no url")
     except OSError as exc:
         result = failed("Could not fetch the feed", f"Reading the feed failed: {exc.__class__.__name__}: {exc}")
-    except Exception as exc:  # a malformed file must end the session, not hang it
+    except Exception as exc:  # noqa: BLE001 - a malformed file must end the session, not hang it
         result = failed("Could not parse the feed", f"{exc.__class__.__name__}: {exc}")
     upload.parsed = result  # one assignment: tick() sees either None or the whole result
 
 
 def _fetch(url: str) -> Path:
     """Download ``url`` to a temporary file in chunks (the sandbox's "server fetch")."""
-    tmp = tempfile.NamedTemporaryFile(prefix="fb-sandbox-feed-", suffix=".feed", delete=False)
-    with tmp, urllib.request.urlopen(url, timeout=_URL_FETCH_TIMEOUT) as response:  # noqa: S310 - test server
+    with (
+        tempfile.NamedTemporaryFile(prefix="fb-sandbox-feed-", suffix=".feed", delete=False) as tmp,
+        urllib.request.urlopen(url, timeout=_URL_FETCH_TIMEOUT) as response,  # noqa: S310 - a local test server
+    ):
         shutil.copyfileobj(response, tmp, 1024 * 1024)
     return Path(tmp.name)
 

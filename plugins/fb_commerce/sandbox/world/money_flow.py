@@ -6,7 +6,8 @@ Rules (sandbox choices, consistent everywhere and documented in the README):
   (``SandboxConfig.processing_fee_rate`` / ``flat_fee`` / ``flat_fee_threshold``); refunds give no fee back;
 - where Meta remits the tax itself (``tax_remitted``, marketplace-facilitator states) the tax is withheld from the
   payout: ``net_payment_amount = total - processing_fee - withheld tax``;
-- transactions captured on one UTC day are paid out together ``payout_delay_days`` later (at that midnight); a day whose net sum is not positive rolls over to the next day.
+- transactions captured on one UTC day are paid out together ``payout_delay_days`` later (at that midnight); a day
+  whose net sum is not positive rolls over to the next day.
 """
 
 from __future__ import annotations

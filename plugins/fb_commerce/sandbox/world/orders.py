@@ -45,7 +45,8 @@ REFUND_REASONS = (
     "REFUND_SFI_FAKE",
     "REFUND_SFI_REAL",
 )
-# Carrier codes: the examples in docs/graph-api.md §1.5 plus a few common ones; compared case-insensitively (samples use upper).
+# Carrier codes: the examples in docs/graph-api.md §1.5 plus a few common ones; compared case-insensitively
+# (samples use upper).
 CARRIERS = frozenset(
     {
         "dhl",
