@@ -31,3 +31,35 @@ SANDBOX_SEED = 42
 SANDBOX_ORDERS = 40
 SANDBOX_PRODUCTS = 60
 SANDBOX_DAYS = 14
+
+#: the words of made-up product names and brands, shared by the sandbox's seed and the demo's product source
+PRODUCT_ADJECTIVES = (
+    "Classic",
+    "Organic",
+    "Handmade",
+    "Vintage",
+    "Everyday",
+    "Premium",
+    "Soft",
+    "Bold",
+    "Eco",
+    "Travel",
+)
+PRODUCT_NOUNS = (
+    "Tote Bag",
+    "Candle",
+    "Mug",
+    "T-Shirt",
+    "Hoodie",
+    "Notebook",
+    "Scarf",
+    "Water Bottle",
+    "Cap",
+    "Sneakers",
+    "Blanket",
+    "Planter",
+    "Backpack",
+    "Socks",
+    "Sunglasses",
+)
+PRODUCT_BRANDS = ("Northwind", "Acme Goods", "Bluebird", "Cedar & Co", "Lumen")

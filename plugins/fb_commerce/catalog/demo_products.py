@@ -26,25 +26,6 @@ from fb_commerce import defaults
 from fb_commerce.warehouse.schema import merchant_products
 from fb_commerce.warehouse.upsert import upsert
 
-_ADJECTIVES = ("Classic", "Organic", "Handmade", "Vintage", "Everyday", "Premium", "Soft", "Bold", "Eco", "Travel")
-_NOUNS = (
-    "Tote Bag",
-    "Candle",
-    "Mug",
-    "T-Shirt",
-    "Hoodie",
-    "Notebook",
-    "Scarf",
-    "Water Bottle",
-    "Cap",
-    "Sneakers",
-    "Blanket",
-    "Planter",
-    "Backpack",
-    "Socks",
-    "Sunglasses",
-)
-_BRANDS = ("Northwind", "Acme Goods", "Bluebird", "Cedar & Co", "Lumen")
 _CATEGORY = "Home & Garden > Decor"
 #: stock changes (sku number -> new stock) and price changes (sku number -> new price) of the inventory step
 STOCK_CHANGES = {2: 0, 5: 17, 10: 3, 20: 250, 30: 1}
@@ -62,7 +43,8 @@ def sku(number: int) -> str:
 def demo_product(number: int) -> dict[str, Any]:
     """A good product, a deterministic function of its number."""
     code = sku(number)
-    title = f"{_ADJECTIVES[number % len(_ADJECTIVES)]} {_NOUNS[(number * 7) % len(_NOUNS)]}"
+    adjectives, nouns = defaults.PRODUCT_ADJECTIVES, defaults.PRODUCT_NOUNS
+    title = f"{adjectives[number % len(adjectives)]} {nouns[(number * 7) % len(nouns)]}"
     return {
         "sku": code,
         "name": title,
@@ -73,7 +55,7 @@ def demo_product(number: int) -> dict[str, Any]:
         "sale_price_end": None,
         "currency": "USD",
         "stock": 0 if number % 10 == 0 else (number * 13) % 200 + 1,
-        "brand": _BRANDS[number % len(_BRANDS)],
+        "brand": defaults.PRODUCT_BRANDS[number % len(defaults.PRODUCT_BRANDS)],
         "url": f"https://shop.example.com/products/{code.lower()}",
         "image_url": f"https://cdn.example.com/images/{code.lower()}.jpg",
         "category": _CATEGORY,

@@ -86,25 +86,6 @@ _PLACES = (
     ("Columbus", "OH", "43004", "7.50", True),
 )
 _STREETS = ("Oak St", "Maple Ave", "Pine Rd", "Cedar Ln", "Elm St", "Harbor Blvd", "Hill Dr", "Lake View")
-_ADJ = ("Classic", "Organic", "Handmade", "Vintage", "Everyday", "Premium", "Soft", "Bold", "Eco", "Travel")
-_NOUNS = (
-    "Tote Bag",
-    "Candle",
-    "Mug",
-    "T-Shirt",
-    "Hoodie",
-    "Notebook",
-    "Scarf",
-    "Water Bottle",
-    "Cap",
-    "Sneakers",
-    "Blanket",
-    "Planter",
-    "Backpack",
-    "Socks",
-    "Sunglasses",
-)
-_BRANDS = ("Northwind", "Acme Goods", "Bluebird", "Cedar & Co", "Lumen")
 _SHIPPING = (("Standard", "4.99", 3, 7), ("Expedited", "9.99", 1, 3), ("Free shipping", "0.00", 5, 10))
 _STATE_WEIGHTS = ((FB_PROCESSING, 5), (CREATED, 20), (IN_PROGRESS, 25), (COMPLETED, 50))
 _HOUR, _DAY = 3600.0, 86400.0
@@ -157,7 +138,7 @@ def _product(sb: Store, rng: random.Random, n: int, since: float) -> Product:
     retailer_id = f"SKU-{n:05d}"
     stock = 0 if rng.random() < 0.1 else rng.randint(1, 200)
     price = Decimal(rng.randint(4, 119)) + Decimal("0.99")
-    title = f"{rng.choice(_ADJ)} {rng.choice(_NOUNS)}"
+    title = f"{rng.choice(defaults.PRODUCT_ADJECTIVES)} {rng.choice(defaults.PRODUCT_NOUNS)}"
     product = Product(
         id=sb.new_id("product"),
         retailer_id=retailer_id,
@@ -166,7 +147,7 @@ def _product(sb: Store, rng: random.Random, n: int, since: float) -> Product:
         price=f"{price} USD",
         availability="in stock" if stock else "out of stock",
         condition="new",
-        brand=rng.choice(_BRANDS),
+        brand=rng.choice(defaults.PRODUCT_BRANDS),
         link=f"https://shop.example.com/products/{retailer_id.lower()}",
         image_link=f"https://cdn.example.com/images/{retailer_id.lower()}.jpg",
         quantity=stock,
