@@ -254,7 +254,7 @@ class BatchLog:
             else:
                 self._fail_pending(connection, status.handle, f"the batch ended with status {status.status}")
             apply_batch(connection, status.handle, now)
-            counts = dict(
+            counts: dict[str, int] = dict(
                 connection.execute(
                     sa.select(ITEMS.c.status, sa.func.count())
                     .where(ITEMS.c.handle == status.handle)

@@ -200,8 +200,8 @@ def bad_gtin(values: pa.Array, where: np.ndarray) -> tuple[np.ndarray, np.ndarra
     if index.size:
         padded = pc.utf8_lpad(values.take(pa.array(index)), GTIN_WIDTH, "0").cast(pa.binary(GTIN_WIDTH))
         raw = np.frombuffer(padded.buffers()[1], dtype=np.uint8)
-        digits = raw[padded.offset * GTIN_WIDTH : (padded.offset + index.size) * GTIN_WIDTH].reshape(-1, GTIN_WIDTH)
-        digits = digits.astype(np.int64) - ord("0")
+        codes = raw[padded.offset * GTIN_WIDTH : (padded.offset + index.size) * GTIN_WIDTH].reshape(-1, GTIN_WIDTH)
+        digits = codes.astype(np.int64) - ord("0")
         expected = (10 - (digits[:, :13] @ _GTIN_WEIGHTS) % 10) % 10
         wrong_check[index] = expected != digits[:, 13]
     return where & ~shaped, wrong_check

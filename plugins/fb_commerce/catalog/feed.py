@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO, Literal, Protocol
+from typing import BinaryIO, Literal, Protocol, TypeAlias
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -27,7 +27,7 @@ import pyarrow.csv as pacsv
 from fb_commerce.catalog.text import string_buffers
 
 FeedFormat = Literal["csv", "tsv", "xml"]
-Sink = pa.NativeFile | BinaryIO
+Sink: TypeAlias = pa.NativeFile | BinaryIO
 FORMATS: tuple[str, ...] = ("csv", "tsv", "xml")
 SUFFIXES: dict[str, str] = {"csv": ".csv", "tsv": ".tsv", "xml": ".xml"}
 GOOGLE_NAMESPACE = "http://base.google.com/ns/1.0"

@@ -22,7 +22,7 @@ links, brand and category, which the daily feed validates and sends. They are co
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -173,7 +173,9 @@ class InventoryChange:
 def money_text(amount: Decimal | None, currency: str | None) -> str:
     """``Decimal("19.9"), "USD"`` -> ``"19.90 USD"``: padded to two decimals, never rounded (``Decimal("1.235")``,
     a KWD price, stays ``"1.235"``)."""
-    number = Decimal(amount)  # type: ignore[arg-type]
+    if amount is None:  # a refused change (no values) is never sent
+        raise TypeError("money_text needs an amount, not None")
+    number = Decimal(amount)
     exponent = number.as_tuple().exponent
     if isinstance(exponent, int) and exponent > -2:
         number = number.quantize(_CENT)  # more places: exact
@@ -290,7 +292,7 @@ def change_from_row(row: Any, options: MappingOptions | None = None) -> Inventor
     )
 
 
-def iter_delta(engine: sa.Engine, source: str, fetch_size: int = 10_000) -> Iterator[InventoryChange]:
+def iter_delta(engine: sa.Engine, source: str, fetch_size: int = 10_000) -> Generator[InventoryChange, None, None]:
     """Every change, streamed from the database ``fetch_size`` rows at a time (the source's options, such as
     ``allow_zero_price``, read from its comment lines)."""
     options = mapping_options(source)

@@ -17,11 +17,11 @@ Column names are normalised to lower case (PostgreSQL folds unquoted aliases any
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import quote
 
 import pyarrow as pa
@@ -29,6 +29,9 @@ import sqlalchemy as sa
 
 from fb_commerce.catalog.mapping import column_names, strip_query
 from fb_commerce.catalog.text import as_text
+
+if TYPE_CHECKING:
+    import sqlite3
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +166,9 @@ def _adbc_query(connection: Any, sql: str, options: dict[str, str]) -> Iterator[
             yield reader
 
 
-def _adbc_batches(url: sa.URL, query: str, batch_size: int, info: list[SourceInfo]) -> Iterator[pa.RecordBatch]:
+def _adbc_batches(
+    url: sa.URL, query: str, batch_size: int, info: list[SourceInfo]
+) -> Generator[pa.RecordBatch, None, None]:
     import adbc_driver_manager
 
     if url.get_backend_name() == "sqlite":
@@ -197,13 +202,18 @@ def _lenient_text(raw: bytes) -> str:
     return raw.decode("utf-8", "replace")
 
 
-def _sqlalchemy_batches(url: sa.URL, query: str, batch_size: int, info: list[SourceInfo]) -> Iterator[pa.RecordBatch]:
+def _sqlalchemy_batches(
+    url: sa.URL, query: str, batch_size: int, info: list[SourceInfo]
+) -> Generator[pa.RecordBatch, None, None]:
     engine = _sqlalchemy_engine(url)
     try:
         with engine.connect() as conn:
             if url.get_backend_name() == "sqlite":
                 # Like the ADBC path: bytes that are not UTF-8 become U+FFFD instead of failing the read.
-                conn.connection.dbapi_connection.text_factory = _lenient_text
+                dbapi_connection = conn.connection.dbapi_connection
+                if dbapi_connection is None:
+                    raise RuntimeError("the SQLite connection has no DB-API connection (it was invalidated)")
+                cast("sqlite3.Connection", dbapi_connection).text_factory = _lenient_text
             # exec_driver_sql, not text(): a mapping may contain ":00" in a literal, which text() takes for a
             # bind parameter.
             names = list(conn.exec_driver_sql(_driver_sql(engine, _probe_sql(query))).keys())
@@ -251,7 +261,7 @@ class ProductSource:
         self.batch_size = batch_size
         self.method = _choose(self.url, method)
         self._info: list[SourceInfo] = []
-        self._batches: Iterator[pa.RecordBatch] | None = None
+        self._batches: Generator[pa.RecordBatch, None, None] | None = None
 
     @property
     def info(self) -> SourceInfo:

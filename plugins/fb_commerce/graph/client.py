@@ -218,7 +218,7 @@ class GraphClient:
         self._note_usage(usage)
         payload = _decode(response)
         if response.status_code >= 400 or (isinstance(payload, dict) and "error" in payload):
-            exc = error_from_payload(
+            error = error_from_payload(
                 payload,
                 response.status_code,
                 method=method,
@@ -226,20 +226,20 @@ class GraphClient:
                 regain_seconds=usage.regain_seconds,
                 fallback_text=response.text if payload is None else "",
             )
-            if isinstance(exc, GraphThrottledError):
+            if isinstance(error, GraphThrottledError):
                 self.stats.throttled += 1
-                if exc.regain_seconds > self.settings.max_regain_wait:
+                if error.regain_seconds > self.settings.max_regain_wait:
                     raise GraphRateLimitWait(
-                        exc.message,
-                        regain_seconds=exc.regain_seconds,
-                        code=exc.code,
-                        subcode=exc.subcode,
-                        fbtrace_id=exc.fbtrace_id,
-                        http_status=exc.http_status,
+                        error.message,
+                        regain_seconds=error.regain_seconds,
+                        code=error.code,
+                        subcode=error.subcode,
+                        fbtrace_id=error.fbtrace_id,
+                        http_status=error.http_status,
                         method=method,
-                        path=exc.path,
+                        path=error.path,
                     ) from None
-            raise exc
+            raise error
         if payload is None:
             return {"raw": response.text}
         return payload if isinstance(payload, dict) else {"data": payload}
@@ -407,9 +407,13 @@ class GraphClient:
         return destination
 
 
+_json_decode: Callable[[bytes], Any]
+_DecodeError: type[Exception]
 try:  # msgspec comes with Airflow; it decodes a page of orders several times faster than json
-    from msgspec import DecodeError as _DecodeError
-    from msgspec.json import decode as _json_decode
+    from msgspec import DecodeError as _MsgspecDecodeError
+    from msgspec.json import decode as _msgspec_decode
+
+    _json_decode, _DecodeError = _msgspec_decode, _MsgspecDecodeError
 except ImportError:  # pragma: no cover
     import json as _json
 

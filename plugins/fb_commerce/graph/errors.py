@@ -85,7 +85,7 @@ class GraphError(Exception):
         user = f" [{self.user_title}: {self.user_message}]" if self.user_title or self.user_message else ""
         return f"{where}{self.message}{user}{extra}. {self.hint}"
 
-    def __reduce__(self):  # keep exceptions picklable with their keyword arguments
+    def __reduce__(self) -> tuple[Any, ...]:  # keep exceptions picklable with their keyword arguments
         return (_rebuild, (type(self), self.message, self.__dict__))
 
 
@@ -155,7 +155,7 @@ class GraphCommerceError(GraphError):
         return self.commerce_code in RETRYABLE_COMMERCE_CODES
 
     @property
-    def hint(self) -> str:  # type: ignore[override]
+    def hint(self) -> str:  # type: ignore[override]  # read-only here: it follows the code; nothing sets it
         if self.retryable:
             return "Another write on this order is under way at Meta: the call is retried shortly."
         return "Meta's commerce rules refused this operation for this order; fix the request, it is not retried."

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TypeAlias
 
-FieldSpec: TypeAlias = str | Sequence["FieldSpec"] | Mapping[str, "FieldSpec"]
+#: A selection: a ready string, a sequence of selections, or names each with its sub-selection (None: the field alone).
+FieldSpec: TypeAlias = "str | Sequence[FieldSpec] | Mapping[str, FieldSpec | None]"
 
 
 def format_fields(spec: FieldSpec) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fb_commerce.graph.fields import FieldSpec
+
 # --- Orders (docs/graph-api.md §1.3) ----------------------------------------------------------------------------------
 
 ORDER_STATES = ("FB_PROCESSING", "CREATED", "IN_PROGRESS", "COMPLETED")
@@ -18,7 +20,7 @@ ACTIONABLE_ORDER_STATES = ("CREATED", "IN_PROGRESS", "COMPLETED")
 ORDER_FILTERS = ("no_shipments", "has_cancellations", "no_cancellations", "has_refunds", "no_refunds")
 
 MONEY = ("amount", "currency")
-ORDER_ITEM_FIELDS = {
+ORDER_ITEM_FIELDS: dict[str, FieldSpec | None] = {
     "id": None,
     "retailer_id": None,
     "product_id": None,
@@ -35,7 +37,7 @@ ORDER_ITEM_FIELDS = {
     "status": None,
 }
 #: every order field docs/graph-api.md lists; items are an edge, asked for inline with a nested selection
-ORDER_FIELDS = {
+ORDER_FIELDS: dict[str, FieldSpec | None] = {
     "id": None,
     "order_status": ("state",),
     "created": None,
@@ -71,14 +73,18 @@ ACKNOWLEDGE_MAX_ORDERS = 100
 
 #: the order edges read back (docs/graph-api.md §1.5-1.8), asked for inline with these selections
 LINE_ITEM_REF = ("id", "retailer_id", "product_id", "quantity")
-SHIPMENT_FIELDS = {
+SHIPMENT_FIELDS: dict[str, FieldSpec | None] = {
     "id": None,
     "external_shipment_id": None,
     "tracking_info": ("carrier", "tracking_number", "shipping_method_name"),
     "items": {**dict.fromkeys(LINE_ITEM_REF), "tax": {"final_tax": MONEY}},
 }
-CANCELLATION_FIELDS = {"id": None, "items": LINE_ITEM_REF, "cancel_reason": ("reason_code", "reason_description")}
-REFUND_FIELDS = {
+CANCELLATION_FIELDS: dict[str, FieldSpec | None] = {
+    "id": None,
+    "items": LINE_ITEM_REF,
+    "cancel_reason": ("reason_code", "reason_description"),
+}
+REFUND_FIELDS: dict[str, FieldSpec | None] = {
     "id": None,
     "items": {**dict.fromkeys(LINE_ITEM_REF), "refund_subtotal": MONEY},
     "refund_reason": ("reason_code", "reason_text"),
@@ -93,7 +99,7 @@ RETURN_FIELDS = (
     "item_return_reasons",
     "items",
 )
-READ_BACK_EDGE_FIELDS = {
+READ_BACK_EDGE_FIELDS: dict[str, FieldSpec] = {
     "shipments": SHIPMENT_FIELDS,
     "cancellations": CANCELLATION_FIELDS,
     "refunds": REFUND_FIELDS,

@@ -12,6 +12,7 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,8 @@ def _peak(entry: Mapping[str, object]) -> float:
     values = []
     for key in _USAGE_KEYS:
         try:
-            values.append(float(entry.get(key) or 0))  # type: ignore[arg-type]
+            value: Any = entry.get(key) or 0  # any JSON value: float() refuses what is not a number
+            values.append(float(value))
         except (TypeError, ValueError):
             continue
     return max(values, default=0.0)

@@ -122,15 +122,15 @@ class WarehouseHook(BaseHook):
         try:
             conn = self.get_connection(self.warehouse_conn_id)
         except AirflowNotFoundException:
-            url = default_warehouse_url()
+            default_url = default_warehouse_url()
             self.log.info(
                 "Connection %s is not defined: using the default SQLite warehouse %s",
                 self.warehouse_conn_id,
-                url,
+                default_url,
             )
             import sqlalchemy as sa
 
-            return sa.make_url(url)
+            return sa.make_url(default_url)
         url = url_from_connection(conn)
         if url.password:
             from airflow.sdk.log import mask_secret

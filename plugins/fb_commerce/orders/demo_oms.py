@@ -134,7 +134,7 @@ def queue_demo_requests(engine: Engine, *, shipments: int = 4, now: dt.datetime 
                     }
                 )
             ships.append(row)
-        cancels = [
+        cancels: list[dict[str, Any]] = [
             {
                 "request_id": f"demo-cancel-{order_id}",
                 "order_id": order_id,

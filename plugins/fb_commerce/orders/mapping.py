@@ -76,7 +76,8 @@ def item_rows(order: dict[str, Any], synced_at: dt.datetime) -> list[dict[str, A
 def _item_row(order: dict[str, Any], n: int, item: dict[str, Any], synced_at: dt.datetime) -> dict[str, Any]:
     at = f"items[{n}]"
     price, currency = money(item.get("price_per_unit"), f"{at}.price_per_unit")
-    status = item.get("status") if isinstance(item.get("status"), dict) else {}
+    raw_status = item.get("status")
+    status = raw_status if isinstance(raw_status, dict) else {}
     option = item.get("selected_shipping_option") or {}
     return {
         "order_id": str(order["id"]),

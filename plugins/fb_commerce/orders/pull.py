@@ -159,11 +159,10 @@ def pull_orders(
     :param now: the current time (tests pass a fixed one).
     """
     now = now or dt.datetime.now(dt.UTC)
-    result = PullResult(
-        updated_after=window_start(engine, ORDERS_WATERMARK, now=now, overlap=overlap, lookback=lookback)
-    )
+    updated_after = window_start(engine, ORDERS_WATERMARK, now=now, overlap=overlap, lookback=lookback)
+    result = PullResult(updated_after=updated_after)
     pages = list_orders(
-        client, cms_id, fields=ORDER_FIELDS, states=ORDER_STATES, since=result.updated_after, page_size=page_size
+        client, cms_id, fields=ORDER_FIELDS, states=ORDER_STATES, since=updated_after, page_size=page_size
     )
 
     def read(page: dict[str, Any]) -> PageRows:

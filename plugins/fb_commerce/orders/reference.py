@@ -33,7 +33,7 @@ import importlib
 import importlib.metadata
 import inspect
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -144,7 +144,7 @@ def _taken(connection: Connection, references: Iterable[str]) -> set[str]:
 
 
 def generate_references(
-    connection: Connection, orders: list[Mapping[str, Any]], generator: ReferenceGenerator
+    connection: Connection, orders: Sequence[Mapping[str, Any]], generator: ReferenceGenerator
 ) -> dict[str, str]:
     """New references for ``orders`` (fb_orders rows), numbered from the counter, in the caller's transaction.
 

@@ -61,9 +61,9 @@ class SandboxServer:
         if self._thread is not None:
             return self
         config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=30)
-        self._server = uvicorn.Server(config)
+        server = self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
-            target=lambda: asyncio.run(self._server.serve(sockets=[self._sock])),
+            target=lambda: asyncio.run(server.serve(sockets=[self._sock])),
             name=f"fb-sandbox-{self.port}",
             daemon=True,
         )

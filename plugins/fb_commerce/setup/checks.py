@@ -131,7 +131,9 @@ def check_commerce_account(facts: SetupFacts) -> CheckResult:
         except GraphError as exc:
             setup = {}
             detail += f"; setup status not readable: {exc.message}"
-        not_done = {k: v for k, v in setup.items() if isinstance(v, str) and v.upper() not in ("SETUP", "APPROVED", "")}
+        not_done: dict[str, Any] = {
+            k: v for k, v in setup.items() if isinstance(v, str) and v.upper() not in ("SETUP", "APPROVED", "")
+        }
         review = setup.get("review_status")
         if isinstance(review, Mapping) and str(review.get("status", "")).upper() not in ("APPROVED", ""):
             not_done["review_status"] = review.get("status")

@@ -143,7 +143,10 @@ def driver_cursor(connection: Connection, statement: str) -> Iterator[Any]:
     """A cursor of the connection's driver (for COPY, ``execute_values``), closed after use; the driver's
     errors come out as SQLAlchemy's (IntegrityError...) with ``statement``, as from ``Connection.execute``."""
     dbapi_error = connection.dialect.loaded_dbapi.Error
-    cursor = connection.connection.driver_connection.cursor()
+    driver_connection = connection.connection.driver_connection
+    if driver_connection is None:
+        raise RuntimeError("the connection has no driver connection (it was invalidated)")
+    cursor = driver_connection.cursor()
     try:
         yield cursor
     except dbapi_error as exc:

@@ -99,7 +99,7 @@ def _outbox_table(name: str, *columns: sa.Column, comment: str) -> sa.Table:
     )
 
 
-def _order_edge_table(name: str, id_column: str, *columns: sa.SchemaItem, comment: str) -> sa.Table:
+def _order_edge_table(name: str, id_column: str, *columns: sa.schema.SchemaItem, comment: str) -> sa.Table:
     """Objects read back from an order's edge (/shipments, /cancellations...): Meta's id, the order, the
     object's own columns, then when we saw it and what Meta sent."""
     return sa.Table(

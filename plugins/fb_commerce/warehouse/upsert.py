@@ -250,10 +250,10 @@ def replace_interval(
     interval.
     """
     table = resolve_table(table)
-    rows = [dict(row) for row in rows]
-    check_columns(table, {c for row in rows for c in row})
+    records = [dict(row) for row in rows]
+    check_columns(table, {c for row in records for c in row})
     with transaction(conn) as connection:
         connection.execute(sa.delete(table).where(where))
-        for _columns, group in _groups(rows):
+        for _columns, group in _groups(records):
             connection.execute(sa.insert(table), group)
-    return len(rows)
+    return len(records)

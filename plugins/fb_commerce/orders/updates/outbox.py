@@ -163,7 +163,7 @@ def _columns(table: sa.Table, dialect: str) -> list[Any]:
     return [_raw(table.c[rule.name], rule, dialect) for rule in COLUMNS[table.name]]
 
 
-def _request(table_name: str, row: Mapping[str, Any]) -> OutboxRequest:
+def _request(table_name: str, row: sa.RowMapping) -> OutboxRequest:
     errors: dict[str, str] = {}
     values: dict[str, Any] = {}
     for rule in COLUMNS[table_name]:
@@ -199,7 +199,7 @@ def _request(table_name: str, row: Mapping[str, Any]) -> OutboxRequest:
 
 
 def _select(conn: Connection, where: Any = None, tables: Iterable[str] = OUTBOX_TABLE_NAMES) -> list[OutboxRequest]:
-    found = []
+    found: list[OutboxRequest] = []
     for name in tables:
         table = _table(name)
         query = sa.select(*_columns(table, conn.dialect.name))

@@ -67,9 +67,10 @@ def scan(
     budget: int | None = None,
 ) -> Page:
     """Collect up to ``limit`` accepted objects after ``after`` (or before ``before``), examining at most ``budget``."""
-    backwards = before is not None and after is None
-    if backwards:
-        iters = [_descending(s, bisect_left(s, before)) for s in sources]
+    backwards_from = before if after is None else None
+    backwards = backwards_from is not None
+    if backwards_from is not None:
+        iters = [_descending(s, bisect_left(s, backwards_from)) for s in sources]
         merged = heapq.merge(*iters, reverse=True) if len(iters) > 1 else iters[0] if iters else iter(())
     else:
         iters = [_ascending(s, bisect_right(s, after) if after is not None else 0) for s in sources]

@@ -18,7 +18,11 @@ from .views_catalog import FEED, PRODUCT, UPLOAD, UPLOAD_ERROR
 
 # Meta documents no page-size cap for catalog products: 1000 is a sandbox choice (unconfirmed).
 PRODUCTS_PAGE_CAP = 1000
-_MGMT = {"permissions": CATALOG, "buc": "catalog_management", "throttle_code": E.THROTTLE_CATALOG_MANAGEMENT}
+_MGMT: dict[str, Any] = {
+    "permissions": CATALOG,
+    "buc": "catalog_management",
+    "throttle_code": E.THROTTLE_CATALOG_MANAGEMENT,
+}
 _PRIORITY = {"HIGH": "fatal", "MEDIUM": "warning", "LOW": "warning"}
 
 
@@ -132,7 +136,7 @@ def request_error_report(req: GraphRequest, upload: Upload) -> dict[str, Any]:
 
 # --- items_batch ----------------------------------------------------------------------------------------------
 
-_BATCH = {"permissions": CATALOG, "buc": "catalog_batch", "throttle_code": E.THROTTLE_CATALOG_BATCH}
+_BATCH: dict[str, Any] = {"permissions": CATALOG, "buc": "catalog_batch", "throttle_code": E.THROTTLE_CATALOG_BATCH}
 
 
 def _batch_throttle(req: GraphRequest, catalog_id: str) -> None:

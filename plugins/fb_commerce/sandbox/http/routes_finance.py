@@ -7,7 +7,7 @@ from typing import Any
 from .graph import REPORTS, GraphRequest, route
 from .views_finance import PAYOUT, TRANSACTION
 
-_FINANCE = {"permissions": REPORTS}
+_FINANCE: dict[str, Any] = {"permissions": REPORTS}
 
 
 def _window(req: GraphRequest) -> tuple[int | None, int | None]:

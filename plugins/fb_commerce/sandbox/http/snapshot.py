@@ -27,7 +27,7 @@ def full_spec(schema: Schema) -> FieldSpec:
 
 
 _ORDER_SPEC = full_spec(ORDER)
-_TXN_SPEC = {**full_spec(TRANSACTION), "order_details": {"id": None, "merchant_order_id": None}}
+_TXN_SPEC: FieldSpec = {**full_spec(TRANSACTION), "order_details": {"id": None, "merchant_order_id": None}}
 
 
 def _order(o: Any, ctx: RenderContext) -> dict[str, Any]:

@@ -171,7 +171,8 @@ def finish_batch(sb: Store, batch: BatchRequest, at: float) -> None:
 def _retailer_id(request: Any) -> str:
     if not isinstance(request, dict):
         return ""
-    data = request.get("data") if isinstance(request.get("data"), dict) else {}
+    raw_data = request.get("data")
+    data = raw_data if isinstance(raw_data, dict) else {}
     return str(data.get("id") or request.get("retailer_id") or "")
 
 
@@ -197,7 +198,8 @@ def _apply_request(sb: Store, batch: BatchRequest, line: int, request: Any, at: 
 
     skipped = set(sb.config.items_batch_ignored_fields)
     data: dict[str, str | None] = {}
-    fields = request.get("data") if isinstance(request.get("data"), dict) else {}
+    raw_fields = request.get("data")
+    fields = raw_fields if isinstance(raw_fields, dict) else {}
     for name, raw in fields.items():
         name = str(name)
         if name not in KNOWN:

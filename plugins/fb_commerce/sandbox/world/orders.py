@@ -167,7 +167,7 @@ def _lines(order: Order, items: Any, unknown_code: int | None = None) -> list[tu
 
 
 def _quantity(entry: dict[str, Any], name: str) -> int:
-    value = entry.get(name)
+    value: Any = entry.get(name)  # any JSON value: int() refuses what is not an integer
     try:
         qty = int(value)
     except (TypeError, ValueError):
@@ -419,9 +419,9 @@ def _refund_amounts(line: LineItem, entry: dict[str, Any] | None) -> RefundLine:
                 f"Refund of {qty} x {line.retailer_id} exceeds the "
                 f"{line.shipped - line.refunded_qty} charged and not refunded",
             )
-        amount = min(line.price_per_unit * qty, left_amount)
+        qty_amount = min(line.price_per_unit * qty, left_amount)
         tax = min(prorate(line.tax, qty, line.quantity), left_tax)
-        return RefundLine(line.id, qty, amount, tax)
+        return RefundLine(line.id, qty, qty_amount, tax)
     amount = parse_amount(entry.get("item_refund_amount"))
     if amount is None or amount < 0:
         raise E.invalid_param("item_refund_amount must be an amount", field_name="items")
