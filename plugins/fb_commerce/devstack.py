@@ -37,6 +37,11 @@ def free_port() -> int:
 #: the UI's user when the stack asks for a login (see AirflowStack.admin_password)
 ADMIN_USER = "admin"
 
+#: connect args of an SQLite metadata DB (``[database] sql_alchemy_connect_args`` names this by import path): four
+#: services write to one file, and the driver's default 5 s wait for a lock ends in "database is locked" (an HTTP
+#: 500 in the UI) on a busy machine; waiting longer turns that into a short delay
+SQLITE_CONNECT_ARGS: dict[str, float] = {"timeout": 60.0}
+
 
 def _signal_group(pgid: int, sig: int) -> bool:
     """Send ``sig`` to a process group; False when the group is empty (0 only asks whether it still exists)."""
@@ -116,6 +121,8 @@ class AirflowStack:
         env = os.environ.copy()
         env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"  # children find `airflow`
         db = self.database_url or f"sqlite:///{self.home / 'airflow.db'}"
+        if db.startswith("sqlite"):
+            env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS"] = f"{__name__}.SQLITE_CONNECT_ARGS"
         env.update(
             {
                 "AIRFLOW_HOME": str(self.home),
