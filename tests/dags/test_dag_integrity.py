@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
-EXPECTED_DAG_IDS = {"fb_setup_check", "fb_orders_sync", "fb_order_updates", "fb_catalog_feed", "fb_inventory_sync"}
+EXPECTED_DAG_IDS = {
+    "fb_setup_check",
+    "fb_orders_sync",
+    "fb_order_updates",
+    "fb_catalog_feed",
+    "fb_inventory_sync",
+    "fb_finance_nightly",
+}
 
 
 @pytest.fixture(scope="module")

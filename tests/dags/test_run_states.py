@@ -186,3 +186,22 @@ def test_fb_inventory_sync_fails_when_its_task_fails(shop):
     run = run_dag("fb_inventory_sync")
     assert states(run) == {"sync_inventory": "failed"}
     assert run.state == "failed"
+
+
+FINANCE_NIGHTLY: dict[str, Breaker] = {
+    "wrong token": wrong_token,
+    "no tax-line table": lambda shop: shop.drop("fb_transaction_tax_details"),
+}
+
+
+@pytest.mark.parametrize("breaker", sorted(FINANCE_NIGHTLY))
+def test_fb_finance_nightly_fails_when_its_task_fails(shop, breaker):
+    FINANCE_NIGHTLY[breaker](shop)
+    run = run_dag("fb_finance_nightly")
+    assert states(run) == {"load_finance": "failed"}
+    assert run.state == "failed"
+
+
+def test_fb_finance_nightly_is_green_when_its_task_succeeded(shop):
+    run = run_dag("fb_finance_nightly")
+    assert states(run) == {"load_finance": "success"} and run.state == "success"

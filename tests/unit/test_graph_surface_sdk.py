@@ -89,6 +89,19 @@ def test_payout_fields_exist_on_the_sdk_payout():
     assert set(surface.PAYOUT_FIELDS) <= field_names(sdk_class("CommercePayout"))
 
 
+def test_transaction_fields_exist_on_the_sdk_transaction_detail():
+    known = field_names(sdk_class("CommerceOrderTransactionDetail"))
+    asked = set(surface.TRANSACTION_FIELDS) - surface.TRANSACTION_FIELDS_NOT_IN_SDK
+    assert asked <= known, asked - known
+    # every field the SDK names is asked for; the rest are the documented ones only (docs/graph-api.md §3, §3.1)
+    assert known <= set(surface.TRANSACTION_FIELDS), known - set(surface.TRANSACTION_FIELDS)
+    assert {"id", "tax_details", "items"} == surface.TRANSACTION_FIELDS_NOT_IN_SDK
+
+
+def test_the_transaction_order_details_are_the_order_fields():
+    assert surface.TRANSACTION_FIELDS["order_details"] is surface.ORDER_FIELDS
+
+
 def test_feed_upload_and_batch_status_fields_exist_in_the_sdk():
     assert set(surface.UPLOAD_SESSION_FIELDS) <= field_names(sdk_class("ProductFeedUpload"))
     error = sdk_class("ProductFeedUploadError")

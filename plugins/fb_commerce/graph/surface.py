@@ -193,20 +193,38 @@ CONDITION = ("new", "refurbished", "used")
 # --- Finance (docs/graph-api.md §3) -----------------------------------------------------------------------------------
 
 PAYOUT_FIELDS = ("amount", "payout_date", "payout_reference_id", "status", "transfer_id")
-TRANSACTION_FIELDS = (
-    "id",
-    "transaction_type",
-    "transaction_date",
-    "order_details",
-    "order_id",
-    "merchant_order_id",
-    "processing_fee",
-    "net_payment_amount",
-    "tax_rate",
-    "tax_details",
-    "payout_reference_id",
-    "transfer_id",
-)
+#: one tax line (docs/graph-api.md §3, §3.1: one row per jurisdiction, wrapped as {data: [...]})
+TAX_DETAIL_FIELDS = ("tax_category", "jurisdiction", "imposition", "item_tax_rate", "item_tax_amount")
+#: an item of a transaction (§3.1); ``id`` is the retailer id
+TRANSACTION_ITEM_FIELDS: dict[str, FieldSpec | None] = {
+    "id": None,
+    "product_id": None,
+    "quantity": None,
+    "price_per_unit": None,
+    "tax_details": TAX_DETAIL_FIELDS,
+}
+#: every transaction field docs/graph-api.md §3 lists, with the SDK's additions; the order is read whole
+TRANSACTION_FIELDS: dict[str, FieldSpec | None] = {
+    "id": None,
+    "transaction_type": None,
+    "transaction_date": None,
+    "order_details": ORDER_FIELDS,
+    "order_id": None,
+    "merchant_order_id": None,
+    "order_created": None,
+    "postal_code": None,
+    "state": None,
+    "processing_fee": None,
+    "net_payment_amount": None,
+    "tax_rate": None,
+    "tax_details": TAX_DETAIL_FIELDS,
+    "payout_reference_id": None,
+    "transfer_id": None,
+    "items": TRANSACTION_ITEM_FIELDS,
+}
+#: transaction fields docs/graph-api.md lists that the SDK's CommerceOrderTransactionDetail does not name
+TRANSACTION_FIELDS_NOT_IN_SDK = frozenset({"id", "tax_details", "items"})
+FINANCE_WINDOW_PARAMS = ("start_time", "end_time")
 
 
 @dataclass(frozen=True)
@@ -256,6 +274,16 @@ ENDPOINTS = (
     Endpoint("CommerceMerchantSettings", "acknowledge_orders", "POST", ACKNOWLEDGE_ORDERS_PARAMS),
     Endpoint(
         "CommerceMerchantSettings", "commerce_transactions", "GET", ("start_time", "end_time", "payout_reference_id")
+    ),
+    # finance is read on the Page (docs/graph-api.md §3.1), the commerce account being the fallback
+    Endpoint("Page", "commerce_payouts", "GET", FINANCE_WINDOW_PARAMS, "Page", "get_commerce_payouts"),
+    Endpoint(
+        "Page",
+        "commerce_transactions",
+        "GET",
+        (*FINANCE_WINDOW_PARAMS, "payout_reference_id"),
+        "Page",
+        "get_commerce_transactions",
     ),
     Endpoint("CommerceOrder", "", "GET", (), "CommerceOrder", "api_get"),
     Endpoint("CommerceOrder", "shipments", "POST", SHIPMENT_PARAMS, "CommerceOrder", "create_shipment"),

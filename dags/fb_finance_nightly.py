@@ -1,0 +1,81 @@
+"""fb_finance_nightly: Meta's payouts and transactions into the warehouse, one run per business day."""
+
+from __future__ import annotations
+
+from airflow.sdk import DAG, Asset, Param
+from airflow.timetables.interval import CronDataIntervalTimetable
+
+from fb_commerce.dag_defaults import DEFAULT_ARGS, GRAPH_TASK_ARGS
+from fb_commerce.finance.calendar import DEFAULT_LOOKBACK_DAYS, finance_start, merchant_timezone
+from fb_commerce.operators.finance import LoadFinanceOperator
+from fb_commerce.operators.retry import GraphRetryPolicy
+
+#: produced by load_finance; reconciliation and the reports will schedule on it
+STORED_TRANSACTIONS = Asset(name="fb_transactions", uri="fb_commerce://warehouse/fb_transactions")
+#: environment only (no I/O at parse time): FB_COMMERCE_TIMEZONE, FB_COMMERCE_FINANCE_START
+TIMEZONE = merchant_timezone()
+
+
+def setting(name: str) -> str:
+    """A template for one setting: the run's conf, else the Variable ``fb_finance_nightly_<name>``, else the
+    param."""
+    return f"{{{{ (dag_run.conf or {{}}).get('{name}', var.value.get('fb_finance_nightly_{name}', params.{name})) }}}}"
+
+
+with DAG(
+    dag_id="fb_finance_nightly",
+    description="Meta's payouts and transactions (fees, tax lines) into the warehouse, one business day per run",
+    # The data interval is the merchant's business day (midnight to midnight in its time zone); the run starts
+    # once that day is over.
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone=TIMEZONE),
+    start_date=finance_start(),
+    catchup=True,  # one run per past day since FB_COMMERCE_FINANCE_START; `airflow backfill create` works too
+    max_active_runs=1,  # runs write the same rows (the look-back overlaps): one at a time
+    default_args=DEFAULT_ARGS,
+    tags=["fb-commerce", "finance"],
+    params={
+        "lookback_days": Param(
+            DEFAULT_LOOKBACK_DAYS,
+            type="integer",
+            minimum=0,
+            description="Days read again before the run's day (transactions change for up to 3 business days)",
+        ),
+        "page_size": Param(100, type="integer", minimum=1, maximum=100, description="Objects per page (100)"),
+    },
+    doc_md=f"""
+### fb_finance_nightly
+
+Brings Meta's finance records into the warehouse once per business day, so finance can close its books on Meta's
+payouts. **Built now: extract and load.** **Coming next** (issue 9): waiting for `fb_orders_sync` to have stored
+the day's orders, reconciliation to the cent (`fb_reconciliation_issues`, one SQL file per rule), and the daily
+orders, cash and tax reports (views, CSV, spreadsheet, journal, summary page).
+
+| task | what it does |
+|---|---|
+| `load_finance` | `commerce_payouts` (by payout date) and `commerce_transactions` (by transaction date) for the run's day plus `lookback_days` before it, every field (items, tax details, fees, net, payout reference, the order), paged to the end, on the connection's `page_id` (its `cms_id` when it has none). Upserts `fb_payouts` by `payout_reference_id` and `fb_transactions` by `transaction_id` (unchanged rows left as they are) and replaces each transaction's lines in `fb_transaction_tax_details`, one transaction per page: a rerun or backfill of the same days leaves identical rows. Money exact (an amount that cannot be read exactly fails the task naming the field), signs as Meta sends them. Logs payouts, transactions, tax lines and pages. Emits the asset `fb_commerce://warehouse/fb_transactions`. |
+
+**Schedule**: daily after midnight in the merchant's time zone (`FB_COMMERCE_TIMEZONE`, now `{TIMEZONE}`, default
+UTC; read from the environment when the file is parsed). `catchup` from `FB_COMMERCE_FINANCE_START`
+(`YYYY-MM-DD`, default 2026-01-01); `airflow backfill create --dag-id fb_finance_nightly --from-date ...
+--to-date ...` reloads any past range. One active run.
+
+**Settings** (a run's conf wins, then the Variable `fb_finance_nightly_<name>`, then the default):
+
+| name | default | what |
+|---|---|---|
+| `lookback_days` | {DEFAULT_LOOKBACK_DAYS} | days read again before the run's day (Meta updates transactions for up to 3 business days) |
+| `page_size` | 100 | objects per page |
+
+Runs in the `fb_graph_api` pool and retries with back-off; when Meta asks to wait minutes the attempt ends and the
+retry waits that long (`GraphRetryPolicy`). Connections: `fb_commerce_default`, `fb_commerce_warehouse`.
+""",
+) as dag:
+    LoadFinanceOperator(
+        task_id="load_finance",
+        outlets=[STORED_TRANSACTIONS],
+        retry_policy=GraphRetryPolicy(),
+        timezone=TIMEZONE,
+        lookback_days=setting("lookback_days"),
+        page_size=setting("page_size"),
+        **GRAPH_TASK_ARGS,
+    )

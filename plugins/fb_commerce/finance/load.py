@@ -1,0 +1,282 @@
+"""Payouts and transactions into the warehouse: ``fb_payouts``, ``fb_transactions``, ``fb_transaction_tax_details``.
+
+Mapping (pure functions, unit-tested):
+
+- money is read exactly (:func:`fb_commerce.orders.values.money`): an amount that is not an exact decimal raises
+  :class:`~fb_commerce.orders.values.UnreadableValue` naming the field, never stored as NULL or 0;
+- signs are kept as Meta sends them (docs/graph-api.md §3.1: on a SALE ``processing_fee`` is negative and
+  ``net_payment_amount`` positive, on a REFUND both flip); nothing here changes a sign;
+- a transaction's tax lines are its items' ``tax_details`` (one line per item and jurisdiction, with the item's
+  retailer id) when Meta details them per item, else the transaction's own ``tax_details`` (one per
+  jurisdiction). ``tax_details`` may come wrapped (``{data: [...]}``), as a list or as one object.
+  ``item_tax_rate`` ``"6.25%"`` is stored as the fraction ``0.0625``; a line keeps its four decimals, and the
+  transaction's ``tax_amount`` is the lines' sum stored at cents (``NUMERIC(18,2)``, half away from zero).
+
+Loading is idempotent: payouts and transactions are upserted by their natural key (``payout_reference_id``,
+``transaction_id``) and rows whose values did not change are left as they are (``synced_at`` included), and the tax
+lines of each transaction are replaced as a whole, all in one transaction per page. Loading the same window again
+therefore leaves identical rows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from fb_commerce.finance.extract import MAX_PAGE_SIZE, PAYOUTS, TRANSACTIONS, payout_pages, transaction_pages
+from fb_commerce.graph.client import GraphClient
+from fb_commerce.orders.values import UnreadableValue, edge, money, timestamp
+from fb_commerce.warehouse.schema import fb_payouts, fb_transaction_tax_details, fb_transactions
+from fb_commerce.warehouse.upsert import replace_interval, transaction, upsert
+
+Row = dict[str, Any]
+
+
+# --- reading values ---------------------------------------------------------------------------------------------
+
+
+def money_value(value: Any, field: str) -> tuple[Decimal | None, str | None]:
+    """A money object (``{"amount": "-0.33", "currency": "USD"}``) or a bare amount (``"-0.33"``), exactly."""
+    if value is None or isinstance(value, dict):
+        return money(value, field)
+    return money({"amount": value}, field)
+
+
+def rate(value: Any, field: str) -> Decimal | None:
+    """``"8.25%"`` as ``Decimal("0.0825")``; a bare number as it is; absent as None."""
+    if value is None or value == "":
+        return None
+    text = str(value).strip()
+    percent = text.endswith("%")
+    try:
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise InvalidOperation
+        number = Decimal(text.removesuffix("%").strip())
+    except InvalidOperation:
+        raise UnreadableValue(f"{field}: {text[:100]!r} is not a rate") from None
+    if not number.is_finite():
+        raise UnreadableValue(f"{field}: {text[:100]!r} is not a finite rate")
+    return number / 100 if percent else number
+
+
+def one_currency(field: str, *currencies: str | None) -> str | None:
+    """The one currency the amounts of an object share; two different ones raise (no exchange is made here)."""
+    found = {c for c in currencies if c}
+    if len(found) > 1:
+        raise UnreadableValue(f"{field}: amounts in more than one currency ({', '.join(sorted(found))})")
+    return found.pop() if found else None
+
+
+def tax_detail_list(value: Any) -> list[dict[str, Any]]:
+    """``tax_details`` as a list of lines, however Meta wraps it."""
+    if value is None:
+        return []
+    if isinstance(value, dict):
+        return list(value.get("data") or []) if "data" in value else [value]
+    if isinstance(value, list):
+        return [line for line in value if isinstance(line, dict)]
+    raise UnreadableValue(f"tax_details: {str(value)[:100]!r} is not a list of tax lines")
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+# --- mapping ------------------------------------------------------------------------------------------------------
+
+
+def payout_row(payout: Mapping[str, Any], *, synced_at: dt.datetime) -> Row:
+    """A ``fb_payouts`` row. Payouts before 2019-05-15 have no ``payout_reference_id``: their transfer id keys them."""
+    key = _text(payout.get("payout_reference_id")) or _text(payout.get("transfer_id"))
+    if key is None:
+        raise UnreadableValue(f"payout: neither payout_reference_id nor transfer_id in {str(dict(payout))[:200]}")
+    amount, currency = money_value(payout.get("amount"), "payout.amount")
+    return {
+        "payout_reference_id": key,
+        "transfer_id": _text(payout.get("transfer_id")),
+        "status": _text(payout.get("status")),
+        "amount": amount,
+        "currency": currency,
+        "payout_date": timestamp(payout.get("payout_date")),
+        "synced_at": synced_at,
+        "raw": dict(payout),
+    }
+
+
+def tax_line_rows(txn: Mapping[str, Any], transaction_id: str, currency: str | None) -> list[Row]:
+    """The tax lines of a transaction (see the module's docstring for which ``tax_details`` they come from)."""
+    sources: list[tuple[str | None, dict[str, Any]]] = []
+    for item in edge(dict(txn), "items"):
+        sources.extend((_text(item.get("id")), line) for line in tax_detail_list(item.get("tax_details")))
+    if not sources:
+        sources = [(None, line) for line in tax_detail_list(txn.get("tax_details"))]
+    rows = []
+    for number, (retailer_id, line) in enumerate(sources, start=1):
+        field = f"transaction {transaction_id} tax_details[{number}]"
+        amount, line_currency = money_value(line.get("item_tax_amount"), f"{field}.item_tax_amount")
+        rows.append(
+            {
+                "transaction_id": transaction_id,
+                "line_number": number,
+                "retailer_id": retailer_id or _text(line.get("retailer_id")),
+                "tax_category": _text(line.get("tax_category")),
+                "jurisdiction": _text(line.get("jurisdiction")),
+                "imposition": _text(line.get("imposition")),
+                "item_tax_rate": rate(line.get("item_tax_rate"), f"{field}.item_tax_rate"),
+                "item_tax_amount": amount,
+                "currency": one_currency(field, line_currency, currency) or currency,
+            }
+        )
+    return rows
+
+
+def transaction_rows(txn: Mapping[str, Any], *, synced_at: dt.datetime) -> tuple[Row, list[Row]]:
+    """A ``fb_transactions`` row and its ``fb_transaction_tax_details`` rows; amounts exact, signs as sent."""
+    transaction_id = _text(txn.get("id"))
+    if transaction_id is None:
+        raise UnreadableValue(f"transaction without id: {str(dict(txn))[:200]}")
+    where = f"transaction {transaction_id}"
+    fee, fee_currency = money_value(txn.get("processing_fee"), f"{where} processing_fee")
+    net, net_currency = money_value(txn.get("net_payment_amount"), f"{where} net_payment_amount")
+    currency = one_currency(where, fee_currency, net_currency)
+    lines = tax_line_rows(txn, transaction_id, currency)
+    currency = currency or one_currency(where, *(line["currency"] for line in lines))
+    amounts = [line["item_tax_amount"] for line in lines if line["item_tax_amount"] is not None]
+    details = txn.get("order_details")
+    order: dict[str, Any] = details if isinstance(details, dict) else {}
+    items = edge(dict(txn), "items")
+    row = {
+        "transaction_id": transaction_id,
+        "transaction_type": _text(txn.get("transaction_type")),
+        "transaction_date": timestamp(txn.get("transaction_date")),
+        "order_id": _text(txn.get("order_id")) or _text(order.get("id")),
+        "merchant_order_id": _text(txn.get("merchant_order_id")) or _text(order.get("merchant_order_id")),
+        "order_created_at": timestamp(txn.get("order_created") or order.get("created")),
+        "payout_reference_id": _text(txn.get("payout_reference_id")),
+        "transfer_id": _text(txn.get("transfer_id")),
+        "currency": currency,
+        "processing_fee": fee,
+        "net_payment_amount": net,
+        "tax_amount": sum(amounts, Decimal(0)) if amounts else None,
+        "tax_rate": _text(txn.get("tax_rate")),
+        "postal_code": _text(txn.get("postal_code")),
+        "state": _text(txn.get("state")),
+        "items": items,
+        "tax_details": tax_detail_list(txn.get("tax_details")),
+        "synced_at": synced_at,
+        "raw": dict(txn),
+    }
+    return row, lines
+
+
+# --- loading ------------------------------------------------------------------------------------------------------
+
+
+def store_payouts(engine: Engine, payouts: Iterable[Mapping[str, Any]], *, synced_at: dt.datetime) -> int:
+    """Upsert payouts by ``payout_reference_id`` in one transaction; unchanged rows are left alone."""
+    rows = [payout_row(p, synced_at=synced_at) for p in payouts]
+    if rows:
+        upsert(engine, fb_payouts, rows, skip_unchanged=True)
+    return len(rows)
+
+
+def store_transactions(
+    engine: Engine, transactions: Iterable[Mapping[str, Any]], *, synced_at: dt.datetime
+) -> tuple[int, int]:
+    """Upsert transactions by ``transaction_id`` and replace their tax lines, in one transaction.
+
+    :return: (transactions, tax lines) stored.
+    """
+    mapped = [transaction_rows(t, synced_at=synced_at) for t in transactions]
+    if not mapped:
+        return 0, 0
+    rows = [row for row, _ in mapped]
+    lines = [line for _, group in mapped for line in group]
+    ids = sorted({row["transaction_id"] for row in rows})
+    with transaction(engine) as connection:
+        upsert(connection, fb_transactions, rows, skip_unchanged=True)
+        replace_interval(
+            connection, fb_transaction_tax_details, lines, fb_transaction_tax_details.c.transaction_id.in_(ids)
+        )
+    return len(rows), len(lines)
+
+
+@dataclass
+class FinanceLoad:
+    """What a load did, in counts, and the window it read."""
+
+    node: str
+    start: dt.datetime
+    end: dt.datetime
+    payouts: int = 0
+    transactions: int = 0
+    tax_lines: int = 0
+    #: pages read (= Graph calls made) per edge
+    pages_read: dict[str, int] = dataclasses.field(default_factory=lambda: {PAYOUTS: 0, TRANSACTIONS: 0})
+
+    @property
+    def payout_pages(self) -> int:
+        return self.pages_read[PAYOUTS]
+
+    @property
+    def transaction_pages(self) -> int:
+        return self.pages_read[TRANSACTIONS]
+
+    @property
+    def pages(self) -> int:
+        return sum(self.pages_read.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly (for XCom)."""
+        out = {k: v.isoformat() if isinstance(v, dt.datetime) else v for k, v in asdict(self).items()}
+        out.update(payout_pages=self.payout_pages, transaction_pages=self.transaction_pages, pages=self.pages)
+        return out
+
+
+def _data(pages: Iterator[dict[str, Any]]) -> Iterator[Sequence[dict[str, Any]]]:
+    for page in pages:
+        yield list(page.get("data") or [])
+
+
+def load_finance(
+    client: GraphClient,
+    engine: Engine,
+    node: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    *,
+    page_size: int = MAX_PAGE_SIZE,
+    now: dt.datetime | None = None,
+) -> FinanceLoad:
+    """Payouts and transactions of ``[start, end)`` read from ``node`` (the Page, see
+    :func:`~fb_commerce.finance.extract.finance_node`) and stored, page by page, each page in its own transaction."""
+    synced_at = now or dt.datetime.now(dt.UTC)
+    result = FinanceLoad(node=node, start=start, end=end)
+    for payouts in _data(payout_pages(client, node, start, end, page_size=page_size)):
+        result.pages_read[PAYOUTS] += 1
+        result.payouts += store_payouts(engine, payouts, synced_at=synced_at)
+    for transactions in _data(transaction_pages(client, node, start, end, page_size=page_size)):
+        result.pages_read[TRANSACTIONS] += 1
+        stored, lines = store_transactions(engine, transactions, synced_at=synced_at)
+        result.transactions += stored
+        result.tax_lines += lines
+    return result
+
+
+__all__ = [
+    "FinanceLoad",
+    "load_finance",
+    "money_value",
+    "payout_row",
+    "rate",
+    "store_payouts",
+    "store_transactions",
+    "tax_line_rows",
+    "transaction_rows",
+]
