@@ -200,3 +200,18 @@ def test_calendar_settings_from_the_environment():
     assert paris.isoformat() == "2026-06-01T00:00:00+02:00"
     with pytest.raises(ValueError, match="FB_COMMERCE_FINANCE_START"):
         finance_start({"FB_COMMERCE_FINANCE_START": "June"})
+
+
+def test_a_run_without_a_data_interval_covers_the_last_complete_day_in_the_merchants_time_zone():
+    from fb_commerce.finance.calendar import last_complete_day
+
+    now = dt.datetime(2026, 3, 10, 3, 0, tzinfo=dt.UTC)  # still 9 March in Los Angeles
+    start, end = last_complete_day(now, "America/Los_Angeles")
+    assert (start, end) == (
+        dt.datetime(2026, 3, 8, 8, 0, tzinfo=dt.UTC),  # 8 March 00:00 PST
+        dt.datetime(2026, 3, 9, 7, 0, tzinfo=dt.UTC),  # 9 March 00:00 PDT (the clocks moved on 8 March)
+    )
+    assert last_complete_day(now, "UTC") == (
+        dt.datetime(2026, 3, 9, tzinfo=dt.UTC),
+        dt.datetime(2026, 3, 10, tzinfo=dt.UTC),
+    )

@@ -44,6 +44,16 @@ def finance_start(environ: Mapping[str, str] | None = None) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), tzinfo=zoneinfo.ZoneInfo(merchant_timezone(env)))
 
 
+def last_complete_day(now: dt.datetime, timezone: str) -> tuple[dt.datetime, dt.datetime]:
+    """The data interval of the last business day that has ended at ``now`` (merchant time), in UTC: what a run
+    without a data interval (triggered from the form with no logical date) covers."""
+    zone = zoneinfo.ZoneInfo(timezone)
+    today = now.astimezone(zone).date()
+    start = dt.datetime.combine(today - dt.timedelta(days=1), dt.time(), tzinfo=zone)
+    end = dt.datetime.combine(today, dt.time(), tzinfo=zone)
+    return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+
+
 def run_window(
     interval_start: dt.datetime, interval_end: dt.datetime, timezone: str, lookback_days: int
 ) -> tuple[dt.datetime, dt.datetime]:

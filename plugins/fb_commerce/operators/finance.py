@@ -8,11 +8,12 @@ run (its data interval in the merchant's time zone plus the look-back), calls
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
 from fb_commerce.finance.calendar import DEFAULT_LOOKBACK_DAYS, DEFAULT_TIMEZONE
-from fb_commerce.operators.base import FbCommerceOperator, fail_task, releases_warehouse
+from fb_commerce.operators.base import FbCommerceOperator, releases_warehouse
 from fb_commerce.settings import as_int
 
 
@@ -45,15 +46,18 @@ class LoadFinanceOperator(FbCommerceOperator):
 
     @releases_warehouse
     def execute(self, context: Any) -> dict[str, Any]:
-        from fb_commerce.finance.calendar import run_window
+        from fb_commerce.finance.calendar import last_complete_day, run_window
         from fb_commerce.finance.extract import finance_node
         from fb_commerce.finance.load import load_finance
 
         lookback = self.setting("lookback_days", as_int, minimum=0)
         page_size = self.setting("page_size", as_int, minimum=1, maximum=100)
         interval_start, interval_end = context.get("data_interval_start"), context.get("data_interval_end")
-        if interval_start is None or interval_end is None:
-            fail_task("this run has no data interval: trigger it for a logical date (or let the schedule run it)")
+        if interval_start is None or interval_end is None:  # triggered with no logical date: the last whole day
+            interval_start, interval_end = last_complete_day(dt.datetime.now(dt.UTC), self.timezone)
+            self.log.info(
+                "No data interval (a run without a logical date): the last complete day, from %s", interval_start
+            )
         start, end = run_window(interval_start, interval_end, self.timezone, lookback)
         engine = self.warehouse()
         hook = self.graph()
