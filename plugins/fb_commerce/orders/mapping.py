@@ -68,7 +68,8 @@ def _order_row(order: dict[str, Any], synced_at: dt.datetime) -> dict[str, Any]:
 
 
 def item_rows(order: dict[str, Any], synced_at: dt.datetime) -> list[dict[str, Any]]:
-    """fb_order_items rows of an order whose ``items`` edge was read inline."""
+    """fb_order_items rows of an order whose ``items`` edge was read inline (each item as Meta returned it
+    stays in the order's ``raw``, stored once)."""
     with named("order", order):
         return [_item_row(order, n, item, synced_at) for n, item in enumerate(edge(order, "items"))]
 
@@ -99,7 +100,6 @@ def _item_row(order: dict[str, Any], n: int, item: dict[str, Any], synced_at: dt
         "shipping_option_price": amount(option.get("price"), f"{at}.selected_shipping_option.price"),
         "shipping_option_tax": amount(option.get("calculated_tax"), f"{at}.selected_shipping_option.calculated_tax"),
         "synced_at": synced_at,
-        "raw": item,
     }
 
 

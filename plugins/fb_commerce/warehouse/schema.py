@@ -187,11 +187,12 @@ fb_order_items = sa.Table(
     _money("shipping_option_price"),
     _money("shipping_option_tax"),
     _now("synced_at"),
-    _json("raw"),
+    # No raw here: the item as Meta returned it is in its order's raw (items.data), stored once (0003_pgspeed2).
     sa.Index("ix_fb_order_items_retailer_id", "retailer_id"),
     comment=(
         "Order lines. Written by fb_orders_sync with their order; read by fb_order_updates (what is "
-        "shippable, cancellable, refundable), finance and customer service."
+        "shippable, cancellable, refundable), finance and customer service. Each line as Meta returned it is "
+        "in fb_orders.raw (items.data)."
     ),
 )
 
