@@ -253,7 +253,17 @@ def test_child_rows_with_foreign_key(engine: Engine) -> None:
 
 
 def _issue(key: str, day: dt.date, **extra: Any) -> dict[str, Any]:
-    return {"issue_key": key, "business_date": day, "check_name": "payout_sum", "message": key, **extra}
+    seen = dt.datetime(2026, 3, 3, tzinfo=dt.UTC)
+    return {
+        "issue_key": key,
+        "business_date": day,
+        "kind": "payout_sum",
+        "status": "open",
+        "message": key,
+        "first_seen_at": seen,
+        "last_seen_at": seen,
+        **extra,
+    }
 
 
 def test_replace_interval(engine: Engine) -> None:

@@ -326,31 +326,64 @@ fb_transaction_tax_details = sa.Table(
     ),
 )
 
+fb_payments = sa.Table(
+    "fb_payments",
+    metadata,
+    sa.Column("payment_id", ID, primary_key=True),
+    sa.Column("order_id", ID, nullable=False),
+    sa.Column("shipment_id", ID, comment="The shipment this payment captured (one payment per shipment)."),
+    sa.Column("external_shipment_id", ID),
+    sa.Column("transaction_id", ID, comment="transaction_details.transaction_id: the SALE transaction."),
+    sa.Column("currency", CURRENCY),
+    _money("items_amount", "subtotal.items: the shipped items' price."),
+    _money("shipping_amount", "subtotal.shipping: the shipment's prorated share of shipping."),
+    _money("tax_amount"),
+    _money("total_amount"),
+    sa.Column("tax_remitted", sa.Boolean(), comment="True when Meta remits this tax (marketplace facilitator)."),
+    _money("captured_amount", "transaction_details.captured_amount; NULL: capture failed (cannot be refunded)."),
+    sa.Column("capture_time", UtcDateTime()),
+    *_read_back_columns(),
+    sa.Index("ix_fb_payments_order_id", "order_id"),
+    sa.Index("ix_fb_payments_transaction_id", "transaction_id"),
+    comment=(
+        "Payments of an order (/{order}/payments), one per shipment. Written by fb_finance_nightly for the "
+        "orders its transactions name (upsert); read by reconciliation (what a SALE should capture)."
+    ),
+)
+
 fb_reconciliation_issues = sa.Table(
     "fb_reconciliation_issues",
     metadata,
-    sa.Column("issue_key", ID, primary_key=True, comment="Deterministic: check, date and the ids involved."),
-    sa.Column("business_date", sa.Date(), nullable=False),
-    sa.Column("check_name", CODE, nullable=False),
-    sa.Column("severity", sa.String(16), nullable=False, server_default=sa.text("'error'")),
-    sa.Column("status", sa.String(16), nullable=False, server_default=sa.text("'open'"), comment="open|resolved"),
+    sa.Column(
+        "issue_key", ID, primary_key=True, comment="Deterministic: the rule and the ids involved (same on every run)."
+    ),
+    sa.Column("kind", CODE, nullable=False, comment="The rule that found it: its file name in reconcile/."),
+    sa.Column("business_date", sa.Date(), nullable=False, comment="The merchant's day the checked money belongs to."),
+    sa.Column("status", sa.String(16), nullable=False, comment="open|resolved"),
     sa.Column("order_id", ID),
+    sa.Column("shipment_id", ID),
+    sa.Column("refund_id", ID),
     sa.Column("transaction_id", ID),
     sa.Column("payout_reference_id", ID),
+    sa.Column("jurisdiction", sa.Text(), comment="For tax rules: the jurisdiction compared."),
     sa.Column("currency", CURRENCY),
     _money("expected_amount"),
     _money("actual_amount"),
-    _money("difference"),
-    sa.Column("message", sa.Text(), nullable=False),
+    _money("difference", "actual - expected."),
+    sa.Column("message", sa.Text(), nullable=False, comment="What is wrong, in finance's words."),
     _json("details"),
-    sa.Column("run_id", ID, comment="Airflow run that found it."),
-    _now("detected_at"),
-    sa.Column("resolved_at", UtcDateTime()),
-    sa.Index("ix_fb_reconciliation_issues_business_date_check_name", "business_date", "check_name"),
+    sa.Column("first_seen_at", UtcDateTime(), nullable=False),
+    sa.Column("last_seen_at", UtcDateTime(), nullable=False),
+    sa.Column("resolved_at", UtcDateTime(), comment="When a later run found it matched; NULL while open."),
+    sa.Column("first_run_id", ID, comment="Airflow run that first found it."),
+    sa.Column("last_run_id", ID, comment="Airflow run that last found it (or resolved it)."),
+    sa.Index("ix_fb_reconciliation_issues_status_kind", "status", "kind"),
+    sa.Index("ix_fb_reconciliation_issues_business_date", "business_date"),
     sa.Index("ix_fb_reconciliation_issues_order_id", "order_id"),
     comment=(
-        "Discrepancies between orders, transactions, payouts and tax. Written by fb_finance_nightly (the "
-        "day's issues are replaced on a rerun or backfill); read by finance."
+        "Discrepancies between orders, payments, transactions, payouts and tax, one row per issue key. Written "
+        "by fb_finance_nightly (upserted; resolved, never deleted, when a later run finds it matched); read by "
+        "finance and the reports."
     ),
 )
 
