@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from support import ship_an_unshipped_order
@@ -113,6 +113,38 @@ def test_tax_is_detailed_per_jurisdiction_and_adds_up_to_the_cent(sandbox, graph
         }
         assert sum(per_item.values()) == amount(txn["tax_amount"])
     assert {1, 2, 3, 4} <= seen_rates  # single-rate states up to Chicago's four jurisdictions
+
+
+def split(tax: Decimal, rates: list[Decimal]) -> list[Decimal]:
+    """The documented allocation: by rate, cumulatively, half-up to the cent."""
+    out, running, allocated = [], Decimal(0), Decimal(0)
+    for rate in rates:
+        running += rate
+        share = (tax * running / sum(rates)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) if sum(rates) else 0
+        out.append(share - allocated)
+        allocated = share
+    return out
+
+
+def test_an_items_sales_add_up_per_jurisdiction_to_the_split_of_its_tax(sandbox, graph) -> None:
+    orders = {o["id"]: o for o in sandbox.admin.state(include="orders")["orders"]}
+    per_item: Counter = Counter()
+    rates: dict[str, list[Decimal]] = {}
+    for txn in all_transactions(graph):
+        if txn["transaction_type"] != "SALE":
+            continue
+        rates[txn["order_id"]] = [Decimal(r["item_tax_rate"].removesuffix("%")) for r in rows(txn["tax_details"])]
+        for item in txn["items"]["data"]:
+            for n, r in enumerate(rows(item["tax_details"])):
+                per_item[(txn["order_id"], item["id"], n)] += amount(r["item_tax_amount"])
+    several = 0
+    for order_id, order_rates in rates.items():
+        for item in orders[order_id]["items"]["data"]:
+            captured = amount(item["tax_details"]["captured_tax"]["total_tax"])
+            got = [per_item[(order_id, item["retailer_id"], n)] for n in range(len(order_rates))]
+            assert got == split(captured, order_rates), (order_id, item["retailer_id"])
+            several += len(order_rates) > 1 and captured > 0
+    assert several
 
 
 def test_captured_money_matches_items_and_shipping(sandbox, graph) -> None:

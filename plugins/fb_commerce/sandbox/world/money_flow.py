@@ -8,8 +8,9 @@ Rules (sandbox choices, consistent everywhere and documented in the README):
   REFUND's fee is 0 (>= 0) and its net negative;
 - where Meta remits the tax itself (``tax_remitted``, marketplace-facilitator states) the tax is withheld from the
   payout: ``net_payment_amount = total + processing_fee - withheld tax``;
-- each line's tax is split over the order's jurisdictions (state, county, city, district) in proportion to their
-  rates, cumulatively in a fixed order, so the jurisdictions' cents add up exactly to the line's tax;
+- each item's tax is split over the order's jurisdictions (state, county, city, district) in proportion to their
+  rates, cumulatively in a fixed order, so the jurisdictions' cents add up exactly to the item's tax in every
+  transaction, and an item's SALEs (REFUNDs) add up per jurisdiction to the split of all it captured (gave back);
 - transactions captured on one UTC day are paid out together ``payout_delay_days`` later (at that midnight); a day
   whose net sum is not positive rolls over to the next day; a payout's amount is the sum of its transactions' net.
 """
@@ -37,19 +38,30 @@ def processing_fee(sb: Store, total: Decimal) -> Decimal:
     return ZERO - cents(total * Decimal(cfg.processing_fee_rate))
 
 
-def split_tax(order: Order, tax: Decimal) -> list[JurisdictionTax]:
-    """``tax`` over the order's jurisdictions by rate, cumulatively: the cents add up exactly, the same every time."""
+def _shares(order: Order, tax: Decimal) -> list[tuple[str, Decimal, Decimal]]:
+    """(jurisdiction, rate, share) of a non-negative ``tax`` by rate, allocated cumulatively: the cents add up."""
     jurisdictions = order.tax_jurisdictions or [(order.shipping_address["state"], order.tax_rate)]
     whole = sum((rate for _, rate in jurisdictions), Decimal(0))
-    size = abs(tax)  # split the size, so a refund mirrors its sale exactly
-    out: list[JurisdictionTax] = []
+    out: list[tuple[str, Decimal, Decimal]] = []
     running, allocated = Decimal(0), ZERO
     for name, rate in jurisdictions:
         running += rate
-        share = prorate(size, running, whole) if whole else (size if not out else ZERO)
-        part = share - allocated
-        out.append(JurisdictionTax(name, rate, ZERO - part if tax < 0 else part))  # ZERO - x: never a "-0.00"
+        share = prorate(tax, running, whole) if whole else (tax if not out else ZERO)
+        out.append((name, rate, share - allocated))
         allocated = share
+    return out
+
+
+def split_tax(order: Order, tax: Decimal, before: Decimal, sign: int = 1) -> list[JurisdictionTax]:
+    """An item's ``tax`` in one transaction over the order's jurisdictions, given the ``before`` it captured (or
+    gave back) in earlier ones: the split of ``before + tax`` minus the split of ``before``. So the jurisdictions add
+    up exactly to ``tax`` and an item's transactions add up, jurisdiction by jurisdiction, to the split of its whole
+    tax; ``sign`` -1 books it given back (a REFUND)."""
+    after, prior = _shares(order, before + tax), _shares(order, before)
+    out = []
+    for (name, rate, total), (_, _, earlier) in zip(after, prior, strict=True):
+        part = total - earlier
+        out.append(JurisdictionTax(name, rate, ZERO - part if sign < 0 else part))  # ZERO - x: never a "-0.00"
     return out
 
 
@@ -63,12 +75,25 @@ def jurisdiction_totals(txn: Transaction) -> list[JurisdictionTax]:
     return list(totals.values())
 
 
-def _line(order: Order, item_id: str, quantity: int, amount: Decimal, tax: Decimal) -> TransactionLine:
-    return TransactionLine(item_id, quantity, amount, tax, split_tax(order, tax))
+def _before(order: Order, item_id: str, tax: Decimal, refunded: bool) -> Decimal:
+    """What the item captured (or gave back) before this transaction: its running total already includes ``tax``."""
+    item = order.item(item_id)
+    if item is None:
+        return ZERO
+    return (item.refunded_tax if refunded else item.captured_tax) - tax
 
 
 def record_sale(sb: Store, order: Order, shipment: Shipment, now: float) -> Transaction:
-    lines = [_line(order, sl.item_id, sl.quantity, sl.amount, sl.tax) for sl in shipment.lines]
+    lines = [
+        TransactionLine(
+            sl.item_id,
+            sl.quantity,
+            sl.amount,
+            sl.tax,
+            split_tax(order, sl.tax, _before(order, sl.item_id, sl.tax, refunded=False)),
+        )
+        for sl in shipment.lines
+    ]
     tax = shipment.tax_amount
     gross = shipment.items_amount + shipment.shipping_amount + tax
     txn = Transaction(
@@ -91,7 +116,16 @@ def record_sale(sb: Store, order: Order, shipment: Shipment, now: float) -> Tran
 
 
 def record_refund(sb: Store, order: Order, refund: Refund, now: float) -> Transaction:
-    lines = [_line(order, rl.item_id, rl.quantity, -rl.subtotal, -rl.tax) for rl in refund.lines]
+    lines = [
+        TransactionLine(
+            rl.item_id,
+            rl.quantity,
+            -rl.subtotal,
+            -rl.tax,
+            split_tax(order, rl.tax, _before(order, rl.item_id, rl.tax, refunded=True), sign=-1),
+        )
+        for rl in refund.lines
+    ]
     # Deductions (return shipping kept by the merchant) reduce what goes back: book them against the subtotal.
     txn = Transaction(
         id=sb.new_id("transaction"),
