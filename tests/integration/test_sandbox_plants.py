@@ -17,7 +17,9 @@ import pytest
 from support import ship_an_unshipped_order
 
 from fb_commerce import defaults
+from fb_commerce.demo import MISSING_SALE_AGE_DAYS, plant_finance_discrepancies
 from fb_commerce.sandbox.client import SandboxAdminError, SandboxGraph
+from fb_commerce.sandbox.world.plants import KINDS
 
 CMS = defaults.SANDBOX_CMS_ID
 PAGE = defaults.SANDBOX_PAGE_ID
@@ -239,3 +241,43 @@ def test_refusals(sandbox) -> None:
     assert len(sandbox.admin.plants()) == 1
     sandbox.admin.reset()
     assert sandbox.admin.plants() == []
+
+
+def test_the_demo_plants_one_of_each_found_by_the_checks(sandbox, graph) -> None:
+    now = sandbox.admin.state(include="clock")["clock"]["now"]
+    planted = plant_finance_discrepancies(sandbox.url, since=now - 10 * DAY)
+    assert [p["kind"] for p in planted] == list(KINDS) and {p["status"] for p in planted} == {"applied"}
+    targets = [p["target"].get("shipment_id") or p["target"]["payout_reference_id"] for p in planted]
+    assert len(set(targets)) == len(targets)
+    missing = next(p for p in planted if p["kind"] == "missing_sale")["changed"]
+    assert datetime.fromisoformat(missing["captured_at"]).timestamp() < now - MISSING_SALE_AGE_DAYS * DAY
+    late = next(p for p in planted if p["kind"] == "late_transaction")
+    assert late["changed"]["appears_at"] > now
+    in_flight = ("missing_sale", late["changed"]["shipment_id"], Decimal(late["changed"]["expected_amount"]), 0)
+    assert exceptions(sandbox, graph) == {as_found(p) for p in planted if p is not late} | {in_flight}
+    sandbox.admin.clock(2 * DAY)  # the late SALE appears: matched
+    assert exceptions(sandbox, graph) == {as_found(p) for p in planted if p is not late}
+    sandbox.admin.reset()
+    now = sandbox.admin.state(include="clock")["clock"]["now"]
+    again = plant_finance_discrepancies(sandbox.url, since=now - 10 * DAY)
+    assert [p["target"] for p in again] == [p["target"] for p in planted]  # the same for the same seed
+
+
+def test_a_later_plant_in_a_planted_payout_updates_its_figures(sandbox, graph) -> None:
+    state = sandbox.admin.state(include="payouts,transactions")
+    sales_of = {
+        p["payout_reference_id"]: [
+            t for t in state["transactions"] if t["id"] in p["transaction_ids"] and t.get("shipment_id")
+        ]
+        for p in state["payouts"]
+    }
+    payout = next(p for p in state["payouts"] if len(sales_of[p["payout_reference_id"]]) > 1)
+    sales = sales_of[payout["payout_reference_id"]]
+    short = sandbox.admin.plant("payout_short", payout_reference_id=payout["payout_reference_id"], amount="1.00")
+    fee = sandbox.admin.plant("fee_off_rate", shipment_id=sales[0]["shipment_id"], amount="0.30")
+    missing = sandbox.admin.plant("missing_sale", shipment_id=sales[-1]["shipment_id"])
+    assert missing["changed"]["removed_from_payout"] == payout["payout_reference_id"]
+    short = next(p for p in sandbox.admin.plants() if p["id"] == short["id"])
+    expected = amount(payout["amount"]) - Decimal("0.30") - amount(sales[-1]["net_payment_amount"])
+    assert (Decimal(short["changed"]["expected_amount"]), short["changed"]["difference"]) == (expected, "-1.00")
+    assert exceptions(sandbox, graph) == {as_found(short), as_found(fee), as_found(missing)}

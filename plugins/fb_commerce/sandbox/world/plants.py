@@ -19,8 +19,10 @@ rule should fire for it:
 Targets: payout plants take ``payout_reference_id``, SALE plants ``shipment_id`` or ``order_id`` (the order's first
 shipment whose SALE is listed); ``next: true`` waits for the next SALE or payout made (``orders.ship`` and
 ``timeline.tick`` apply it then); ``pick: true`` lets the sandbox choose one deterministically for the seed
-(optionally dated in [``since``, ``before``), Unix seconds; SALE picks skip orders with refunds). A target is
-planted once.
+(optionally dated in [``since``, ``before``), Unix seconds; SALE picks skip orders with refunds; a picked late
+SALE has not appeared yet once made late; picks keep plants apart: no picked SALE in a planted payout, no picked
+payout holding a planted SALE). A target is planted once; when a later plant changes a planted payout's
+transactions, the payout plant's ``changed`` tells the figures as they are now.
 
 What a plant changed (``Plant.changed``) names the ids and gives ``currency``, ``expected_amount``,
 ``actual_amount`` and ``difference`` (= actual - expected) as strings, like ``fb_reconciliation_issues``.
@@ -148,6 +150,17 @@ def _payout_target(sb: Store, record: Plant, payload: dict[str, Any]) -> Payout 
     raise PlantRefused("name the target: payout_reference_id, next: true or pick: true")
 
 
+def _payouts_of_planted_sales(sb: Store) -> set[str]:
+    out: set[str] = set()
+    for record in sb.plants:
+        txn = sb.transactions.get(record.changed.get("transaction_id", ""))
+        if txn is not None and txn.payout_reference_id is not None:
+            out.add(txn.payout_reference_id)
+        elif record.changed.get("removed_from_payout"):
+            out.add(record.changed["removed_from_payout"])
+    return out
+
+
 def _listed_sale(sb: Store, shipment: Shipment) -> Transaction | None:
     return sb.transactions.get(shipment.transaction_id) if shipment.transaction_id else None
 
@@ -177,6 +190,7 @@ def _sale_target(sb: Store, record: Plant, payload: dict[str, Any]) -> tuple[Ord
     if payload.get("pick"):
         since, before = _window(payload)
         taken = _planted(sb, "shipment_id")
+        planted_payouts = _planted(sb, "payout_reference_id")
         candidates = []
         for order in sorted(sb.orders.values(), key=lambda o: o.id):
             if order.refunds:
@@ -186,12 +200,18 @@ def _sale_target(sb: Store, record: Plant, payload: dict[str, Any]) -> tuple[Ord
                 if (
                     txn is not None
                     and shipment.id not in taken
+                    and txn.payout_reference_id not in planted_payouts
                     and since <= shipment.created < before
-                    and (record.kind != "late_transaction" or txn.payout_reference_id is None)
+                    and (record.kind != "late_transaction" or _stays_in_flight(sb, record, shipment, txn))
                 ):
                     candidates.append((order, shipment, txn))
         return _pick(sb, record, candidates)
     raise PlantRefused("name the target: shipment_id, order_id, next: true or pick: true")
+
+
+def _stays_in_flight(sb: Store, record: Plant, shipment: Shipment, txn: Transaction) -> bool:
+    """A picked late SALE is one not paid out that will not have appeared yet once made late."""
+    return txn.payout_reference_id is None and shipment.created + float(record.params["days"]) * _DAY > sb.now()
 
 
 def _check_payout(sb: Store, record: Plant, payout: Payout) -> None:
@@ -250,29 +270,44 @@ def _amounts(expected: Decimal, actual: Decimal) -> dict[str, str]:
 
 def _apply_to_payout(sb: Store, record: Plant, payout: Payout) -> None:
     record.target = {"payout_reference_id": payout.payout_reference_id}
+    if record.kind == "payout_short":
+        payout.amount -= Decimal(record.params["amount"])
+    else:  # payout_failed: the amount never reached the bank
+        payout.status = "FAILED"
+    record.status = "applied"
+    _describe_payout(sb, record, payout)
+
+
+def _describe_payout(sb: Store, record: Plant, payout: Payout) -> None:
     ids = {"payout_reference_id": payout.payout_reference_id, "transfer_id": payout.transfer_id}
     if record.kind == "payout_short":
         expected = sum((sb.transactions[t].net for t in payout.transaction_ids), ZERO)
-        payout.amount -= Decimal(record.params["amount"])
         record.changed = {**ids, **_amounts(expected, payout.amount)}
-    else:  # payout_failed: the amount never reached the bank
-        payout.status = "FAILED"
+    else:
         record.changed = {**ids, "status": "FAILED", "amount": f"{payout.amount:.2f}", **_amounts(payout.amount, ZERO)}
-    record.status = "applied"
+
+
+def _payout_changed(sb: Store, payout: Payout) -> None:
+    """A SALE plant changed what ``payout`` holds: a plant on that payout tells its figures as they are now."""
+    for record in sb.plants:
+        if record.status == "applied" and record.target.get("payout_reference_id") == payout.payout_reference_id:
+            _describe_payout(sb, record, payout)
 
 
 def _apply_to_sale(sb: Store, record: Plant, order: Order, shipment: Shipment, txn: Transaction) -> None:
     record.target = {"shipment_id": shipment.id}
     ids = {"order_id": order.id, "shipment_id": shipment.id, "transaction_id": txn.id}
     if record.kind == "missing_sale":
-        if txn.payout_reference_id is not None:
+        record.changed = {**ids, "captured_at": iso(shipment.created), **_amounts(txn.gross, ZERO)}
+        if txn.payout_reference_id is not None:  # never paid out either: its payout stays the sum of its nets
             payout = sb.payouts[txn.payout_reference_id]
+            record.changed["removed_from_payout"] = payout.payout_reference_id
             payout.transaction_ids.remove(txn.id)
             payout.amount -= txn.net
             txn.payout_reference_id = None
+            _payout_changed(sb, payout)
         sb.drop_transaction(txn)
         sb.missing_transactions[txn.id] = txn
-        record.changed = {**ids, "captured_at": iso(shipment.created), **_amounts(txn.gross, ZERO)}
     elif record.kind == "tax_mismatch":
         delta = Decimal(record.params["amount"])
         line = txn.lines[0]
@@ -318,7 +353,9 @@ def _apply_to_sale(sb: Store, record: Plant, order: Order, shipment: Shipment, t
 def _follow_net(sb: Store, txn: Transaction, delta: Decimal) -> None:
     """The net changed by ``delta``: a payout that already holds the transaction stays the sum of its nets."""
     if txn.payout_reference_id is not None:
-        sb.payouts[txn.payout_reference_id].amount += delta
+        payout = sb.payouts[txn.payout_reference_id]
+        payout.amount += delta
+        _payout_changed(sb, payout)
 
 
 __all__ = ["KINDS", "PAYOUT_KINDS", "SALE_KINDS", "PlantRefused", "as_dict", "on_payouts", "on_sale", "plant"]
