@@ -281,3 +281,12 @@ def test_a_later_plant_in_a_planted_payout_updates_its_figures(sandbox, graph) -
     expected = amount(payout["amount"]) - Decimal("0.30") - amount(sales[-1]["net_payment_amount"])
     assert (Decimal(short["changed"]["expected_amount"]), short["changed"]["difference"]) == (expected, "-1.00")
     assert exceptions(sandbox, graph) == {as_found(short), as_found(fee), as_found(missing)}
+
+
+def test_a_waiting_plant_that_does_not_fit_the_next_sale_keeps_waiting(sandbox, graph) -> None:
+    unfit = sandbox.admin.plant("fee_off_rate", next=True, amount="-100000.00")  # would make the fee positive
+    fit = sandbox.admin.plant("tax_mismatch", next=True)
+    order = ship_an_unshipped_order(sandbox, graph, f"plant{next(_keys)}", "P-2")
+    plants = {p["id"]: p for p in sandbox.admin.plants()}
+    assert plants[unfit["id"]]["status"] == "waiting"
+    assert plants[fit["id"]]["status"] == "applied" and plants[fit["id"]]["changed"]["order_id"] == order["id"]

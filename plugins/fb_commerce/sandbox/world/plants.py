@@ -31,6 +31,7 @@ What a plant changed (``Plant.changed``) names the ids and gives ``currency``, `
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import asdict
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -242,21 +243,34 @@ def _check_sale(sb: Store, record: Plant, shipment: Shipment, txn: Transaction) 
 
 
 def on_sale(sb: Store, order: Order, shipment: Shipment) -> None:
-    """A shipment was just captured (``orders.ship``): the oldest SALE plant waiting for the next one takes it."""
-    waiting = next((p for p in sb.plants if p.status == "waiting" and p.kind in SALE_KINDS), None)
+    """A shipment was just captured (``orders.ship``): the oldest SALE plant waiting for the next one that fits
+    this SALE (e.g. its ``jurisdiction``) takes it."""
     txn = _listed_sale(sb, shipment)
-    if waiting is not None and txn is not None:
-        _apply_to_sale(sb, waiting, order, shipment, txn)
+    for waiting in _waiting(sb, SALE_KINDS):
+        if txn is not None and _fits(_check_sale, sb, waiting, shipment, txn):
+            _apply_to_sale(sb, waiting, order, shipment, txn)
+            return
 
 
 def on_payouts(sb: Store, made: list[Payout]) -> None:
-    """Payouts were just made (``timeline.tick``): the oldest payout plant waiting for the next one takes the
-    first; several waiting take one payout each."""
+    """Payouts were just made (``timeline.tick``): each takes the oldest payout plant waiting that fits it."""
     for payout in made:
-        waiting = next((p for p in sb.plants if p.status == "waiting" and p.kind in PAYOUT_KINDS), None)
-        if waiting is None:
-            return
-        _apply_to_payout(sb, waiting, payout)
+        for waiting in _waiting(sb, PAYOUT_KINDS):
+            if _fits(_check_payout, sb, waiting, payout):
+                _apply_to_payout(sb, waiting, payout)
+                break
+
+
+def _waiting(sb: Store, kinds: tuple[str, ...]) -> list[Plant]:
+    return [p for p in sb.plants if p.status == "waiting" and p.kind in kinds]
+
+
+def _fits(check: Callable[..., None], *args: Any) -> bool:
+    try:
+        check(*args)
+    except PlantRefused:
+        return False
+    return True
 
 
 def _amounts(expected: Decimal, actual: Decimal) -> dict[str, str]:
