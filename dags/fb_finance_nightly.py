@@ -7,7 +7,7 @@ from airflow.timetables.interval import CronDataIntervalTimetable
 
 from fb_commerce.dag_defaults import DEFAULT_ARGS, GRAPH_TASK_ARGS
 from fb_commerce.finance.calendar import DEFAULT_LOOKBACK_DAYS, finance_start, merchant_timezone
-from fb_commerce.operators.finance import LoadFinanceOperator
+from fb_commerce.operators.finance import DEFAULT_ORDERS_WAIT_HOURS, LoadFinanceOperator, WaitForOrdersSensor
 from fb_commerce.operators.retry import GraphRetryPolicy
 
 #: produced by load_finance; reconciliation and the reports will schedule on it
@@ -41,6 +41,12 @@ with DAG(
             description="Days read again before the run's day (transactions change for up to 3 business days)",
         ),
         "page_size": Param(100, type="integer", minimum=1, maximum=100, description="Objects per page (100)"),
+        "orders_wait_hours": Param(
+            DEFAULT_ORDERS_WAIT_HOURS,
+            type="number",
+            minimum=0,
+            description="Hours to wait for fb_orders_sync to store the day's orders before failing",
+        ),
     },
     doc_md=f"""
 ### fb_finance_nightly
@@ -70,7 +76,10 @@ Runs in the `fb_graph_api` pool and retries with back-off; when Meta asks to wai
 retry waits that long (`GraphRetryPolicy`). Connections: `fb_commerce_default`, `fb_commerce_warehouse`.
 """,
 ) as dag:
-    LoadFinanceOperator(
+    wait_for_orders = WaitForOrdersSensor(
+        task_id="wait_for_orders", timezone=TIMEZONE, wait_hours=setting("orders_wait_hours")
+    )
+    load_finance = LoadFinanceOperator(
         task_id="load_finance",
         outlets=[STORED_TRANSACTIONS],
         retry_policy=GraphRetryPolicy(),
@@ -79,3 +88,4 @@ retry waits that long (`GraphRetryPolicy`). Connections: `fb_commerce_default`, 
         page_size=setting("page_size"),
         **GRAPH_TASK_ARGS,
     )
+    wait_for_orders >> load_finance
