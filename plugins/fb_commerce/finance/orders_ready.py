@@ -41,8 +41,9 @@ class OrdersReadiness:
         """One line for the log: what is waited for and where the orders are."""
         return (
             f"orders needed up to {_when(self.needed)} (end of the run's last business day); "
-            f"{ORDERS_DAG} watermark ({ORDERS_WATERMARK!r} in fb_sync_state) is {_when(self.watermark)}, "
-            f"its last successful pull began {_when(self.pulled)}"
+            f"{ORDERS_DAG} watermark ({ORDERS_WATERMARK!r} in fb_sync_state) is "
+            f"{_when(self.watermark, 'not set (no pull has stored orders yet)')}, its last successful pull "
+            f"{_when(self.pulled, 'has not happened yet', prefix='began ')}"
         )
 
     def timed_out(self, waited: dt.timedelta) -> str:
@@ -54,8 +55,8 @@ class OrdersReadiness:
         )
 
 
-def _when(moment: dt.datetime | None) -> str:
-    return "not set (no pull has stored orders yet)" if moment is None else moment.isoformat()
+def _when(moment: dt.datetime | None, missing: str = "", *, prefix: str = "") -> str:
+    return missing if moment is None else f"{prefix}{moment.isoformat()}"
 
 
 def orders_readiness(bind: Engine | Connection, needed: dt.datetime) -> OrdersReadiness:
