@@ -7,7 +7,7 @@ from airflow.timetables.interval import CronDataIntervalTimetable
 
 from fb_commerce.dag_defaults import DEFAULT_ARGS, GRAPH_TASK_ARGS
 from fb_commerce.finance.calendar import DEFAULT_LOOKBACK_DAYS, finance_start, merchant_timezone
-from fb_commerce.operators.finance import LoadFinanceOperator
+from fb_commerce.operators.finance import DEFAULT_ORDERS_WAIT_HOURS, LoadFinanceOperator, WaitForOrdersSensor
 from fb_commerce.operators.retry import GraphRetryPolicy
 
 #: produced by load_finance; reconciliation and the reports will schedule on it
@@ -41,18 +41,25 @@ with DAG(
             description="Days read again before the run's day (transactions change for up to 3 business days)",
         ),
         "page_size": Param(100, type="integer", minimum=1, maximum=100, description="Objects per page (100)"),
+        "orders_wait_hours": Param(
+            DEFAULT_ORDERS_WAIT_HOURS,
+            type="number",
+            minimum=0,
+            description="Hours to wait for fb_orders_sync to store the day's orders before failing",
+        ),
     },
     doc_md=f"""
 ### fb_finance_nightly
 
 Brings Meta's finance records into the warehouse once per business day, so finance can close its books on Meta's
-payouts. **Built now: extract and load.** **Coming next** (issue 9): waiting for `fb_orders_sync` to have stored
-the day's orders, reconciliation to the cent (`fb_reconciliation_issues`, one SQL file per rule), and the daily
-orders, cash and tax reports (views, CSV, spreadsheet, journal, summary page).
+payouts. **Built now: waiting for the orders, extract and load.** **Coming next** (issue 9): reconciliation to the
+cent (`fb_reconciliation_issues`, one SQL file per rule), and the daily orders, cash and tax reports (views, CSV,
+spreadsheet, journal, summary page).
 
 | task | what it does |
 |---|---|
-| `load_finance` | `commerce_payouts` (by payout date) and `commerce_transactions` (by transaction date) for the run's day plus `lookback_days` before it, every field (items, tax details, fees, net, payout reference, the order), paged to the end, on the connection's `page_id` (its `cms_id` when it has none). Upserts `fb_payouts` by `payout_reference_id` and `fb_transactions` by `transaction_id` (unchanged rows left as they are) and replaces each transaction's lines in `fb_transaction_tax_details`, one transaction per page: a rerun or backfill of the same days leaves identical rows. Money exact (an amount that cannot be read exactly fails the task naming the field), signs as Meta sends them. Logs payouts, transactions, tax lines and pages. Emits the asset `fb_commerce://warehouse/fb_transactions`. |
+| `wait_for_orders` | Holds the run until `fb_orders_sync` has stored the orders up to midnight ending the run's last business day (UTC): its watermark (`orders` in `fb_sync_state`, Meta's newest `last_updated` stored) is at or past that midnight, or a pull begun after it succeeded (`orders_pulled`: a quiet night moves no watermark). Looks once a minute in `reschedule` mode (no worker held in between). After `orders_wait_hours` it fails, saying which moment it waited for, where the watermark and the last pull are, and to unpause or run `fb_orders_sync`. A run without a logical date covers the last complete day, so it needs the orders up to today's midnight. |
+| `load_finance` | `commerce_payouts` (by payout date) and `commerce_transactions` (by transaction date) for the run's day plus `lookback_days` before it, every field (items, tax details, fees, net, payout reference, the order), paged to the end, on the connection's `page_id` (its `cms_id` when it has none). Upserts `fb_payouts` by `payout_reference_id` and `fb_transactions` by `transaction_id` (unchanged rows left as they are) and replaces each transaction's lines in `fb_transaction_tax_details`, one transaction per page: a rerun or backfill of the same days leaves identical rows. Each SALE's order comes with its `payments` edge expanded inline (nested field expansion: no call of its own; `/{{order_id}}/payments` is read once only for an order that comes without it), upserted into `fb_payments` by `payment_id` (shipment, SALE transaction, items, shipping, tax, total, tax remitted, captured amount and time) in the page's transaction. On PostgreSQL the rows go by COPY (new ones straight in, stored ones through a staging table). Money exact (an amount that cannot be read exactly fails the task naming the field), signs as Meta sends them. Logs payouts, transactions, tax lines, payments and pages. Emits the asset `fb_commerce://warehouse/fb_transactions`. |
 
 **Schedule**: daily after midnight in the merchant's time zone (`FB_COMMERCE_TIMEZONE`, now `{TIMEZONE}`, default
 UTC; read from the environment when the file is parsed). `catchup` from `FB_COMMERCE_FINANCE_START`
@@ -65,12 +72,16 @@ UTC; read from the environment when the file is parsed). `catchup` from `FB_COMM
 |---|---|---|
 | `lookback_days` | {DEFAULT_LOOKBACK_DAYS} | days read again before the run's day (Meta updates transactions for up to 3 business days) |
 | `page_size` | 100 | objects per page |
+| `orders_wait_hours` | {DEFAULT_ORDERS_WAIT_HOURS} | hours `wait_for_orders` waits for `fb_orders_sync` before failing |
 
-Runs in the `fb_graph_api` pool and retries with back-off; when Meta asks to wait minutes the attempt ends and the
+`load_finance` runs in the `fb_graph_api` pool and retries with back-off; when Meta asks to wait minutes the attempt ends and the
 retry waits that long (`GraphRetryPolicy`). Connections: `fb_commerce_default`, `fb_commerce_warehouse`.
 """,
 ) as dag:
-    LoadFinanceOperator(
+    wait_for_orders = WaitForOrdersSensor(
+        task_id="wait_for_orders", timezone=TIMEZONE, wait_hours=setting("orders_wait_hours")
+    )
+    load_finance = LoadFinanceOperator(
         task_id="load_finance",
         outlets=[STORED_TRANSACTIONS],
         retry_policy=GraphRetryPolicy(),
@@ -79,3 +90,4 @@ retry waits that long (`GraphRetryPolicy`). Connections: `fb_commerce_default`, 
         page_size=setting("page_size"),
         **GRAPH_TASK_ARGS,
     )
+    wait_for_orders >> load_finance
