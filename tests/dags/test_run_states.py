@@ -198,10 +198,10 @@ FINANCE_NIGHTLY: dict[str, Breaker] = {
 def test_fb_finance_nightly_fails_when_its_task_fails(shop, breaker):
     FINANCE_NIGHTLY[breaker](shop)
     run = run_dag("fb_finance_nightly")
-    assert states(run) == {"load_finance": "failed"}
+    assert states(run) == {"load_finance": "failed", "reconcile": "upstream_failed"}
     assert run.state == "failed"
 
 
 def test_fb_finance_nightly_is_green_when_its_task_succeeded(shop):
     run = run_dag("fb_finance_nightly")
-    assert states(run) == {"load_finance": "success"} and run.state == "success"
+    assert states(run) == {"load_finance": "success", "reconcile": "success"} and run.state == "success"

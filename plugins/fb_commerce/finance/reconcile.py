@@ -468,12 +468,15 @@ def _upsert_found(connection: Connection, as_of: dt.datetime, run_id: str) -> An
     )
 
 
-def open_issues(engine: Engine | Connection, limit: int = 20) -> list[dict[str, Any]]:
-    """The open issues, largest difference first (then oldest): the task log's headline."""
+def open_issues(
+    engine: Engine | Connection, limit: int = 20, *, first_run_id: str | None = None
+) -> list[dict[str, Any]]:
+    """The open issues (those a run found first, with ``first_run_id``), largest difference first (then oldest):
+    the task log's headline."""
     issues = schema.fb_reconciliation_issues
     query = (
         sa.select(issues)
-        .where(issues.c.status == OPEN)
+        .where(issues.c.status == OPEN, sa.true() if first_run_id is None else issues.c.first_run_id == first_run_id)
         .order_by(
             sa.func.abs(sa.func.coalesce(issues.c.difference, issues.c.actual_amount, 0)).desc(),
             issues.c.business_date,
@@ -483,3 +486,10 @@ def open_issues(engine: Engine | Connection, limit: int = 20) -> list[dict[str, 
     )
     with transaction(engine) as connection:
         return [dict(row._mapping) for row in connection.execute(query)]
+
+
+def issue_line(issue: dict[str, Any]) -> str:
+    """One issue on one line (task log, notification): kind, day, ids, amounts, message."""
+    ids = " ".join(f"{label}={issue[column]}" for label, column in KEY_PARTS[1:] if issue.get(column) is not None)
+    amounts = f"expected {issue['expected_amount']} actual {issue['actual_amount']} {issue['currency'] or ''}".strip()
+    return f"{issue['kind']} {issue['business_date']} {ids}: {amounts}: {issue['message']}"
