@@ -1,4 +1,5 @@
-"""fb_finance_nightly: Meta's payouts and transactions into the warehouse, one run per business day."""
+"""fb_finance_nightly: Meta's payouts and transactions into the warehouse and the day's finance reports, one run per
+business day."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from airflow.timetables.interval import CronDataIntervalTimetable
 
 from fb_commerce.dag_defaults import DEFAULT_ARGS, GRAPH_TASK_ARGS
 from fb_commerce.finance.calendar import DEFAULT_LOOKBACK_DAYS, finance_start, merchant_timezone
-from fb_commerce.operators.finance import LoadFinanceOperator
+from fb_commerce.operators.finance import LoadFinanceOperator, WriteReportsOperator
 from fb_commerce.operators.retry import GraphRetryPolicy
 
 #: produced by load_finance; reconciliation and the reports will schedule on it
@@ -24,7 +25,7 @@ def setting(name: str) -> str:
 
 with DAG(
     dag_id="fb_finance_nightly",
-    description="Meta's payouts and transactions (fees, tax lines) into the warehouse, one business day per run",
+    description="Meta's payouts and transactions into the warehouse and the day's finance reports, one business day per run",
     # The data interval is the merchant's business day (midnight to midnight in its time zone); the run starts
     # once that day is over.
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone=TIMEZONE),
@@ -41,18 +42,23 @@ with DAG(
             description="Days read again before the run's day (transactions change for up to 3 business days)",
         ),
         "page_size": Param(100, type="integer", minimum=1, maximum=100, description="Objects per page (100)"),
+        "accounts_file": Param(
+            "",
+            type=["null", "string"],
+            description="Account mapping of the payout journal (a CSV path); empty: include/finance/accounts.csv",
+        ),
     },
     doc_md=f"""
 ### fb_finance_nightly
 
 Brings Meta's finance records into the warehouse once per business day, so finance can close its books on Meta's
-payouts. **Built now: extract and load.** **Coming next** (issue 9): waiting for `fb_orders_sync` to have stored
-the day's orders, reconciliation to the cent (`fb_reconciliation_issues`, one SQL file per rule), and the daily
-orders, cash and tax reports (views, CSV, spreadsheet, journal, summary page).
+payouts: extract and load, then the day's reports. **Coming next** (issue 9): waiting for `fb_orders_sync` to have
+stored the day's orders, and reconciliation to the cent (`fb_reconciliation_issues`, one SQL file per rule).
 
 | task | what it does |
 |---|---|
 | `load_finance` | `commerce_payouts` (by payout date) and `commerce_transactions` (by transaction date) for the run's day plus `lookback_days` before it, every field (items, tax details, fees, net, payout reference, the order), paged to the end, on the connection's `page_id` (its `cms_id` when it has none). Upserts `fb_payouts` by `payout_reference_id` and `fb_transactions` by `transaction_id` (unchanged rows left as they are) and replaces each transaction's lines in `fb_transaction_tax_details`, one transaction per page: a rerun or backfill of the same days leaves identical rows. Money exact (an amount that cannot be read exactly fails the task naming the field), signs as Meta sends them. Logs payouts, transactions, tax lines and pages. Emits the asset `fb_commerce://warehouse/fb_transactions`. |
+| `write_reports` | For each business day of the run, the folder `<data folder>/reports/YYYY-MM-DD/` (data folder: `FB_COMMERCE_DATA_DIR`), replaced atomically and the same bytes on a rerun: `orders.csv`, `cash.csv` (each payout with sales, shipping, tax, refunds, fees, tax withheld by Meta, net), `payout_lines.csv` (payout → transaction → order → item), `tax.csv` (jurisdiction, category, who remits it), `balance.csv` (what Meta owes at the start and end of the day), `in_flight.csv` (not yet paid out, with its age), `issues.csv`, `journal.csv` (a balanced entry per payout, accounts from `accounts_file`), `finance_YYYY-MM-DD.xlsx` (a sheet each) and `summary.html`. Reads the views of `include/sql/finance/views/`. Logs the files and the day's gross sales, refunds, fees, tax, payouts, net and open issues. |
 
 **Schedule**: daily after midnight in the merchant's time zone (`FB_COMMERCE_TIMEZONE`, now `{TIMEZONE}`, default
 UTC; read from the environment when the file is parsed). `catchup` from `FB_COMMERCE_FINANCE_START`
@@ -65,12 +71,13 @@ UTC; read from the environment when the file is parsed). `catchup` from `FB_COMM
 |---|---|---|
 | `lookback_days` | {DEFAULT_LOOKBACK_DAYS} | days read again before the run's day (Meta updates transactions for up to 3 business days) |
 | `page_size` | 100 | objects per page |
+| `accounts_file` | empty | the journal's account mapping (CSV); empty: the shipped `include/finance/accounts.csv` |
 
 Runs in the `fb_graph_api` pool and retries with back-off; when Meta asks to wait minutes the attempt ends and the
 retry waits that long (`GraphRetryPolicy`). Connections: `fb_commerce_default`, `fb_commerce_warehouse`.
 """,
 ) as dag:
-    LoadFinanceOperator(
+    load = LoadFinanceOperator(
         task_id="load_finance",
         outlets=[STORED_TRANSACTIONS],
         retry_policy=GraphRetryPolicy(),
@@ -79,3 +86,5 @@ retry waits that long (`GraphRetryPolicy`). Connections: `fb_commerce_default`, 
         page_size=setting("page_size"),
         **GRAPH_TASK_ARGS,
     )
+    # After reconciliation once it exists (wait_for_orders >> load_finance >> reconcile >> write_reports).
+    load >> WriteReportsOperator(task_id="write_reports", timezone=TIMEZONE, accounts_file=setting("accounts_file"))

@@ -1,7 +1,8 @@
 """fb_finance_nightly end to end with dag.test(): the sandbox over HTTP, a real warehouse (SQLite and PostgreSQL).
 
 One logical date (yesterday, with the default 5-day look-back) loads what the sandbox says was paid and
-transacted in those days; a second run of the same date leaves identical tables.
+transacted in those days and writes yesterday's report folder; a second run of the same date leaves identical
+tables and report bytes.
 """
 
 from __future__ import annotations
@@ -54,12 +55,15 @@ def hashes(engine) -> dict[str, str]:
         }
 
 
-def test_one_logical_date_loads_its_days_and_a_rerun_changes_nothing(sandbox, warehouse):
+def test_one_logical_date_loads_its_days_and_a_rerun_changes_nothing(sandbox, warehouse, tmp_path):
     today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     truth = sandbox.admin.state(include="transactions,payouts")
 
     first = run(today - dt.timedelta(days=1))
-    assert {ti.task_id: ti.state for ti in first.get_task_instances()} == {"load_finance": "success"}
+    assert {ti.task_id: ti.state for ti in first.get_task_instances()} == {
+        "load_finance": "success",
+        "write_reports": "success",
+    }
     # the run reads its data interval (one business day, UTC here) plus the default 5 days before it
     start, end = first.data_interval_start - dt.timedelta(days=5), first.data_interval_end
     assert end - first.data_interval_start == dt.timedelta(days=1)
@@ -74,6 +78,10 @@ def test_one_logical_date_loads_its_days_and_a_rerun_changes_nothing(sandbox, wa
         lines = connection.execute(sa.select(sa.func.count()).select_from(fb_transaction_tax_details)).scalar()
     assert stored == expected and payouts == expected_payouts and lines >= len(expected)
     before = hashes(warehouse)
+    folder = tmp_path / "reports" / first.data_interval_start.date().isoformat()  # the run's day (UTC here)
+    files = {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+    assert {"cash.csv", "journal.csv", "summary.html", f"finance_{folder.name}.xlsx"} <= set(files)
+    assert files["cash.csv"].count(b"\r\n") > 1  # the day's payouts are there
 
     from airflow.models import DagRun
     from airflow.utils.session import create_session
@@ -83,3 +91,4 @@ def test_one_logical_date_loads_its_days_and_a_rerun_changes_nothing(sandbox, wa
     again = run(today - dt.timedelta(days=1))
     assert again.state == "success"
     assert hashes(warehouse) == before
+    assert {p.name: p.read_bytes() for p in sorted(folder.iterdir())} == files  # the same report bytes

@@ -198,10 +198,18 @@ FINANCE_NIGHTLY: dict[str, Breaker] = {
 def test_fb_finance_nightly_fails_when_its_task_fails(shop, breaker):
     FINANCE_NIGHTLY[breaker](shop)
     run = run_dag("fb_finance_nightly")
-    assert states(run) == {"load_finance": "failed"}
+    assert states(run) == {"load_finance": "failed", "write_reports": "upstream_failed"}
     assert run.state == "failed"
 
 
 def test_fb_finance_nightly_is_green_when_its_task_succeeded(shop):
     run = run_dag("fb_finance_nightly")
-    assert states(run) == {"load_finance": "success"} and run.state == "success"
+    assert states(run) == {"load_finance": "success", "write_reports": "success"} and run.state == "success"
+
+
+def test_fb_finance_nightly_fails_when_the_reports_cannot_be_written(shop, tmp_path):
+    mapping = tmp_path / "accounts.csv"
+    mapping.write_text("category,account\nbank,1000 Bank\n")  # incomplete: the task fails, naming the file
+    run = run_dag("fb_finance_nightly", {"accounts_file": str(mapping)})
+    assert states(run) == {"load_finance": "success", "write_reports": "failed"}
+    assert run.state == "failed"
