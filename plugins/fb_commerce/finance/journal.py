@@ -145,7 +145,9 @@ def journal_lines(cash_rows: Iterable[Mapping[str, Any]], accounts: Mapping[str,
     lines: list[JournalLine] = []
     for cash in cash_rows:
         number = 0
-        memo = f"Meta payout {cash['payout_reference_id']} ({cash['status']}, {cash['transactions']} transactions)"
+        count = cash["transactions"]
+        lines_text = f"{count} transaction" + ("" if count == 1 else "s")
+        memo = f"Meta payout {cash['payout_reference_id']} ({cash['status']}, {lines_text})"
         for category, amount in payout_amounts(cash).items():
             if amount == 0:
                 continue

@@ -279,7 +279,8 @@ def cell(value: Any, zone: zoneinfo.ZoneInfo) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, Decimal):
-        return f"{value.quantize(CENT, rounding=ROUND_HALF_UP):.2f}"
+        value = value.quantize(CENT, rounding=ROUND_HALF_UP)
+        return f"{abs(value) if value == 0 else value:.2f}"  # never "-0.00"
     if isinstance(value, dt.datetime):
         return value.astimezone(zone).isoformat()
     if isinstance(value, dt.date):
