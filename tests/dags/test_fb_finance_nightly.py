@@ -1,8 +1,9 @@
 """fb_finance_nightly end to end with dag.test(): the sandbox over HTTP, a real warehouse (SQLite and PostgreSQL).
 
 One logical date (yesterday, with the default 5-day look-back) loads what the sandbox says was paid and
-transacted in those days, once fb_orders_sync has stored the orders; a second run of the same date leaves identical
-tables. A run whose orders are not stored fails when its wait is over, saying so.
+transacted in those days, once fb_orders_sync has stored the orders, and writes yesterday's report folder; a second
+run of the same date leaves identical tables and report bytes. A run whose orders are not stored fails when its
+wait is over, saying so.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def hashes(engine) -> dict[str, str]:
         }
 
 
-def test_one_logical_date_loads_its_days_and_a_rerun_changes_nothing(sandbox, warehouse):
+def test_one_logical_date_loads_its_days_and_a_rerun_changes_nothing(sandbox, warehouse, tmp_path):
     today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     truth = sandbox.admin.state(include="transactions,payouts")
     pull_orders(fast_client(sandbox.url), warehouse, defaults.SANDBOX_CMS_ID)  # fb_orders_sync ran since midnight
@@ -84,6 +85,7 @@ def test_one_logical_date_loads_its_days_and_a_rerun_changes_nothing(sandbox, wa
         "wait_for_orders": "success",
         "load_finance": "success",
         "reconcile": "success",
+        "write_reports": "success",
     }
     # the run reads its data interval (one business day, UTC here) plus the default 5 days before it
     start, end = first.data_interval_start - dt.timedelta(days=5), first.data_interval_end
@@ -102,6 +104,10 @@ def test_one_logical_date_loads_its_days_and_a_rerun_changes_nothing(sandbox, wa
     sales = {t["id"] for t in truth["transactions"] if t["id"] in expected and t["transaction_type"] == "SALE"}
     assert sales and sales <= paid  # every SALE loaded has the payment it captured
     before = hashes(warehouse)
+    folder = tmp_path / "reports" / first.data_interval_start.date().isoformat()  # the run's day (UTC here)
+    files = {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+    assert {"cash.csv", "journal.csv", "summary.html", f"finance_{folder.name}.xlsx"} <= set(files)
+    assert files["cash.csv"].count(b"\r\n") > 1  # the day's payouts are there
 
     from airflow.models import DagRun
     from airflow.utils.session import create_session
@@ -111,6 +117,7 @@ def test_one_logical_date_loads_its_days_and_a_rerun_changes_nothing(sandbox, wa
     again = run(today - dt.timedelta(days=1))
     assert again.state == "success"
     assert hashes(warehouse) == before
+    assert {p.name: p.read_bytes() for p in sorted(folder.iterdir())} == files  # the same report bytes
     with warehouse.connect() as connection:  # the issues found again name the run that last saw them
         last_runs = set(connection.execute(sa.select(fb_reconciliation_issues.c.last_run_id)).scalars())
     assert last_runs <= {again.run_id}
@@ -126,6 +133,7 @@ def test_a_run_whose_orders_are_not_stored_waits_then_fails_saying_so(sandbox, w
         "wait_for_orders": "failed",
         "load_finance": "upstream_failed",
         "reconcile": "upstream_failed",
+        "write_reports": "upstream_failed",
     }
     assert failed.state == "failed"
     with warehouse.connect() as connection:

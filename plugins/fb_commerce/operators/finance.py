@@ -6,6 +6,8 @@ the orders up to the end of the run's last business day (:mod:`fb_commerce.finan
 works out the window of the run (its data interval in the merchant's time zone plus the look-back), calls
 :func:`fb_commerce.finance.load.load_finance`, logs the counts and returns them (XCom). Heavy imports happen
 inside ``execute``/``poke`` so the DAG file parses fast.
+:class:`ReconcileOperator` brings fb_reconciliation_issues up to date and :class:`WriteReportsOperator`
+writes each business day's report folder.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from airflow.sdk import BaseSensorOperator
 
 from fb_commerce.defaults import ALERTS_CONN_ID
 from fb_commerce.finance.calendar import DEFAULT_LOOKBACK_DAYS, DEFAULT_TIMEZONE
-from fb_commerce.operators.base import FbCommerceOperator, releases_warehouse
+from fb_commerce.operators.base import FbCommerceOperator, fail_task, releases_warehouse
 from fb_commerce.settings import as_int, as_number
 
 #: how long a run waits for fb_orders_sync before it fails, by default
@@ -294,3 +296,47 @@ def run_window_of(context: Any, timezone: str, lookback: int, log: Any) -> tuple
     from fb_commerce.finance.calendar import run_window
 
     return run_window(*run_interval_of(context, timezone, log), timezone, lookback)
+
+
+class WriteReportsOperator(FbCommerceOperator):
+    """Writes the finance report folder (``<data folder>/reports/YYYY-MM-DD/``) of each business day of the run:
+    orders, cash, payout lines, tax, balance, in-flight and issues CSVs, the spreadsheet, the payout journal and
+    ``summary.html`` (:mod:`fb_commerce.finance.reports`). Each folder is replaced atomically; a rerun on the same
+    warehouse rows writes the same bytes. Logs the files and each day's headline figures.
+
+    :param accounts_file: the account mapping of the journal (templated); empty: ``include/finance/accounts.csv``.
+    :param timezone: the merchant's time zone, whose midnights bound the business days.
+    """
+
+    template_fields: Sequence[str] = (*FbCommerceOperator.template_fields, "accounts_file")
+    ui_color = "#e4eef7"
+
+    def __init__(self, *, accounts_file: str = "", timezone: str = DEFAULT_TIMEZONE, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.accounts_file = accounts_file
+        self.timezone = timezone
+
+    @releases_warehouse
+    def execute(self, context: Any) -> list[dict[str, Any]]:
+        from fb_commerce.finance.journal import AccountMappingError, load_accounts
+        from fb_commerce.finance.reports import HEADLINES, business_days, write_day_report
+        from fb_commerce.settings import as_text
+
+        accounts_file = self.setting("accounts_file", as_text, optional=True) or None
+        try:
+            load_accounts(accounts_file)  # a bad mapping fails before anything is written, naming the line
+        except AccountMappingError as exc:
+            fail_task(f"accounts_file: {exc}")
+        interval_start, interval_end = run_interval_of(context, self.timezone, self.log)
+        engine = self.warehouse()
+        written = []
+        for day in business_days(interval_start, interval_end, self.timezone):
+            report = write_day_report(engine, day, self.timezone, accounts_file=accounts_file)
+            self.log.info("Report of %s (%s) in %s: %s", day, self.timezone, report.folder, ", ".join(report.files))
+            for currency, figure in report.figures.items():
+                self.log.info(
+                    "%s %s: %s", day, currency or "-", ", ".join(f"{name} {figure[name]:.2f}" for name in HEADLINES)
+                )
+            self.log.info("%s: %d open reconciliation issues", day, len(report.open_issues))
+            written.append(report.as_dict())
+        return written
