@@ -16,6 +16,8 @@ What finance reads (the views are in ``include/sql/finance/views/``, created by 
 The business day runs from midnight to midnight in the merchant's time zone; its UTC bounds are computed here and
 passed to the SQL as parameters (the views do no time-zone math). Money is :class:`~decimal.Decimal` from the
 database to the file: CSVs carry exactly two decimals, the spreadsheet numbers are made from the exact decimals.
+Text that a spreadsheet would take for a formula (``=``, ``+``, ``-``, ``@`` first) gets a leading ``'`` in the
+CSVs.
 
 The folder is written to a temporary folder next to it and then moved in place, so a reader never sees half a
 report, and a rerun with the same warehouse rows writes the same bytes (rows in a fixed order, no clock in any
@@ -51,6 +53,8 @@ ZERO = Decimal("0.00")
 MONEY = Money(18, 2)
 TAX_LINE = Money(18, 4)
 #: the figures of the summary and the task log, in their order
+#: first characters that make a spreadsheet read a CSV cell as a formula
+FORMULA_STARTS = frozenset("=+-@\t\r")
 HEADLINES = ("gross_sales", "refunds", "fees", "tax", "payouts", "net")
 
 Row = dict[str, Any]
@@ -285,7 +289,10 @@ def cell(value: Any, zone: zoneinfo.ZoneInfo) -> str:
         return value.astimezone(zone).isoformat()
     if isinstance(value, dt.date):
         return value.isoformat()
-    return str(value)
+    text = str(value)
+    # A text cell a spreadsheet would run as a formula (a buyer named "=HYPERLINK(...)") is quoted as text, as
+    # OWASP advises for CSV files; the spreadsheet writes such cells as strings instead.
+    return f"'{text}" if isinstance(value, str) and text[:1] in FORMULA_STARTS else text
 
 
 def csv_text(columns: Sequence[str], rows: Sequence[Mapping[str, Any]], timezone: str) -> str:

@@ -32,9 +32,7 @@ def chart_svg(figures: dict[str, dict[str, Decimal]]) -> str:
     """A bar chart of :data:`CHART_BARS` (sizes: refunds and fees are shown as positive amounts), one group of
     bars per currency, as an ``<svg>`` element."""
     import matplotlib
-
-    matplotlib.use("svg", force=False)
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # a Figure without pyplot: no global backend or figure registry
 
     labels = [name.replace("_", " ") for name in CHART_BARS]
     with matplotlib.rc_context({"svg.hashsalt": HASH_SALT, "svg.fonttype": "none", "font.size": 9}):
