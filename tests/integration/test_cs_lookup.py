@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 from decimal import Decimal
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from support import set_connections
+from support import CS_NOW as NOW
+from support import meta_order, set_connections
 
 from fb_commerce import cli
 from fb_commerce.cs.lookup import find_orders, mentioned_keys, order_view
@@ -18,59 +18,6 @@ from fb_commerce.orders.reference import default_reference
 from fb_commerce.orders.store import PageRows, store_page
 from fb_commerce.warehouse import schema
 from fb_commerce.warehouse.upsert import upsert
-
-NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
-
-
-def meta_order(
-    order_id: str,
-    name: str,
-    email: str,
-    *,
-    state: str = "IN_PROGRESS",
-    created: dt.datetime = NOW,
-    items: list[tuple[str, str, int, str, dict[str, int]]] | None = None,
-) -> dict[str, Any]:
-    """A Meta order object as the listing returns it (items inline)."""
-    lines = items or [("i1", "SKU-1", 2, "10.00", {"in_progress": 1, "fulfilled": 1, "cancelled": 0})]
-    subtotal = sum(Decimal(price) * quantity for _, _, quantity, price, _ in lines)
-    return {
-        "id": order_id,
-        "order_status": {"state": state},
-        "created": created.isoformat(),
-        "last_updated": created.isoformat(),
-        "channel": "instagram",
-        "buyer_details": {"name": name, "email": email, "email_remarketing_option": True},
-        "shipping_address": {
-            "name": name,
-            "street1": "1 Rue Haute",
-            "city": "Lyon",
-            "postal_code": "69001",
-            "country": "FR",
-        },
-        "estimated_payment_details": {
-            "subtotal": {
-                "items": {"amount": f"{subtotal:.2f}", "currency": "EUR"},
-                "shipping": {"amount": "4.00", "currency": "EUR"},
-            },
-            "tax": {"amount": "0.00", "currency": "EUR"},
-            "total_amount": {"amount": f"{subtotal + 4:.2f}", "currency": "EUR"},
-        },
-        "items": {
-            "data": [
-                {
-                    "id": item_id,
-                    "retailer_id": sku,
-                    "product_name": f"Product {sku}",
-                    "quantity": quantity,
-                    "price_per_unit": {"amount": price, "currency": "EUR"},
-                    "status": status,
-                }
-                for item_id, sku, quantity, price, status in lines
-            ]
-        },
-    }
-
 
 ORDERS = [
     meta_order("10001", "Jean Dupont", "jean.dupont@example.com", created=NOW - dt.timedelta(days=3)),
