@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -138,13 +139,18 @@ def create_app(engine: Callable[[], Engine] | None = None, live: Callable[[], An
 
         text = q.strip()
         hits: list[dict[str, Any]] = []
+        found: list[Any] = []
+        problem = ""
         if text:
             kind = forms.search_kind(text)
             if kind == "key" and lookup.order_view(warehouse(), text) is not None:
                 return RedirectResponse(f"{request.scope.get('root_path', '')}/orders/{text}", status_code=303)
-            found = lookup.find_orders(warehouse(), **forms.search_arguments(kind, text))
+            try:
+                found = lookup.find_orders(warehouse(), **forms.search_arguments(kind, text))
+            except ValueError as exc:  # nothing to search for in what was typed: say so
+                problem = str(exc)
             hits = [plain(hit) for hit in found]
-        return page(request, user, "search.html", q=q, searched=bool(text), hits=hits)
+        return page(request, user, "search.html", q=q, searched=bool(text), hits=hits, problem=problem)
 
     def order_page(
         request: Request,
@@ -171,6 +177,7 @@ def create_app(engine: Callable[[], Engine] | None = None, live: Callable[[], An
             refused_form=refusal[0] if refusal else None,
             reasons=refusal[1] if refusal else [],
             submitted=submitted or {},
+            submission_id=secrets.token_urlsafe(16),
         )
 
     @app.get("/orders/{key}", response_class=HTMLResponse)
@@ -183,7 +190,7 @@ def create_app(engine: Callable[[], Engine] | None = None, live: Callable[[], An
         check_csrf(request, user, submitted.get(CSRF_FIELD))
 
         def queue() -> Any:
-            from fb_commerce.cs import actions  # type: ignore[attr-defined]  # until cs lands
+            from fb_commerce.cs import actions
 
             try:
                 form = forms.build(kind, key, submitted)
@@ -222,7 +229,7 @@ def create_app(engine: Callable[[], Engine] | None = None, live: Callable[[], An
     @app.get("/actions/{action_id}", response_class=HTMLResponse)
     def action(request: Request, user: Reader, action_id: str, run: str = "", sender_error: str = "") -> HTMLResponse:
         """An action and its outbox row as they are now; reloads itself until the result lands."""
-        from fb_commerce.cs import actions  # type: ignore[attr-defined]  # until cs lands
+        from fb_commerce.cs import actions
 
         found = actions.action_status(warehouse(), action_id)
         if found is None:
@@ -239,7 +246,7 @@ def create_app(engine: Callable[[], Engine] | None = None, live: Callable[[], An
             run_id=run,
             run_state=run_state,
             sender_error=sender_error,
-            refresh=REFRESH_SECONDS if outcome == "pending" else None,
+            refresh=None if outcome in forms.FINAL else REFRESH_SECONDS,
         )
 
     @app.get("/returns", response_class=HTMLResponse)

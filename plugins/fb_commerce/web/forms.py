@@ -73,8 +73,10 @@ def _quantity(raw: str, what: str, reasons: list[str]) -> int | None:
         return None
 
 
-def _items(submitted: dict[str, str], reasons: list[str], *, amounts: bool) -> list[dict[str, Any]]:
-    """``quantity.<item id>`` (and ``amount.<item id>``) fields as ``[{item_id, quantity | amount}]``."""
+def _items(submitted: dict[str, str], reasons: list[str], *, amounts: bool) -> list[Any]:
+    """``quantity.<item id>`` (and ``amount.<item id>``) fields as cs's item lines."""
+    from fb_commerce.cs.actions import ItemLine  # type: ignore[import-not-found]  # until cs lands
+
     items = []
     for name in submitted:
         if not name.startswith("quantity."):
@@ -86,32 +88,36 @@ def _items(submitted: dict[str, str], reasons: list[str], *, amounts: bool) -> l
         )
         if quantity and money:
             reasons.append(f"Item {item_id}: give a quantity or an amount, not both")
-        elif quantity:
-            items.append({"item_id": item_id, "quantity": quantity})
-        elif money:
-            items.append({"item_id": item_id, "amount": money})
+        elif quantity or money:
+            items.append(ItemLine(item=item_id, quantity=quantity or None, amount=money or None))
     return items
 
 
 def build(kind: str, order_id: str, submitted: dict[str, str]) -> Any:
-    """The cs form for ``kind`` (refund, cancel, tracking), or :class:`FormError` naming what cannot be read."""
-    from fb_commerce.cs import actions  # type: ignore[attr-defined]  # until cs lands
+    """The cs form for ``kind`` (refund, cancel, tracking), or :class:`FormError` naming what cannot be read.
+
+    ``submission_id`` comes from the page the form was on: the same page submitted twice is the same request
+    (cs queues it once).
+    """
+    from fb_commerce.cs import actions
 
     reasons: list[str] = []
     text = {key: value.strip() for key, value in submitted.items()}
+    submission = text.get("submission_id") or None
     form: Any
     if kind == "refund":
-        items = _items(submitted, reasons, amounts=True)
         form = actions.RefundForm(
-            order_id=order_id,
+            order=order_id,
             reason_code=text.get("reason_code", ""),
-            reason_text=text.get("reason_text") or None,
-            items=items,
+            items=_items(submitted, reasons, amounts=True),
+            full_refund=text.get("full_refund") == "yes",
             shipping_refund=_amount(text.get("shipping_refund", ""), "Shipping refund", reasons),
             return_shipping_deduction=_amount(
                 text.get("return_shipping_deduction", ""), "Return-shipping deduction", reasons
             ),
+            reason_text=text.get("reason_text") or None,
             return_id=text.get("return_id") or None,
+            submission_id=submission,
         )
     elif kind == "cancel":
         whole = text.get("scope") == "order"
@@ -119,19 +125,22 @@ def build(kind: str, order_id: str, submitted: dict[str, str]) -> Any:
         if not whole and not items and not reasons:
             reasons.append("Choose the items to cancel (a quantity for each), or cancel the whole order")
         form = actions.CancelForm(
-            order_id=order_id,
+            order=order_id,
             reason_code=text.get("reason_code", ""),
-            reason_text=text.get("reason_text") or None,
             items=items,
+            whole_order=whole,
+            reason_description=text.get("reason_text") or None,
             restock=text.get("restock") == "yes",
+            submission_id=submission,
         )
     elif kind == "tracking":
         form = actions.TrackingForm(
-            order_id=order_id,
-            shipment_id=text.get("shipment_id", ""),
+            order=order_id,
+            shipment=text.get("shipment_id", ""),
             carrier=text.get("carrier", ""),
             tracking_number=text.get("tracking_number", ""),
-            shipping_method_name=text.get("shipping_method_name") or None,
+            shipping_method=text.get("shipping_method_name") or None,
+            submission_id=submission,
         )
     else:
         raise ValueError(kind)
@@ -140,14 +149,11 @@ def build(kind: str, order_id: str, submitted: dict[str, str]) -> Any:
     return form
 
 
-#: outbox states at which an action's result has landed (the page stops reloading)
-FINAL = {"sent", "failed", "refused", "rejected"}
+#: an action's status (cs.actions.action_status) once its result has landed: the page stops reloading
+FINAL = {"sent", "failed", "refused", "declined"}
 
 
 def outcome(action: dict[str, Any]) -> str:
-    """``pending`` while the outbox row waits, else its final word (sent, failed, refused)."""
-    for key in ("outbox_status", "request_status", "status"):
-        value = action.get(key)
-        if isinstance(value, str) and value:
-            return value if value in FINAL else "pending"
-    return "pending"
+    """The action's status (pending, awaiting_approval, sent, failed, refused, declined)."""
+    status = action.get("status")
+    return status if isinstance(status, str) and status else "pending"
