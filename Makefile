@@ -23,6 +23,9 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -r requirements-dev.txt -c constraints.txt
 	$(BIN)/pip install -q --no-deps -e .
+	@# setuptools leaves a copy of the package's metadata in plugins/, which is on sys.path: Airflow would see the
+	@# package twice and load its plugin twice (the second time as an import error). The installed copy is enough.
+	@rm -rf plugins/*.egg-info
 	@touch $(STAMP)
 
 # Migrates Airflow's metadata DB (AIRFLOW_HOME), sets the fb_graph_api pool, stores the connections

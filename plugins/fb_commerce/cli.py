@@ -248,7 +248,12 @@ def build_parser() -> argparse.ArgumentParser:
         "run Airflow locally on 127.0.0.1 (api-server with the UI, scheduler, dag-processor, triggerer) and the "
         "sandbox, in $AIRFLOW_HOME with the connections of airflow-init; Ctrl-C stops everything",
     )
-    p.add_argument("--port", type=int, default=8080, help="the UI's and REST API's port (default 8080)")
+    p.add_argument(
+        "--port",
+        type=int,
+        default=defaults.AIRFLOW_PORT,
+        help=f"the UI's and REST API's port (default {defaults.AIRFLOW_PORT})",
+    )
     p.add_argument(
         "--sandbox-port",
         type=int,

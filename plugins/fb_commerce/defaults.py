@@ -17,6 +17,9 @@ CONN_TYPE = "fb_commerce"
 POOL = "fb_graph_api"
 POOL_SLOTS = 4
 
+#: the port of the local Airflow UI and REST API (`make airflow`)
+AIRFLOW_PORT = 8080
+
 SANDBOX_HOST = "127.0.0.1"
 SANDBOX_PORT = 8765
 SANDBOX_ACCESS_TOKEN = "sandbox-access-token"

@@ -26,6 +26,7 @@ from fb_commerce import defaults
 from fb_commerce.environment import GRAPH_ENV, WAREHOUSE_ENV, sandbox_connection, sandbox_url
 from fb_commerce.local import airflow_bin
 from fb_commerce.warehouse.paths import WAREHOUSE_FILE, data_dir
+from fb_commerce.web import page_url
 
 
 def free_port(preferred: int) -> int:
@@ -284,6 +285,7 @@ def run_demo(port: int = defaults.SANDBOX_PORT, keep_sandbox: bool = False) -> i
     print(
         f"\nDemo finished in {time.monotonic() - started:.0f} s. "
         f"Logs: {folder / LOGS}; reports: {folder / 'reports'}.\n"
-        "`make airflow` shows these runs and this warehouse in the Airflow UI."
+        "`make airflow` shows these runs and this warehouse in the Airflow UI.\n"
+        f"Customer service page (after `make airflow`, log in as admin): {page_url()}"
     )
     return 0

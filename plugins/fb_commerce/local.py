@@ -103,7 +103,9 @@ def _sandbox_answers(url: str) -> bool:
         return False
 
 
-def run_local_airflow(port: int = 8080, sandbox_port: int = defaults.SANDBOX_PORT, password: str | None = None) -> int:
+def run_local_airflow(
+    port: int = defaults.AIRFLOW_PORT, sandbox_port: int = defaults.SANDBOX_PORT, password: str | None = None
+) -> int:
     """`make airflow`: start the stack in $AIRFLOW_HOME, print how to reach it, run until Ctrl-C, stop it all.
 
     The services use the same Airflow home, metadata DB, data folder and stored connections as `make demo` and
@@ -115,6 +117,7 @@ def run_local_airflow(port: int = 8080, sandbox_port: int = defaults.SANDBOX_POR
     from fb_commerce.devstack import ADMIN_USER, AirflowStack
     from fb_commerce.environment import sandbox_url
     from fb_commerce.warehouse.paths import data_dir
+    from fb_commerce.web import page_url
 
     home = Path(os.environ.get("AIRFLOW_HOME", "~/airflow")).expanduser().resolve()
     password = password or os.environ.get(PASSWORD_ENV) or DEFAULT_PASSWORD
@@ -156,6 +159,7 @@ def run_local_airflow(port: int = 8080, sandbox_port: int = defaults.SANDBOX_POR
             f"  log in as {ADMIN_USER!r} with password {password!r} "
             f"(set by --password or ${PASSWORD_ENV}; kept in {stack.passwords_file})\n"
             f"  REST API: POST {stack.api_url}/auth/token with that user and password gives a token\n"
+            f"Customer service page: {page_url(stack.api_url)} (also under Browse in the UI)\n"
             f"Graph API sandbox: {stack.sandbox_url} ({sandbox_note})\n"
             f"DAGs are paused when first seen: tick 'Unpause' in the trigger form, or use the toggle.\n"
             f"Ctrl-C stops everything.",

@@ -97,6 +97,9 @@ def test_make_airflow_serves_the_ui_triggers_every_dag_and_stops_on_ctrl_c(tmp_p
         printed = log.read_text()
         assert f"Airflow UI: {url}" in printed and f"log in as '{ADMIN_USER}' with password '{password}'" in printed
         assert requests.get(f"{url}/api/v2/monitor/health", timeout=10).ok
+        # the customer-service page is mounted and, like the API, refuses an anonymous request
+        assert f"Customer service page: {url}/fb-commerce/" in printed
+        assert requests.get(f"{url}/fb-commerce/", timeout=10).status_code == 401
 
         # the UI asks for a login; the printed one works, a wrong one does not
         assert requests.get(f"{url}/api/v2/dags", timeout=10).status_code == 401

@@ -1,0 +1,87 @@
+"""What the customer-service page reads from its search box and forms, before cs checks anything."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from fb_commerce.web import forms
+from fb_commerce.web.plain import plain
+from fb_commerce.web.returns import AwaitingReturn
+
+
+@pytest.mark.parametrize(
+    ("typed", "kind"),
+    [
+        ("3000000000000001", "key"),
+        ("ORD-000001-0001", "key"),
+        ("ava.nguyen@example.com", "email"),
+        ("Zoë Ångström", "name"),
+        ("garcia", "name"),
+        ("Hello,\nmy order 3000000000000001 has not arrived", "text"),
+        (
+            "Hi, about order ORD-000001-0001 that I placed last week: the mug arrived broken, can I get a refund?",
+            "text",
+        ),
+    ],
+)
+def test_the_search_box_tells_a_key_an_email_a_name_and_a_pasted_email_apart(typed: str, kind: str) -> None:
+    assert forms.search_kind(typed) == kind
+
+
+def test_a_key_that_opened_no_order_is_searched_as_text() -> None:
+    assert forms.search_arguments("key", "ORD-9") == {"text": "ORD-9"}
+    assert forms.search_arguments("email", "a@b.co") == {"email": "a@b.co"}
+    assert forms.search_arguments("name", "ava") == {"name": "ava"}
+
+
+def test_amounts_and_quantities_that_cannot_be_read_are_named() -> None:
+    reasons: list[str] = []
+    assert forms._amount("12.50", "Shipping refund", reasons) == Decimal("12.50")
+    assert forms._amount("", "Shipping refund", reasons) is None
+    assert forms._amount("12,50", "Shipping refund", reasons) is None
+    assert forms._amount("-1", "Return-shipping deduction", reasons) == Decimal("-1")
+    assert forms._quantity("2", "Quantity of item 7", reasons) == 2
+    assert forms._quantity("1.5", "Quantity of item 7", reasons) is None
+    assert reasons == [
+        "Shipping refund: '12,50' is not an amount (write it like 12.50)",
+        "Return-shipping deduction: an amount cannot be negative",
+        "Quantity of item 7: '1.5' is not a whole number",
+    ]
+
+
+def test_the_reason_codes_offered_are_metas() -> None:
+    assert [code for code, _ in forms.CHOICES["refund_reason"]][:2] == ["BUYERS_REMORSE", "DAMAGED_GOODS"]
+    assert ("CUSTOMER_REQUESTED", "Customer requested") in forms.CHOICES["cancel_reason"]
+
+
+def test_an_actions_outcome_stops_the_reloading_only_when_final() -> None:
+    assert forms.outcome({"status": "pending"}) == "pending"
+    assert forms.outcome({}) == "pending"
+    assert {forms.outcome({"status": s}) for s in ("sent", "failed", "refused", "declined")} <= forms.FINAL
+    assert forms.outcome({"status": "awaiting_approval"}) not in forms.FINAL
+
+
+def test_views_become_plain_data_for_the_templates() -> None:
+    @dataclasses.dataclass
+    class Line:
+        amount: Decimal
+        at: dt.datetime
+
+    class View:
+        def as_dict(self) -> dict[str, object]:
+            return {"lines": (Line(Decimal("1.50"), dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)),)}
+
+    assert plain(View()) == {"lines": [{"amount": "1.50", "at": "2026-01-02 03:04:05+00:00"}]}
+
+
+def test_a_returns_age_reads_in_days_and_hours() -> None:
+    def waited(age: dt.timedelta | None) -> str:
+        return AwaitingReturn("r", "o", None, None, None, age).age_text
+
+    assert waited(dt.timedelta(days=3, hours=2, minutes=5)) == "3 d 2 h"
+    assert waited(dt.timedelta(hours=5, minutes=7)) == "5 h 7 min"
+    assert waited(None) == "unknown"
