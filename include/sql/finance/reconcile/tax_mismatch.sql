@@ -7,27 +7,16 @@
 -- are as many REFUND transactions as refunds (sale_missing and refund_missing report the rest). An order with no
 -- stored payment is not compared.
 -- Checked: orders whose last transaction before the window's end is dated inside the window.
-WITH checked AS (
-    SELECT t.order_id, max(t.transaction_date) AS last_at
-    FROM fb_transactions AS t
-    WHERE t.transaction_date < :window_end
-      AND t.order_id IN (
-          SELECT w.order_id FROM fb_transactions AS w
-          WHERE w.transaction_date >= :window_start AND w.transaction_date < :window_end
-      )
-    GROUP BY t.order_id
-    HAVING max(t.transaction_date) >= :window_start
-),
-transaction_tax AS (
+-- Each side is one aggregate over its whole table (hash joins by order): no per-order lookups.
+WITH transaction_tax AS (
     SELECT
         t.order_id,
         t.currency,
+        max(CASE WHEN t.transaction_date < :window_end THEN t.transaction_date END) AS last_at,
         sum(CASE WHEN t.transaction_type = 'REFUND' THEN -1 ELSE 1 END * round(abs(coalesce(t.tax_amount, 0)) * 100))
             AS tax_cents,
-        sum(CASE WHEN t.transaction_type = 'SALE' THEN 1 ELSE 0 END) AS sales,
         sum(CASE WHEN t.transaction_type = 'REFUND' THEN 1 ELSE 0 END) AS refunds
     FROM fb_transactions AS t
-    WHERE t.order_id IN (SELECT c.order_id FROM checked AS c)
     GROUP BY t.order_id, t.currency
 ),
 payment_tax AS (
@@ -36,38 +25,50 @@ payment_tax AS (
         p.currency,
         sum(round(coalesce(p.tax_amount, 0) * 100)) AS tax_cents,
         count(*) AS payments,
-        sum(
-            CASE WHEN EXISTS (
-                SELECT 1 FROM fb_transactions AS t
-                WHERE t.transaction_id = p.transaction_id AND t.transaction_type = 'SALE'
-            ) THEN 1 ELSE 0 END
-        ) AS paid
+        count(sale.transaction_id) AS paid
     FROM fb_payments AS p
-    WHERE p.captured_amount IS NOT NULL AND p.order_id IN (SELECT c.order_id FROM checked AS c)
+    LEFT JOIN fb_transactions AS sale ON sale.transaction_id = p.transaction_id AND sale.transaction_type = 'SALE'
+    WHERE p.captured_amount IS NOT NULL
     GROUP BY p.order_id, p.currency
 ),
 refund_tax AS (
     SELECT r.order_id, r.currency, sum(round(abs(coalesce(r.tax, 0)) * 100)) AS tax_cents, count(*) AS refunds
     FROM fb_refunds AS r
-    WHERE r.order_id IN (SELECT c.order_id FROM checked AS c)
     GROUP BY r.order_id, r.currency
+),
+compared AS (
+    -- every condition in one expression over the joined sides, evaluated after the joins: a filter on one side
+    -- alone would make PostgreSQL expect a few rows and nest loops over all of them
+    SELECT
+        tt.last_at,
+        tt.order_id,
+        tt.currency,
+        pt.tax_cents - coalesce(rf.tax_cents, 0) AS expected_cents,
+        tt.tax_cents AS actual_cents,
+        CASE
+            WHEN tt.last_at >= :window_start
+                AND tt.last_at < :window_end
+                AND pt.paid = pt.payments
+                AND tt.refunds = coalesce(rf.refunds, 0)
+                AND abs(tt.tax_cents - (pt.tax_cents - coalesce(rf.tax_cents, 0))) > :tolerance_cents
+                THEN 1
+            ELSE 0
+        END AS is_issue
+    FROM transaction_tax AS tt
+    JOIN payment_tax AS pt ON pt.order_id = tt.order_id AND pt.currency = tt.currency
+    LEFT JOIN refund_tax AS rf ON rf.order_id = tt.order_id AND rf.currency = tt.currency
 )
 SELECT
-    c.last_at AS event_at,
-    c.order_id AS order_id,
+    last_at AS event_at,
+    order_id AS order_id,
     NULL AS shipment_id,
     NULL AS refund_id,
     NULL AS transaction_id,
     NULL AS payout_reference_id,
     NULL AS jurisdiction,
-    pt.currency AS currency,
-    pt.tax_cents - coalesce(rf.tax_cents, 0) AS expected_cents,
-    coalesce(tt.tax_cents, 0) AS actual_cents,
+    currency AS currency,
+    expected_cents AS expected_cents,
+    actual_cents AS actual_cents,
     'Tax on the order is not the tax on its transactions' AS message
-FROM checked AS c
-JOIN payment_tax AS pt ON pt.order_id = c.order_id
-LEFT JOIN refund_tax AS rf ON rf.order_id = c.order_id AND rf.currency = pt.currency
-LEFT JOIN transaction_tax AS tt ON tt.order_id = c.order_id AND tt.currency = pt.currency
-WHERE pt.paid = pt.payments
-  AND coalesce(tt.refunds, 0) = coalesce(rf.refunds, 0)
-  AND abs(coalesce(tt.tax_cents, 0) - (pt.tax_cents - coalesce(rf.tax_cents, 0))) > :tolerance_cents
+FROM compared
+WHERE is_issue = 1
