@@ -61,6 +61,8 @@ KEY_PARTS = (
     ("jurisdiction", "jurisdiction"),
 )
 OPEN, RESOLVED = "open", "resolved"
+#: PostgreSQL's work_mem for the reconciliation's transaction (per hash or sort, not per connection)
+WORK_MEM = "64MB"
 _BIND = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 _KIND = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -362,6 +364,9 @@ def reconcile(
     first_day, last_day = days[0][0], days[-1][0]
     issues = schema.fb_reconciliation_issues
     with transaction(engine) as connection:
+        if connection.dialect.name == "postgresql":
+            # the rules hash-join and aggregate whole tables: in the default 4 MB those spill to disk
+            connection.execute(sa.text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
         _fresh_temp_tables(connection)
         connection.execute(sa.insert(DAYS), [{"business_date": d, "day_start": s, "day_end": e} for d, s, e in days])
         for kind, sql in rules.items():

@@ -3,8 +3,8 @@
 -- tax of its refunds (fb_refunds.tax). The transactions' side: the tax Meta details on its SALE transactions
 -- (fb_transactions.tax_amount, the sum of its fb_transaction_tax_details lines over every jurisdiction) minus that
 -- on its REFUND transactions. Signs are normalised (Meta sends refund tax negative).
--- An order is compared only once nothing of it is in flight: every captured payment has its SALE stored and there
--- are as many REFUND transactions as refunds (sale_missing and refund_missing report the rest). An order with no
+-- An order is compared only once nothing of it is in flight: as many SALE transactions as captured payments and as
+-- many REFUND transactions as refunds (sale_missing and refund_missing report the rest). An order with no
 -- stored payment is not compared.
 -- Checked: orders whose last transaction before the window's end is dated inside the window.
 -- Each side is one aggregate over its whole table (hash joins by order): no per-order lookups.
@@ -15,6 +15,7 @@ WITH transaction_tax AS (
         max(CASE WHEN t.transaction_date < :window_end THEN t.transaction_date END) AS last_at,
         sum(CASE WHEN t.transaction_type = 'REFUND' THEN -1 ELSE 1 END * round(abs(coalesce(t.tax_amount, 0)) * 100))
             AS tax_cents,
+        sum(CASE WHEN t.transaction_type = 'SALE' THEN 1 ELSE 0 END) AS sales,
         sum(CASE WHEN t.transaction_type = 'REFUND' THEN 1 ELSE 0 END) AS refunds
     FROM fb_transactions AS t
     GROUP BY t.order_id, t.currency
@@ -24,10 +25,8 @@ payment_tax AS (
         p.order_id,
         p.currency,
         sum(round(coalesce(p.tax_amount, 0) * 100)) AS tax_cents,
-        count(*) AS payments,
-        count(sale.transaction_id) AS paid
+        count(*) AS payments
     FROM fb_payments AS p
-    LEFT JOIN fb_transactions AS sale ON sale.transaction_id = p.transaction_id AND sale.transaction_type = 'SALE'
     WHERE p.captured_amount IS NOT NULL
     GROUP BY p.order_id, p.currency
 ),
@@ -48,7 +47,7 @@ compared AS (
         CASE
             WHEN tt.last_at >= :window_start
                 AND tt.last_at < :window_end
-                AND pt.paid = pt.payments
+                AND tt.sales = pt.payments
                 AND tt.refunds = coalesce(rf.refunds, 0)
                 AND abs(tt.tax_cents - (pt.tax_cents - coalesce(rf.tax_cents, 0))) > :tolerance_cents
                 THEN 1
