@@ -32,12 +32,6 @@ def test_the_search_box_tells_a_key_an_email_a_name_and_a_pasted_email_apart(typ
     assert forms.search_kind(typed) == kind
 
 
-def test_a_key_that_opened_no_order_is_searched_as_text() -> None:
-    assert forms.search_arguments("key", "ORD-9") == {"text": "ORD-9"}
-    assert forms.search_arguments("email", "a@b.co") == {"email": "a@b.co"}
-    assert forms.search_arguments("name", "ava") == {"name": "ava"}
-
-
 def test_amounts_and_quantities_that_cannot_be_read_are_named() -> None:
     reasons: list[str] = []
     assert forms._amount("12.50", "Shipping refund", reasons) == Decimal("12.50")

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -53,6 +55,15 @@ def _default_engine() -> Engine:
     return WarehouseHook().get_engine()
 
 
+_ISO_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(\.\d+)?(\+00:00|Z)$")
+
+
+def readable_time(value: str) -> str:
+    """An ISO-8601 UTC time as people read it (``2026-12-01 12:03:10 UTC``); any other text as it is."""
+    found = _ISO_TIME.match(value)
+    return f"{found.group(1)} {found.group(2)} UTC" if found else value
+
+
 def _templates() -> Environment:
     env = Environment(
         loader=FileSystemLoader(HERE / "templates"),
@@ -61,6 +72,7 @@ def _templates() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["label"] = lambda key: str(key).replace("_", " ").capitalize()
+    env.filters["when"] = readable_time
     return env
 
 
@@ -145,8 +157,13 @@ def create_app(engine: Callable[[], Engine] | None = None, live: Callable[[], An
             kind = forms.search_kind(text)
             if kind == "key" and lookup.order_view(warehouse(), text) is not None:
                 return RedirectResponse(f"{request.scope.get('root_path', '')}/orders/{text}", status_code=303)
-            try:
-                found = lookup.find_orders(warehouse(), **forms.search_arguments(kind, text))
+            try:  # a key that opened no order may still be in a reference typed in part: searched as text
+                if kind == "email":
+                    found = lookup.find_orders(warehouse(), email=text)
+                elif kind == "name":
+                    found = lookup.find_orders(warehouse(), name=text)
+                else:
+                    found = lookup.find_orders(warehouse(), text=text)
             except ValueError as exc:  # nothing to search for in what was typed: say so
                 problem = str(exc)
             hits = [plain(hit) for hit in found]
@@ -196,8 +213,12 @@ def create_app(engine: Callable[[], Engine] | None = None, live: Callable[[], An
                 form = forms.build(kind, key, submitted)
             except forms.FormError as exc:
                 return exc.reasons
-            perform = {"refund": actions.refund, "cancel": actions.cancel, "tracking": actions.update_tracking}[kind]
-            return perform(warehouse(), form, actor=user.name, source="web", live=graph_client())
+            options: dict[str, Any] = {"actor": user.name, "source": "web", "live": graph_client()}
+            if kind == "refund":
+                return actions.refund(warehouse(), form, **options)
+            if kind == "cancel":
+                return actions.cancel(warehouse(), form, **options)
+            return actions.update_tracking(warehouse(), form, **options)
 
         result = await run_in_threadpool(queue)
         if isinstance(result, list) or result.status != "queued":
@@ -208,7 +229,7 @@ def create_app(engine: Callable[[], Engine] | None = None, live: Callable[[], An
         target = f"{request.scope.get('root_path', '')}/actions/{result.action_id}"
         try:
             run_id = await run_in_threadpool(trigger_sender, request, user, f"{kind} {result.action_id}")
-            target += f"?run={run_id}"
+            target += f"?{urlencode({'run': run_id})}"
         except SenderError as exc:  # queued all the same: the sender's next scheduled run takes it
             log.warning("Customer service: %s %s queued, sender not triggered: %s", kind, result.action_id, exc)
             target += f"?sender_error={exc.code}"

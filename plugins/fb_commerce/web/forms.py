@@ -45,11 +45,6 @@ def search_kind(text: str) -> str:
     return "name"
 
 
-def search_arguments(kind: str, text: str) -> dict[str, str]:
-    """The keyword of ``cs.lookup.find_orders`` for what the box holds (a key that opened no order: as text)."""
-    return {"email": {"email": text}, "name": {"name": text}}.get(kind, {"text": text})
-
-
 def _amount(raw: str, what: str, reasons: list[str]) -> Decimal | None:
     if not raw.strip():
         return None
