@@ -23,6 +23,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
+from fb_commerce.defaults import GRAPH_CONN_ID
 from fb_commerce.web import URL_PREFIX, forms
 from fb_commerce.web.auth import (
     CSRF_COOKIE,
@@ -213,7 +214,15 @@ def create_app(engine: Callable[[], Engine] | None = None, live: Callable[[], An
                 form = forms.build(kind, key, submitted)
             except forms.FormError as exc:
                 return exc.reasons
-            options: dict[str, Any] = {"actor": user.name, "source": "web", "live": graph_client()}
+            from airflow.sdk.exceptions import AirflowNotFoundException
+
+            try:
+                live_client = graph_client()
+            except AirflowNotFoundException:
+                return [
+                    f"The Graph API connection {GRAPH_CONN_ID} is not set up: ask a data engineer (fb-commerce check)"
+                ]
+            options: dict[str, Any] = {"actor": user.name, "source": "web", "live": live_client}
             if kind == "refund":
                 return actions.refund(warehouse(), form, **options)
             if kind == "cancel":

@@ -73,11 +73,10 @@ def _items(submitted: dict[str, str], reasons: list[str], *, amounts: bool) -> l
     from fb_commerce.cs.actions import ItemLine  # type: ignore[import-not-found]  # until cs lands
 
     items = []
-    for name in submitted:
-        if not name.startswith("quantity."):
-            continue
-        item_id = name.removeprefix("quantity.")
-        quantity = _quantity(submitted[name], f"Quantity of item {item_id}", reasons)
+    prefixes = ("quantity.", "amount.") if amounts else ("quantity.",)
+    named = (name.split(".", 1)[1] for name in submitted if name.startswith(prefixes))
+    for item_id in dict.fromkeys(named):  # each item once, in the page's order
+        quantity = _quantity(submitted.get(f"quantity.{item_id}", ""), f"Quantity of item {item_id}", reasons)
         money = (
             _amount(submitted.get(f"amount.{item_id}", ""), f"Amount of item {item_id}", reasons) if amounts else None
         )
