@@ -5,7 +5,9 @@ Importable as ``support`` (pytest puts tests/ on sys.path, next to conftest.py).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -15,6 +17,8 @@ from fb_commerce import defaults
 from fb_commerce.environment import GRAPH_ENV, WAREHOUSE_ENV, sandbox_connection
 from fb_commerce.graph.client import GraphClient, GraphSettings
 
+#: when the customer-service tests' orders were placed and read
+CS_NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 #: client settings that keep fault tests to seconds: millisecond back-off, many attempts, short timeouts
 FAST_RETRIES: dict[str, Any] = {
     "backoff_initial": 0.01,
@@ -140,3 +144,71 @@ def trigger_form(params: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], lis
         if required and param["value"] in (None, ""):
             blocked.append(name)
     return conf, blocked
+
+
+def ship_an_unshipped_order(sandbox: Any, graph: Any, idempotency_key: str, tracking_number: str) -> dict[str, Any]:
+    """Ship in full an IN_PROGRESS order of the sandbox that has shipped nothing yet; returns the order (as before)."""
+    order = next(
+        o
+        for o in sandbox.admin.state(include="orders")["orders"]
+        if o["state"] == "IN_PROGRESS" and all(i["status"]["fulfilled"] == 0 for i in o["items"]["data"])
+    )
+    response = graph.post(
+        f"{order['id']}/shipments",
+        data={
+            "idempotency_key": idempotency_key,
+            "tracking_info": {"carrier": "USPS", "tracking_number": tracking_number},
+        },
+    )
+    assert response.status_code == 200, response.text
+    return order
+
+
+def meta_order(
+    order_id: str,
+    name: str,
+    email: str,
+    *,
+    state: str = "IN_PROGRESS",
+    created: dt.datetime = CS_NOW,
+    items: list[tuple[str, str, int, str, dict[str, int]]] | None = None,
+) -> dict[str, Any]:
+    """A Meta order object as the listing returns it (items inline)."""
+    lines = items or [("i1", "SKU-1", 2, "10.00", {"in_progress": 1, "fulfilled": 1, "cancelled": 0})]
+    subtotal = sum(Decimal(price) * quantity for _, _, quantity, price, _ in lines)
+    return {
+        "id": order_id,
+        "order_status": {"state": state},
+        "created": created.isoformat(),
+        "last_updated": created.isoformat(),
+        "channel": "instagram",
+        "buyer_details": {"name": name, "email": email, "email_remarketing_option": True},
+        "shipping_address": {
+            "name": name,
+            "street1": "1 Rue Haute",
+            "city": "Lyon",
+            "postal_code": "69001",
+            "country": "FR",
+        },
+        "estimated_payment_details": {
+            "subtotal": {
+                "items": {"amount": f"{subtotal:.2f}", "currency": "EUR"},
+                "shipping": {"amount": "4.00", "currency": "EUR"},
+            },
+            "tax": {"amount": "0.00", "currency": "EUR"},
+            "total_amount": {"amount": f"{subtotal + 4:.2f}", "currency": "EUR"},
+        },
+        "items": {
+            "data": [
+                {
+                    "id": item_id,
+                    "retailer_id": sku,
+                    "product_name": f"Product {sku}",
+                    "quantity": quantity,
+                    "price_per_unit": {"amount": price, "currency": "EUR"},
+                    "status": status,
+                }
+                for item_id, sku, quantity, price, status in lines
+            ]
+        },
+    }

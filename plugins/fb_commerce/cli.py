@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
+from typing import Any
 
 from fb_commerce import __version__, defaults
 from fb_commerce.environment import sandbox_url
@@ -53,6 +54,81 @@ def _cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
+def _warehouse_engine(args: argparse.Namespace) -> Any:
+    """The warehouse engine as `fb-commerce db` opens it (its schema must be up to date)."""
+    from fb_commerce.environment import apply_local_defaults
+    from fb_commerce.hooks.warehouse import WarehouseHook
+    from fb_commerce.warehouse.migrate import require_latest
+
+    if args.local_defaults:
+        apply_local_defaults()
+    engine = WarehouseHook(args.warehouse_conn_id).get_engine()
+    require_latest(engine)
+    return engine
+
+
+def _cmd_orders_show(args: argparse.Namespace) -> int:
+    from fb_commerce.cs.lookup import order_view
+    from fb_commerce.cs.text import format_order, json_text
+
+    engine = _warehouse_engine(args)
+    view = order_view(engine, args.key)
+    if view is None:
+        print(f"No order with id or merchant reference {args.key!r} in the warehouse.", file=sys.stderr)
+        return 1
+    differences = None
+    if args.live:
+        from fb_commerce.cs.live import differences as live_differences
+        from fb_commerce.cs.live import read_live
+        from fb_commerce.hooks.graph import FbCommerceHook
+
+        differences = live_differences(view, read_live(FbCommerceHook(args.conn_id).client, view.order_id))
+    if args.json:
+        data = view.as_dict()
+        if differences is not None:
+            data["live_differences"] = differences
+        print(json_text(data))
+    else:
+        print(format_order(view, differences))
+    return 0
+
+
+def _date_or_time(text: str) -> Any:
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text) if len(text) == 10 else dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD) or an ISO-8601 time") from None
+
+
+def _cmd_orders_find(args: argparse.Namespace) -> int:
+    from fb_commerce.cs.lookup import find_orders, mentioned_keys
+    from fb_commerce.cs.text import format_hits, json_text
+
+    text = sys.stdin.read() if args.text == "-" else args.text
+    engine = _warehouse_engine(args)
+    try:
+        hits = find_orders(
+            engine,
+            text=text,
+            email=args.email,
+            name=args.name,
+            state=args.state,
+            created_from=args.date_from,
+            created_to=args.date_to,
+            limit=args.limit,
+        )
+    except ValueError as exc:
+        print(f"fb-commerce orders find: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json_text([hit.as_dict() for hit in hits]))
+    else:
+        print(format_hits(hits, mentioned_keys(text) if text is not None else None))
+    return 0 if hits else 1
+
+
 def _cmd_airflow_init(args: argparse.Namespace) -> int:
     from fb_commerce.local import airflow_init
 
@@ -69,6 +145,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from fb_commerce.demo import run_demo
 
     return run_demo(port=args.port, keep_sandbox=args.keep_sandbox)
+
+
+def _cmd_help(args: argparse.Namespace) -> int:
+    build_parser().parse_args([args.command, "--help"])
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -104,6 +185,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["upgrade", "current"])
     p.add_argument("--warehouse-conn-id", default=defaults.WAREHOUSE_CONN_ID)
     p.add_argument("--local-defaults", action="store_true", help="use the SQLite warehouse when no connection is set")
+
+    p = add(
+        "orders", _cmd_help, "look orders up for customer service: `orders show` one, `orders find` by what you know"
+    )
+    orders = p.add_subparsers(dest="orders_command", metavar="ACTION")
+
+    def warehouse_options(q: argparse.ArgumentParser) -> None:
+        q.add_argument("--json", action="store_true", help="print JSON (money as strings with two decimals)")
+        q.add_argument("--warehouse-conn-id", default=defaults.WAREHOUSE_CONN_ID)
+        q.add_argument(
+            "--local-defaults", action="store_true", help="use the SQLite warehouse when no connection is set"
+        )
+
+    help_text = (
+        "one order by Meta's order id or the merchant reference: buyer, address, items and what can still be "
+        "shipped, cancelled or refunded, shipments, cancellations, refunds, returns, payments, CS actions, timeline"
+    )
+    q = orders.add_parser("show", help=help_text, description=help_text)
+    q.set_defaults(func=_cmd_orders_show)
+    q.add_argument("key", help="Meta's order id or the merchant reference (e.g. FB-000123)")
+    q.add_argument("--live", action="store_true", help="also read the order from Meta now and say what differs")
+    q.add_argument("--conn-id", default=defaults.GRAPH_CONN_ID, help="the Graph API connection (with --live)")
+    warehouse_options(q)
+
+    help_text = (
+        "orders by buyer e-mail, name (accents and case ignored, start of the first or last name), state, dates, "
+        "or what a buyer's e-mail mentions (--text -: paste it on stdin); criteria combine; exit 1 when none found"
+    )
+    q = orders.add_parser("find", help=help_text, description=help_text)
+    q.set_defaults(func=_cmd_orders_find)
+    q.add_argument("--email", help="the buyer's e-mail address (any case)")
+    q.add_argument("--name", help="the buyer's name or its start, e.g. 'dup' or 'jean d'")
+    q.add_argument("--state", help="FB_PROCESSING, CREATED, IN_PROGRESS or COMPLETED")
+    q.add_argument("--from", dest="date_from", type=_date_or_time, help="placed on or after this day (merchant time)")
+    q.add_argument("--to", dest="date_to", type=_date_or_time, help="placed on or before this day (merchant time)")
+    q.add_argument("--text", help="a buyer's e-mail ('-' reads it from stdin): the orders it mentions")
+    q.add_argument("--limit", type=int, default=50, help="at most this many orders, newest first (default 50)")
+    warehouse_options(q)
 
     p = add(
         "airflow-init",
@@ -162,7 +281,7 @@ def _quiet_logs(verbose: bool) -> None:
 
 
 #: commands that read connections as Airflow's own server-side tools do (environment, then the metadata DB)
-_READS_METADATA_CONNECTIONS = ("check", "db", "airflow-init")
+_READS_METADATA_CONNECTIONS = ("check", "db", "airflow-init", "orders")
 
 
 def _read_metadata_connections() -> None:

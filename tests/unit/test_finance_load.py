@@ -1,4 +1,4 @@
-"""Mapping Meta's payouts and transactions to warehouse rows: exact money, signs as sent, tax lines."""
+"""Mapping Meta's payouts, transactions and payments to warehouse rows: exact money, signs as sent, tax lines."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from fb_commerce.finance.calendar import finance_start, merchant_timezone, run_window
 from fb_commerce.finance.extract import finance_node, window_params
-from fb_commerce.finance.load import payout_row, rate, transaction_rows
+from fb_commerce.finance.load import payment_row, payout_row, rate, sale_payments, transaction_rows
 from fb_commerce.orders.values import UnreadableValue
 
 NOW = dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.UTC)
@@ -215,3 +215,99 @@ def test_a_run_without_a_data_interval_covers_the_last_complete_day_in_the_merch
         dt.datetime(2026, 3, 9, tzinfo=dt.UTC),
         dt.datetime(2026, 3, 10, tzinfo=dt.UTC),
     )
+
+
+def payment(**changes):
+    paid = {
+        "id": "50001",
+        "subtotal": {"items": usd("1.00"), "shipping": usd("0.50")},
+        "tax": usd("0.07"),
+        "tax_remitted": True,
+        "total_amount": usd("1.57"),
+        "shipments": {"data": [{"id": "31001", "external_shipment_id": "SHIP-1"}, {"id": "31002"}]},
+        "transaction_details": {
+            "transaction_id": "39001",
+            "processor": "PAYPAL",
+            "captured_amount": usd("1.57"),
+            "capture_time": "2026-03-01T09:59:00+0000",
+        },
+    }
+    paid.update(changes)
+    return paid
+
+
+def test_a_payment_row_is_what_its_shipment_captured_exactly():
+    row = payment_row(payment(), "30001", synced_at=NOW)
+    assert {k: v for k, v in row.items() if k not in ("raw", "synced_at")} == {
+        "payment_id": "50001",
+        "order_id": "30001",
+        "shipment_id": "31001",  # the first of shipments.data
+        "external_shipment_id": "SHIP-1",
+        "transaction_id": "39001",
+        "currency": "USD",
+        "items_amount": Decimal("1.00"),
+        "shipping_amount": Decimal("0.50"),
+        "tax_amount": Decimal("0.07"),
+        "total_amount": Decimal("1.57"),
+        "captured_amount": Decimal("1.57"),
+        "tax_remitted": True,
+        "capture_time": dt.datetime(2026, 3, 1, 9, 59, tzinfo=dt.UTC),
+    }
+
+
+def test_a_payment_whose_capture_failed_has_no_transaction_nor_captured_amount():
+    row = payment_row(payment(transaction_details=None), "30001", synced_at=NOW)
+    assert (row["transaction_id"], row["captured_amount"], row["capture_time"]) == (None, None, None)
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"tax": {"amount": "0,07", "currency": "USD"}}, "payment 50001 tax"),
+        ({"subtotal": {"items": usd("1.00"), "shipping": {"amount": "x"}}}, "payment 50001 subtotal.shipping"),
+        ({"tax_remitted": "maybe"}, "payment 50001 tax_remitted"),
+        ({"tax": {"amount": "0.07", "currency": "EUR"}}, "more than one currency"),
+        ({"id": None}, "payment of order 30001 without id"),
+    ],
+)
+def test_an_unreadable_payment_is_refused_naming_the_field(changes, named):
+    with pytest.raises(UnreadableValue, match=named):
+        payment_row(payment(**changes), "30001", synced_at=NOW)
+
+
+def test_sale_payments_come_from_the_orders_inline_and_name_the_orders_without_them():
+    with_payments = sale(order_details={"id": "30001", "payments": {"data": [payment()]}})
+    without = sale(id="39002", order_details={"id": "30002"})
+    twice = sale(id="39003", order_details={"id": "30002"})
+    refund = sale(id="39004", transaction_type="REFUND", order_details={"id": "30003"})
+    found, missing = sale_payments([with_payments, without, twice, refund])
+    assert [(order, p["id"]) for order, p in found] == [("30001", "50001")]
+    assert missing == ["30002"]  # once, however many SALEs name it; a REFUND needs no payments
+
+
+def test_orders_are_ready_when_the_watermark_or_a_later_pull_reaches_the_end_of_the_day():
+    from fb_commerce.finance.orders_ready import OrdersReadiness
+
+    needed = dt.datetime(2026, 3, 2, tzinfo=dt.UTC)
+    before, after = needed - dt.timedelta(minutes=1), needed + dt.timedelta(minutes=1)
+    assert not OrdersReadiness(needed, None, None).ready
+    assert not OrdersReadiness(needed, before, before).ready  # waiting
+    assert OrdersReadiness(needed, needed, None).ready
+    assert OrdersReadiness(needed, before, after).ready  # a quiet night: a pull begun after midnight is enough
+    message = OrdersReadiness(needed, before, None).timed_out(dt.timedelta(hours=6))
+    assert "2026-03-02T00:00:00+00:00" in message and before.isoformat() in message  # needed, and where it is
+    assert "fb_orders_sync" in message and "unpause" in message.lower() and "orders_wait_hours" in message
+
+
+def test_the_orders_are_needed_up_to_the_midnight_ending_the_runs_last_day():
+    from fb_commerce.finance.calendar import last_day_end, run_interval
+
+    assert last_day_end(dt.datetime(2026, 3, 2, 5, tzinfo=dt.UTC), "America/New_York") == dt.datetime(
+        2026, 3, 2, 5, tzinfo=dt.UTC
+    )
+    assert last_day_end(dt.datetime(2026, 3, 2, 7, tzinfo=dt.UTC), "America/New_York") == dt.datetime(
+        2026, 3, 3, 5, tzinfo=dt.UTC
+    )
+    # no logical date: the last complete day, so the orders are needed up to today's midnight
+    now = dt.datetime(2026, 3, 10, 3, 0, tzinfo=dt.UTC)
+    assert run_interval(None, None, "UTC", now)[1] == dt.datetime(2026, 3, 10, tzinfo=dt.UTC)

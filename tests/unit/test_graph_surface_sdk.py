@@ -70,6 +70,7 @@ def test_endpoints_missing_from_the_sdk_are_documented_ones():
         ("CommerceOrder", "cancellations", "GET"),
         ("CommerceOrder", "refunds", "GET"),
         ("CommerceOrder", "returns", "GET"),
+        ("CommerceOrder", "payments", "GET"),
     }
 
 
@@ -98,8 +99,11 @@ def test_transaction_fields_exist_on_the_sdk_transaction_detail():
     assert {"id", "tax_details", "items"} == surface.TRANSACTION_FIELDS_NOT_IN_SDK
 
 
-def test_the_transaction_order_details_are_the_order_fields():
-    assert surface.TRANSACTION_FIELDS["order_details"] is surface.ORDER_FIELDS
+def test_the_transaction_order_details_are_the_order_fields_and_its_payments():
+    assert surface.TRANSACTION_FIELDS["order_details"] == {**surface.ORDER_FIELDS, "payments": surface.PAYMENT_FIELDS}
+    # SDK 26 carries no order edge at all (payments included): docs/graph-api.md §3 is the authority for it
+    assert not hasattr(sdk_class("CommerceOrder"), "get_payments")
+    assert "payments" not in field_names(sdk_class("CommerceOrder"))
 
 
 def test_feed_upload_and_batch_status_fields_exist_in_the_sdk():

@@ -54,16 +54,32 @@ def last_complete_day(now: dt.datetime, timezone: str) -> tuple[dt.datetime, dt.
     return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
 
 
+def run_interval(
+    interval_start: dt.datetime | None, interval_end: dt.datetime | None, timezone: str, now: dt.datetime
+) -> tuple[dt.datetime, dt.datetime]:
+    """The run's data interval, or the last complete day at ``now`` when it has none (triggered from the form
+    with no logical date)."""
+    if interval_start is None or interval_end is None:
+        return last_complete_day(now, timezone)
+    return interval_start, interval_end
+
+
+def last_day_end(interval_end: dt.datetime, timezone: str) -> dt.datetime:
+    """Midnight (merchant time, as UTC) ending the run's last business day: what its orders must be stored up to."""
+    zone = zoneinfo.ZoneInfo(timezone)
+    end_local = interval_end.astimezone(zone)
+    last = end_local.date() if end_local.time() == dt.time() else end_local.date() + dt.timedelta(days=1)
+    return dt.datetime.combine(last, dt.time(), tzinfo=zone).astimezone(dt.UTC)
+
+
 def run_window(
     interval_start: dt.datetime, interval_end: dt.datetime, timezone: str, lookback_days: int
 ) -> tuple[dt.datetime, dt.datetime]:
     """``[start, end)`` in UTC a run reads: from midnight (merchant time) of its first day minus the look-back, to
     midnight of the day its data interval ends in (its last business day included)."""
     zone = zoneinfo.ZoneInfo(timezone)
-    first = interval_start.astimezone(zone).date() - dt.timedelta(days=lookback_days)
-    end_local = interval_end.astimezone(zone)
-    last = end_local.date() if end_local.time() == dt.time() else end_local.date() + dt.timedelta(days=1)
-    last = max(last, first + dt.timedelta(days=1))
-    start = dt.datetime.combine(first, dt.time(), tzinfo=zone).astimezone(dt.UTC)
-    end = dt.datetime.combine(last, dt.time(), tzinfo=zone).astimezone(dt.UTC)
-    return start, end
+    first = dt.datetime.combine(
+        interval_start.astimezone(zone).date() - dt.timedelta(days=lookback_days), dt.time(), tzinfo=zone
+    )
+    end = max(last_day_end(interval_end, timezone), (first + dt.timedelta(days=1)).astimezone(dt.UTC))
+    return first.astimezone(dt.UTC), end

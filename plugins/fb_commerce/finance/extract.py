@@ -5,6 +5,10 @@ dropped ``commerce_transactions`` from the commerce account's class), with the c
 fallback when the connection names no Page. A window is ``[start, end)`` in Unix seconds (``start_time``,
 ``end_time``); pages are followed to the end with the client's own paging, so the calls made are the pages Meta
 serves and nothing more. Every field docs/graph-api.md lists is asked for (``graph.surface``).
+
+A transaction's order comes with its ``payments`` edge expanded inline (nested field expansion, docs/graph-api.md
+§4), so the payments cost no call; :func:`order_payment_pages` reads ``/{order_id}/payments`` only for an order
+whose transaction came without them.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from fb_commerce.graph.client import GraphClient
-from fb_commerce.graph.surface import PAYOUT_FIELDS, TRANSACTION_FIELDS
+from fb_commerce.graph.surface import PAYMENT_FIELDS, PAYOUT_FIELDS, TRANSACTION_FIELDS
 from fb_commerce.warehouse.sync_state import unix_seconds
 
 #: the largest page the finance edges serve (docs/graph-api.md gives none; 100 as for orders)
@@ -22,6 +26,7 @@ MAX_PAGE_SIZE = 100
 
 PAYOUTS = "commerce_payouts"
 TRANSACTIONS = "commerce_transactions"
+PAYMENTS = "payments"
 
 
 def finance_node(page_id: str | None, cms_id: str | None) -> str:
@@ -58,3 +63,8 @@ def transaction_pages(
 ) -> Iterator[dict[str, Any]]:
     """Pages of transactions dated in ``[start, end)``, every field (items, tax details and the order inline)."""
     return _pages(client, node, TRANSACTIONS, TRANSACTION_FIELDS, start, end, page_size)
+
+
+def order_payment_pages(client: GraphClient, order_id: str) -> Iterator[dict[str, Any]]:
+    """Pages of an order's payments (one per shipment), every field."""
+    return client.iter_pages(f"{order_id}/{PAYMENTS}", fields=PAYMENT_FIELDS, limit=MAX_PAGE_SIZE)

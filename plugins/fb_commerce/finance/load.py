@@ -1,4 +1,5 @@
-"""Payouts and transactions into the warehouse: ``fb_payouts``, ``fb_transactions``, ``fb_transaction_tax_details``.
+"""Payouts and transactions into the warehouse: ``fb_payouts``, ``fb_transactions``, ``fb_transaction_tax_details``,
+and the payments of the orders the SALE transactions name (``fb_payments``).
 
 Mapping (pure functions, unit-tested):
 
@@ -10,12 +11,21 @@ Mapping (pure functions, unit-tested):
   retailer id) when Meta details them per item, else the transaction's own ``tax_details`` (one per
   jurisdiction). ``tax_details`` may come wrapped (``{data: [...]}``), as a list or as one object.
   ``item_tax_rate`` ``"6.25%"`` is stored as the fraction ``0.0625``; a line keeps its four decimals, and the
-  transaction's ``tax_amount`` is the lines' sum stored at cents (``NUMERIC(18,2)``, half away from zero).
+  transaction's ``tax_amount`` is the lines' sum stored at cents (``NUMERIC(18,2)``, half away from zero);
+- a payment (one per shipment, docs/graph-api.md §3) comes inline in a SALE's ``order_details{payments}``; its
+  shipment is the first of ``shipments``, its SALE ``transaction_details.transaction_id``. A SALE whose order came
+  without ``payments`` has them read from ``/{order_id}/payments``, once per order and load.
 
-Loading is idempotent: payouts and transactions are upserted by their natural key (``payout_reference_id``,
-``transaction_id``) and rows whose values did not change are left as they are (``synced_at`` included), and the tax
-lines of each transaction are replaced as a whole, all in one transaction per page. Loading the same window again
-therefore leaves identical rows.
+Loading is idempotent: payouts, transactions and payments are upserted by their natural key
+(``payout_reference_id``, ``transaction_id``, ``payment_id``) and rows whose values did not change are left as they
+are (``synced_at`` included), and the tax lines of each transaction are replaced as a whole, all in one transaction
+per page. Loading the same window again therefore leaves identical rows.
+
+Rows go through the warehouse's bulk writers, as the orders' pages do: the keys of a page already stored are looked
+up first (one query per table); new rows and the replaced tax lines go straight in
+(:func:`~fb_commerce.warehouse.page_writer.insert_rows`: COPY on PostgreSQL, one ``executemany`` on SQLite), rows
+already stored through :func:`~fb_commerce.warehouse.bulk.bulk_upsert` (COPY into a staging table, then one
+``INSERT ... ON CONFLICT DO UPDATE ... WHERE`` something changed).
 """
 
 from __future__ import annotations
@@ -27,13 +37,24 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy.engine import Engine
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
 
-from fb_commerce.finance.extract import MAX_PAGE_SIZE, PAYOUTS, TRANSACTIONS, payout_pages, transaction_pages
+from fb_commerce.finance.extract import (
+    MAX_PAGE_SIZE,
+    PAYMENTS,
+    PAYOUTS,
+    TRANSACTIONS,
+    order_payment_pages,
+    payout_pages,
+    transaction_pages,
+)
 from fb_commerce.graph.client import GraphClient
-from fb_commerce.orders.values import UnreadableValue, edge, money, timestamp
-from fb_commerce.warehouse.schema import fb_payouts, fb_transaction_tax_details, fb_transactions
-from fb_commerce.warehouse.upsert import replace_interval, transaction, upsert
+from fb_commerce.orders.values import UnreadableValue, dig, edge, money, timestamp
+from fb_commerce.warehouse.bulk import bulk_upsert
+from fb_commerce.warehouse.page_writer import insert_rows
+from fb_commerce.warehouse.schema import fb_payments, fb_payouts, fb_transaction_tax_details, fb_transactions
+from fb_commerce.warehouse.upsert import transaction
 
 Row = dict[str, Any]
 
@@ -175,36 +196,127 @@ def transaction_rows(txn: Mapping[str, Any], *, synced_at: dt.datetime) -> tuple
     return row, lines
 
 
+def payment_row(payment: Mapping[str, Any], order_id: str, *, synced_at: dt.datetime) -> Row:
+    """A ``fb_payments`` row: what one shipment captured; amounts exact, in one currency."""
+    payment_id = _text(payment.get("id"))
+    if payment_id is None:
+        raise UnreadableValue(f"payment of order {order_id} without id: {str(dict(payment))[:200]}")
+    where = f"payment {payment_id}"
+    amounts = {
+        column: money_value(dig(payment, *path), f"{where} {'.'.join(path)}")
+        for column, path in (
+            ("items_amount", ("subtotal", "items")),
+            ("shipping_amount", ("subtotal", "shipping")),
+            ("tax_amount", ("tax",)),
+            ("total_amount", ("total_amount",)),
+            ("captured_amount", ("transaction_details", "captured_amount")),
+        )
+    }
+    remitted = payment.get("tax_remitted")
+    if remitted is not None and not isinstance(remitted, bool):
+        raise UnreadableValue(f"{where} tax_remitted: {str(remitted)[:100]!r} is not true or false")
+    shipments = edge(dict(payment), "shipments")
+    shipment = shipments[0] if shipments else {}
+    return {
+        "payment_id": payment_id,
+        "order_id": order_id,
+        "shipment_id": _text(shipment.get("id")),
+        "external_shipment_id": _text(shipment.get("external_shipment_id")),
+        "transaction_id": _text(dig(payment, "transaction_details", "transaction_id")),
+        "currency": one_currency(where, *(currency for _, currency in amounts.values())),
+        **{column: amount for column, (amount, _) in amounts.items()},
+        "tax_remitted": remitted,
+        "capture_time": timestamp(dig(payment, "transaction_details", "capture_time")),
+        "synced_at": synced_at,
+        "raw": dict(payment),
+    }
+
+
+def sale_payments(transactions: Iterable[Mapping[str, Any]]) -> tuple[list[tuple[str, dict[str, Any]]], list[str]]:
+    """The payments the SALE transactions' orders came with, as (order id, payment), and the ids of the orders
+    that came without a ``payments`` field (to be read from ``/{order_id}/payments``)."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    missing: dict[str, None] = {}
+    for txn in transactions:
+        if _text(txn.get("transaction_type")) != "SALE":
+            continue
+        details = txn.get("order_details")
+        order: dict[str, Any] = details if isinstance(details, dict) else {}
+        order_id = _text(txn.get("order_id")) or _text(order.get("id"))
+        if order_id is None:
+            continue  # no order named: nothing to read payments of (reconciliation reports the transaction)
+        if "payments" in order:
+            found.extend((order_id, payment) for payment in edge(order, "payments"))
+        else:
+            missing[order_id] = None
+    return found, list(missing)
+
+
 # --- loading ------------------------------------------------------------------------------------------------------
+
+
+#: keys per ``IN (...)`` list: SQLite binds at most 32,766 values per statement
+KEYS_PER_STATEMENT = 10_000
+
+
+def _slices(keys: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(keys), KEYS_PER_STATEMENT):
+        yield keys[start : start + KEYS_PER_STATEMENT]
+
+
+def _store(connection: Connection, table: sa.Table, rows: list[Row]) -> None:
+    """Upsert by the (one-column) primary key: keys not stored yet go straight in (COPY on PostgreSQL), stored
+    ones through the bulk upsert that leaves unchanged rows as they are."""
+    if not rows:
+        return
+    (key,) = table.primary_key.columns
+    keys = sorted({row[key.name] for row in rows})
+    stored: set[Any] = set()
+    for part in _slices(keys):
+        stored.update(connection.execute(sa.select(key).where(key.in_(part))).scalars())
+    new = [row for row in rows if row[key.name] not in stored]
+    if new:
+        insert_rows(connection, table, new)
+    if len(new) < len(rows):
+        bulk_upsert(connection, table, [row for row in rows if row[key.name] in stored], skip_unchanged=True)
 
 
 def store_payouts(engine: Engine, payouts: Iterable[Mapping[str, Any]], *, synced_at: dt.datetime) -> int:
     """Upsert payouts by ``payout_reference_id`` in one transaction; unchanged rows are left alone."""
     rows = [payout_row(p, synced_at=synced_at) for p in payouts]
-    if rows:
-        upsert(engine, fb_payouts, rows, skip_unchanged=True)
+    with transaction(engine) as connection:
+        _store(connection, fb_payouts, rows)
     return len(rows)
 
 
 def store_transactions(
-    engine: Engine, transactions: Iterable[Mapping[str, Any]], *, synced_at: dt.datetime
-) -> tuple[int, int]:
-    """Upsert transactions by ``transaction_id`` and replace their tax lines, in one transaction.
+    engine: Engine | Connection,
+    transactions: Iterable[Mapping[str, Any]],
+    *,
+    synced_at: dt.datetime,
+    payments: Iterable[tuple[str, Mapping[str, Any]]] = (),
+) -> tuple[int, int, int]:
+    """Upsert transactions by ``transaction_id``, replace their tax lines and upsert the payments given (as
+    (order id, payment)) by ``payment_id``, in one transaction.
 
-    :return: (transactions, tax lines) stored.
+    :return: (transactions, tax lines, payments) stored.
     """
     mapped = [transaction_rows(t, synced_at=synced_at) for t in transactions]
-    if not mapped:
-        return 0, 0
     rows = [row for row, _ in mapped]
     lines = [line for _, group in mapped for line in group]
+    payment_rows = [payment_row(p, order_id, synced_at=synced_at) for order_id, p in payments]
+    if not rows and not payment_rows:
+        return 0, 0, 0
     ids = sorted({row["transaction_id"] for row in rows})
     with transaction(engine) as connection:
-        upsert(connection, fb_transactions, rows, skip_unchanged=True)
-        replace_interval(
-            connection, fb_transaction_tax_details, lines, fb_transaction_tax_details.c.transaction_id.in_(ids)
-        )
-    return len(rows), len(lines)
+        _store(connection, fb_transactions, rows)
+        table = fb_transaction_tax_details
+        for part in _slices(ids):
+            connection.execute(sa.delete(table).where(table.c.transaction_id.in_(part)))
+        if lines:
+            insert_rows(connection, table, lines)  # none of them is stored now
+        _store(connection, fb_payments, payment_rows)
+    return len(rows), len(lines), len({row["payment_id"] for row in payment_rows})
 
 
 @dataclass
@@ -217,8 +329,9 @@ class FinanceLoad:
     payouts: int = 0
     transactions: int = 0
     tax_lines: int = 0
-    #: pages read (= Graph calls made) per edge
-    pages_read: dict[str, int] = dataclasses.field(default_factory=lambda: {PAYOUTS: 0, TRANSACTIONS: 0})
+    payments: int = 0
+    #: pages read (= Graph calls made) per edge; ``payments``: orders whose payments needed a call of their own
+    pages_read: dict[str, int] = dataclasses.field(default_factory=lambda: {PAYOUTS: 0, TRANSACTIONS: 0, PAYMENTS: 0})
 
     @property
     def payout_pages(self) -> int:
@@ -229,13 +342,22 @@ class FinanceLoad:
         return self.pages_read[TRANSACTIONS]
 
     @property
+    def payment_pages(self) -> int:
+        return self.pages_read[PAYMENTS]
+
+    @property
     def pages(self) -> int:
         return sum(self.pages_read.values())
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly (for XCom)."""
         out = {k: v.isoformat() if isinstance(v, dt.datetime) else v for k, v in asdict(self).items()}
-        out.update(payout_pages=self.payout_pages, transaction_pages=self.transaction_pages, pages=self.pages)
+        out.update(
+            payout_pages=self.payout_pages,
+            transaction_pages=self.transaction_pages,
+            payment_pages=self.payment_pages,
+            pages=self.pages,
+        )
         return out
 
 
@@ -261,11 +383,19 @@ def load_finance(
     for payouts in _data(payout_pages(client, node, start, end, page_size=page_size)):
         result.pages_read[PAYOUTS] += 1
         result.payouts += store_payouts(engine, payouts, synced_at=synced_at)
+    read: set[str] = set()  # orders whose payments were read by a call of their own in this load
     for transactions in _data(transaction_pages(client, node, start, end, page_size=page_size)):
         result.pages_read[TRANSACTIONS] += 1
-        stored, lines = store_transactions(engine, transactions, synced_at=synced_at)
+        payments, missing = sale_payments(transactions)
+        for order_id in (o for o in missing if o not in read):
+            read.add(order_id)
+            for page in order_payment_pages(client, order_id):
+                result.pages_read[PAYMENTS] += 1
+                payments.extend((order_id, payment) for payment in page.get("data") or [])
+        stored, lines, paid = store_transactions(engine, transactions, synced_at=synced_at, payments=payments)
         result.transactions += stored
         result.tax_lines += lines
+        result.payments += paid
     return result
 
 
@@ -273,8 +403,10 @@ __all__ = [
     "FinanceLoad",
     "load_finance",
     "money_value",
+    "payment_row",
     "payout_row",
     "rate",
+    "sale_payments",
     "store_payouts",
     "store_transactions",
     "tax_line_rows",

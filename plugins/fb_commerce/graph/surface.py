@@ -203,12 +203,25 @@ TRANSACTION_ITEM_FIELDS: dict[str, FieldSpec | None] = {
     "price_per_unit": None,
     "tax_details": TAX_DETAIL_FIELDS,
 }
+#: a payment of an order (docs/graph-api.md §3 "Payments of an order": one per shipment)
+PAYMENT_FIELDS: dict[str, FieldSpec | None] = {
+    "id": None,
+    "subtotal": {"items": MONEY, "shipping": MONEY},
+    "tax": MONEY,
+    "tax_remitted": None,
+    "total_amount": MONEY,
+    "shipments": ("id", "external_shipment_id"),
+    "transaction_details": {"transaction_id": None, "processor": None, "captured_amount": MONEY, "capture_time": None},
+}
+#: the order of a transaction: every order field, and its payments edge expanded inline (docs/graph-api.md §4
+#: field expansion), so what a SALE captured comes with the transaction and costs no call of its own
+TRANSACTION_ORDER_FIELDS: dict[str, FieldSpec | None] = {**ORDER_FIELDS, "payments": PAYMENT_FIELDS}
 #: every transaction field docs/graph-api.md §3 lists, with the SDK's additions; the order is read whole
 TRANSACTION_FIELDS: dict[str, FieldSpec | None] = {
     "id": None,
     "transaction_type": None,
     "transaction_date": None,
-    "order_details": ORDER_FIELDS,
+    "order_details": TRANSACTION_ORDER_FIELDS,
     "order_id": None,
     "merchant_order_id": None,
     "order_created": None,
@@ -296,6 +309,8 @@ ENDPOINTS = (
     Endpoint("CommerceOrder", "cancellations", "GET"),
     Endpoint("CommerceOrder", "refunds", "GET"),
     Endpoint("CommerceOrder", "returns", "GET"),
+    # finance: only for an order whose transaction came without its payments expanded
+    Endpoint("CommerceOrder", "payments", "GET"),
     Endpoint("ProductCatalog", "", "GET", (), "ProductCatalog", "api_get"),
     Endpoint("ProductCatalog", "product_feeds", "POST", FEED_CREATE_PARAMS, "ProductCatalog", "create_product_feed"),
     Endpoint("ProductCatalog", "products", "GET", PRODUCTS_PARAMS, "ProductCatalog", "get_products"),

@@ -7,6 +7,7 @@ columns are ours, never Meta's, so they are not set here: an upsert of these row
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -23,6 +24,30 @@ def named(kind: str, node: dict[str, Any]) -> Iterator[None]:
         raise UnreadableValue(f"{kind} {node.get('id')}: {exc}") from None
 
 
+def search_text(text: str) -> str:
+    """``text`` as the name search compares it: compatibility-decomposed, accents (combining marks) removed, case
+    folded, words split on anything that is not a letter or digit and joined by one space.
+    ``"  Zoë  O'Brien-Núñez"`` -> ``"zoe o brien nunez"``."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    kept = "".join(c if c.isalnum() else " " for c in decomposed.casefold() if not unicodedata.combining(c))
+    return " ".join(kept.split())
+
+
+def email_search(email: Any) -> str | None:
+    """``buyer_email_search``: the address trimmed and in lower case (None when there is none)."""
+    return (email.strip().lower() or None) if isinstance(email, str) else None
+
+
+def name_search_columns(name: Any) -> tuple[str | None, str | None]:
+    """``(buyer_name_search, buyer_name_search_last_first)`` of a buyer's name (None when it has no word)."""
+    if not isinstance(name, str) or not name:
+        return None, None
+    words = search_text(name).split(" ")
+    if not words[0]:
+        return None, None
+    return " ".join(words), " ".join(words[-1:] + words[:-1])
+
+
 def order_row(order: dict[str, Any], synced_at: dt.datetime) -> dict[str, Any]:
     """One fb_orders row. ``synced_at`` is when we read it."""
     with named("order", order):
@@ -36,6 +61,7 @@ def _order_row(order: dict[str, Any], synced_at: dt.datetime) -> dict[str, Any]:
     buyer = order.get("buyer_details") or {}
     address = order.get("shipping_address") or {}
     promotions = edge(order, "promotion_details")
+    name_search, name_search_last_first = name_search_columns(buyer.get("name"))
     return {
         "order_id": str(order["id"]),
         "state": dig(order, "order_status", "state") or order.get("state"),
@@ -45,6 +71,9 @@ def _order_row(order: dict[str, Any], synced_at: dt.datetime) -> dict[str, Any]:
         "merchant_order_id": order.get("merchant_order_id"),
         "buyer_name": buyer.get("name"),
         "buyer_email": buyer.get("email"),
+        "buyer_email_search": email_search(buyer.get("email")),
+        "buyer_name_search": name_search,
+        "buyer_name_search_last_first": name_search_last_first,
         "marketing_opt_in": buyer.get("email_remarketing_option"),
         "ship_by_date": date(order.get("ship_by_date")),
         "ship_to_name": address.get("name"),

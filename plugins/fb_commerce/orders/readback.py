@@ -93,7 +93,7 @@ class ReadBackResult:
         }
 
 
-def _edge_objects(
+def edge_objects(
     client: GraphClient, order: Mapping[str, Any], name: str, fields: FieldSpec | None
 ) -> tuple[list[dict[str, Any]], int]:
     """The objects of one edge of ``order``: inline, or in full from the edge when the inline page is not all."""
@@ -162,7 +162,7 @@ def read_back(
                 if updated is not None and (newest is None or updated > newest):
                     newest = updated
                 for name in listing.edges:
-                    objects, calls = _edge_objects(client, order, name, edge_fields.get(name))
+                    objects, calls = edge_objects(client, order, name, edge_fields.get(name))
                     result.edge_calls += calls
                     build, table = READ_BACK_EDGES[name]
                     rows.setdefault(table, []).extend(build(str(order["id"]), obj, synced_at) for obj in objects)

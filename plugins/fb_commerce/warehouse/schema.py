@@ -128,6 +128,17 @@ fb_orders = sa.Table(
     sa.Column("merchant_order_id", ID),
     sa.Column("buyer_name", sa.Text()),
     sa.Column("buyer_email", sa.String(320)),
+    sa.Column("buyer_email_search", sa.String(320), comment="buyer_email in lower case, for search (0006_cs)."),
+    sa.Column(
+        "buyer_name_search",
+        sa.Text(),
+        comment="buyer_name for search: accents removed, case folded, words joined by one space (0006_cs).",
+    ),
+    sa.Column(
+        "buyer_name_search_last_first",
+        sa.Text(),
+        comment="buyer_name_search with its last word first, so a last name is found by its start too.",
+    ),
     sa.Column("marketing_opt_in", sa.Boolean(), comment="buyer_details.email_remarketing_option"),
     sa.Column("ship_by_date", sa.Date()),
     sa.Column("ship_to_name", sa.Text()),
@@ -154,7 +165,22 @@ fb_orders = sa.Table(
     sa.Index("ix_fb_orders_state_updated_at", "state", "updated_at"),
     sa.Index("ix_fb_orders_updated_at", "updated_at"),
     sa.Index("ix_fb_orders_created_at", "created_at"),
-    sa.Index("ix_fb_orders_buyer_email", "buyer_email"),
+    # Customer-service lookups (0006_cs): e-mail whatever its case, a name by the start of its first or last word
+    # (text_pattern_ops: PostgreSQL uses the index for LIKE 'prefix%' whatever the database's collation), state
+    # with a date range. Stored columns rather than expression indexes: SQLite's batch migrations cannot reflect
+    # an expression index and would drop it on the next rebuild of the table.
+    sa.Index("ix_fb_orders_buyer_email_search", "buyer_email_search"),
+    sa.Index(
+        "ix_fb_orders_buyer_name_search",
+        "buyer_name_search",
+        postgresql_ops={"buyer_name_search": "text_pattern_ops"},
+    ),
+    sa.Index(
+        "ix_fb_orders_buyer_name_search_last_first",
+        "buyer_name_search_last_first",
+        postgresql_ops={"buyer_name_search_last_first": "text_pattern_ops"},
+    ),
+    sa.Index("ix_fb_orders_state_created_at", "state", "created_at"),
     comment=(
         "Orders as read from Meta. Written by fb_orders_sync (upsert by order_id); read by fb_order_updates, "
         "finance reconciliation and reports, and customer-service lookups."
@@ -631,25 +657,33 @@ fb_alerts = sa.Table(
 fb_cs_actions = sa.Table(
     "fb_cs_actions",
     metadata,
-    sa.Column("action_id", ID, primary_key=True),
-    sa.Column("action_type", CODE, nullable=False, comment="cancel|refund|return|..."),
+    sa.Column("action_id", ID, primary_key=True, comment="One customer-service submission (a form sent once)."),
+    sa.Column(
+        "status",
+        CODE,
+        primary_key=True,
+        comment="What happened to it, one row each: refused|awaiting_approval|approved|declined|queued|sent|failed.",
+    ),
+    sa.Column("action_type", CODE, nullable=False, comment="refund|cancel|update_tracking"),
     sa.Column("order_id", ID),
-    sa.Column("requested_by", sa.Text(), comment="The agent (Airflow user or CLI user)."),
-    sa.Column("source", CODE, comment="dag|cli|web"),
-    sa.Column("run_id", ID),
+    sa.Column(
+        "requested_by", sa.Text(), comment="Who: the Airflow user (web, dag) or the OS user (cli); the approver."
+    ),
+    sa.Column("source", CODE, comment="web|dag|cli"),
+    sa.Column("run_id", ID, comment="The fb_cs_* DAG run, when it came from one."),
     _json("parameters", "The form as submitted."),
-    sa.Column("status", CODE, nullable=False, comment="rejected|queued|sent|failed"),
-    sa.Column("request_id", ID, comment="Outbox row it queued, if any."),
-    sa.Column("error_code", sa.Integer()),
-    sa.Column("error_message", sa.Text()),
-    _json("result"),
-    _now("created_at"),
-    sa.Column("completed_at", UtcDateTime()),
+    sa.Column("request_id", ID, comment="The outbox row it queued (fb_*_requests.request_id)."),
+    sa.Column("error_code", sa.Integer(), comment="Meta's code when Meta refused it."),
+    sa.Column("error_message", sa.Text(), comment="Why it was refused (our checks) or failed (Meta's message)."),
+    _json("result", "Details: the reasons, Meta's answer, the submission it repeats."),
+    _now("created_at", "When this happened."),
     sa.Index("ix_fb_cs_actions_order_id", "order_id"),
     sa.Index("ix_fb_cs_actions_created_at", "created_at"),
+    sa.Index("ix_fb_cs_actions_request_id", "request_id"),
     comment=(
-        "Audit trail of customer-service actions (append only). Written by the fb_cs_* DAGs and the CLI; read"
-        " by customer service and auditors."
+        "Audit trail of customer-service actions: one row per submission and step, never updated or deleted "
+        "(0006_cs). Written by fb_commerce.cs.actions (the web page, the fb_cs_* DAGs, the CLI); read by "
+        "customer service (the order's page) and auditors."
     ),
 )
 

@@ -214,20 +214,35 @@ def pending_requests(conn: Connection) -> list[OutboxRequest]:
     return _select(conn, lambda t: t.c.status == PENDING)
 
 
-def sent_requests(conn: Connection, order_ids: Iterable[str]) -> list[OutboxRequest]:
-    """The sent requests of these orders (what Meta applied, perhaps not yet read back by fb_orders_sync)."""
+def _of_orders(conn: Connection, order_ids: Iterable[str], status: str | None) -> list[OutboxRequest]:
     found = []
     for batch in chunks(sorted(set(order_ids))):
-        found.extend(_select(conn, lambda t, b=batch: sa.and_(t.c.status == SENT, t.c.order_id.in_(b))))
+
+        def where(t: sa.Table, b: list[str] = batch) -> Any:
+            return t.c.order_id.in_(b) if status is None else sa.and_(t.c.status == status, t.c.order_id.in_(b))
+
+        found.extend(_select(conn, where))
     return found
+
+
+def pending_requests_of(conn: Connection, order_ids: Iterable[str]) -> list[OutboxRequest]:
+    """The pending requests of these orders."""
+    return _of_orders(conn, order_ids, PENDING)
+
+
+def requests_of(conn: Connection, order_ids: Iterable[str]) -> list[OutboxRequest]:
+    """Every request of these orders, whatever its status (an order's history)."""
+    return _of_orders(conn, order_ids, None)
+
+
+def sent_requests(conn: Connection, order_ids: Iterable[str]) -> list[OutboxRequest]:
+    """The sent requests of these orders (what Meta applied, perhaps not yet read back by fb_orders_sync)."""
+    return _of_orders(conn, order_ids, SENT)
 
 
 def failed_requests(conn: Connection, order_ids: Iterable[str]) -> list[OutboxRequest]:
     """The failed requests of these orders (a request that needed one of them says so when it fails)."""
-    found = []
-    for batch in chunks(sorted(set(order_ids))):
-        found.extend(_select(conn, lambda t, b=batch: sa.and_(t.c.status == FAILED, t.c.order_id.in_(b))))
-    return found
+    return _of_orders(conn, order_ids, FAILED)
 
 
 def tracking_number_uses(conn: Connection, numbers: Iterable[str]) -> list[OutboxRequest]:

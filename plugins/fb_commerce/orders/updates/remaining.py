@@ -228,6 +228,15 @@ def _add_refund(order: OrderRemaining, row: Any) -> None:
         item.refunded_amount += money_amount(line.get("refund_subtotal")) or ZERO
 
 
+def _add_shipment(remaining: Remaining, order: OrderRemaining, row: Any) -> None:
+    order.shipment_ids.add(str(row["shipment_id"]))
+    if row["external_shipment_id"]:
+        order.external_shipment_ids.add(row["external_shipment_id"])
+    if row["tracking_number"]:
+        remaining.tracking_numbers[row["tracking_number"]] = _shipment_ref(row)
+        order.stored_tracking_numbers.add(row["tracking_number"])
+
+
 def load_remaining(conn: Connection, order_ids: Sequence[str], tracking_numbers: Iterable[str] = ()) -> Remaining:
     """The stored state of ``order_ids`` and the shipments using ``tracking_numbers`` (of any order)."""
     from fb_commerce.warehouse import schema
@@ -239,15 +248,29 @@ def load_remaining(conn: Connection, order_ids: Sequence[str], tracking_numbers:
         item = _item(row)
         remaining.orders[str(row["order_id"])].items[item.item_id] = item
     for row in _rows_where_in(conn, schema.fb_shipments, "order_id", remaining.orders):
-        order = remaining.orders[str(row["order_id"])]
-        order.shipment_ids.add(str(row["shipment_id"]))
-        if row["external_shipment_id"]:
-            order.external_shipment_ids.add(row["external_shipment_id"])
-        if row["tracking_number"]:
-            remaining.tracking_numbers[row["tracking_number"]] = _shipment_ref(row)
-            order.stored_tracking_numbers.add(row["tracking_number"])
+        _add_shipment(remaining, remaining.orders[str(row["order_id"])], row)
     for row in _rows_where_in(conn, schema.fb_shipments, "tracking_number", tracking_numbers):
         remaining.tracking_numbers.setdefault(row["tracking_number"], _shipment_ref(row))
     for row in _rows_where_in(conn, schema.fb_refunds, "order_id", remaining.orders):
         _add_refund(remaining.orders[str(row["order_id"])], row)
+    return remaining
+
+
+def remaining_of_rows(
+    order: Any,
+    items: Iterable[Any],
+    shipments: Iterable[Any] = (),
+    refunds: Iterable[Any] = (),
+) -> Remaining:
+    """What one order allows, from rows shaped like the warehouse's (e.g. Meta's live answer mapped by
+    :mod:`fb_commerce.orders.mapping`) instead of the stored ones."""
+    remaining = Remaining()
+    built = remaining.orders[str(order["order_id"])] = _order({"acknowledged_at": None, **dict(order)})
+    for row in items:
+        item = _item(row)
+        built.items[item.item_id] = item
+    for row in shipments:
+        _add_shipment(remaining, built, row)
+    for row in refunds:
+        _add_refund(built, row)
     return remaining

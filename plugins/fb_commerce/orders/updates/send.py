@@ -24,12 +24,12 @@ from __future__ import annotations
 import copy
 import enum
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from decimal import InvalidOperation
 from typing import Any
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from fb_commerce.graph.errors import (
     GraphAuthError,
@@ -161,6 +161,13 @@ def _load(engine: Engine) -> _Loaded:
         sent = sorted(outbox.sent_requests(conn, groups), key=queue_order)
         failed = by_order(outbox.failed_requests(conn, groups))
         uses = outbox.tracking_number_uses(conn, numbers)
+    catch_up(remaining, sent, uses)
+    return _Loaded(groups, remaining, failed)
+
+
+def catch_up(remaining: Remaining, sent: list[OutboxRequest], uses: list[OutboxRequest]) -> None:
+    """Move the stored orders forward by what Meta applied since fb_orders_sync last read them (``sent``, in
+    queue order), and note the tracking numbers Meta has from our requests (``uses``)."""
     for request in sent:
         order = remaining.orders.get(request.order_id)
         # Sent after fb_orders_sync last read the order: the stored order does not show it yet.
@@ -168,7 +175,29 @@ def _load(engine: Engine) -> _Loaded:
             _apply(remaining, request)
     for use in uses:  # numbers Meta has from our requests, whether or not read back yet
         remaining.tracking_numbers.setdefault(str(use.get("tracking_number")).strip(), shipment_of(use))
-    return _Loaded(groups, remaining, failed)
+
+
+def outlook(
+    conn: Connection, order_id: str, tracking_numbers: Iterable[str] = (), *, remaining: Remaining | None = None
+) -> tuple[Remaining, list[OutboxRequest]]:
+    """What one order will allow once its queue is sent: the stored order (or ``remaining``, e.g. Meta's live
+    state), moved forward by what Meta applied since it was read and by its pending requests that pass the
+    checks, in queue order, as a drain would send them. Returns it and those pending requests.
+
+    This is what a new request of the order is checked against before it is queued (customer service).
+    """
+    numbers = set(tracking_numbers)
+    if remaining is None:
+        remaining = load_remaining(conn, [order_id], numbers)
+    sent = sorted(outbox.sent_requests(conn, [order_id]), key=queue_order)
+    catch_up(remaining, sent, outbox.tracking_number_uses(conn, numbers))
+    pending = by_order(outbox.pending_requests_of(conn, [order_id])).get(order_id, [])
+    passing = []
+    for request in pending:
+        if request.in_flight or validate(request, remaining).ok:
+            _apply(remaining, request)
+            passing.append(request)
+    return remaining, passing
 
 
 def _apply(remaining: Remaining, request: OutboxRequest) -> None:

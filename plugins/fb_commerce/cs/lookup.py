@@ -1,0 +1,639 @@
+"""Looking orders up for customer service: one order's whole story, and orders found by what a buyer writes.
+
+- :func:`order_view`: an order by Meta's id or the merchant reference, with everything customer service needs
+  to answer a buyer (what ``fb-commerce orders show`` prints and the web page shows): buyer, address, items with
+  what shipped, was cancelled, refunded, returned, and what can still be shipped, cancelled or refunded (the same
+  arithmetic the outbox checks use, counting what Meta applied since the last sync and the requests still
+  queued), shipments, cancellations, refunds, returns, payments and payouts where finance loaded them, the
+  outbox requests, the CS actions and one timeline of all of it.
+- :func:`find_orders`: orders by e-mail (any case), buyer name (accents and case ignored, the start of the first
+  or the last word, e.g. ``"dup"`` finds *Jean Dupont* and ``"jean d"`` too), state, a date range (the
+  merchant's days, ``FB_COMMERCE_TIMEZONE``), or a pasted e-mail (the order ids, references and addresses it
+  mentions). Every criterion is one index range (migration 0006_cs); ``bench/lookup.py`` measures them.
+
+No Airflow here: the CLI and the web page call these with a warehouse engine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import re
+import zoneinfo
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields, is_dataclass
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from fb_commerce.orders.mapping import email_search, search_text
+from fb_commerce.orders.updates.remaining import ZERO, OrderRemaining
+from fb_commerce.warehouse import schema
+
+#: the most orders :func:`find_orders` returns
+MAX_LIMIT = 500
+#: tokens of a pasted e-mail looked up as order ids or references (a long thread is cut there)
+MAX_TEXT_TOKENS = 200
+#: a token of a pasted e-mail that may be an order id or a reference: letters, digits, - and _, with a digit
+_TOKEN = re.compile(r"(?<![\w@.-])[A-Za-z0-9][A-Za-z0-9_-]{2,127}(?![\w@-])")
+_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+")
+_SENDER = re.compile(r"^\s*(?:from|de|von|van|da)\s*:\s*(.*)$", re.IGNORECASE | re.MULTILINE)
+CENT = Decimal("0.01")
+
+
+def money_text(value: Decimal | None) -> str | None:
+    """An amount as JSON shows it: a string with two decimals (None stays None)."""
+    return None if value is None else f"{Decimal(value).quantize(CENT):.2f}"
+
+
+def jsonable(value: Any, decimal: Callable[[Decimal], Any] = money_text) -> Any:
+    """``value`` (dataclasses, mappings, lists, amounts, times) as JSON-friendly data; amounts by ``decimal``
+    (default: a string with two decimals), times in ISO-8601."""
+    if isinstance(value, Decimal):
+        return decimal(value)
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name), decimal) for f in fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v, decimal) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v, decimal) for v in value]
+    return value
+
+
+# --- what a lookup returns -------------------------------------------------------------------------------------
+
+
+@dataclass
+class OrderHit:
+    """One order found by :func:`find_orders`, with what a result list shows and why it was found."""
+
+    order_id: str
+    merchant_order_reference: str | None
+    state: str
+    channel: str | None
+    created_at: dt.datetime | None
+    buyer_name: str | None
+    buyer_email: str | None
+    currency: str | None
+    total: Decimal | None
+    matched_by: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly: money as a string with two decimals, times in ISO-8601."""
+        return jsonable(self)
+
+
+@dataclass
+class ItemView:
+    """One order line: units by what happened to them, and what can still be done with them.
+
+    ``can_refund_amount`` is what was charged for the shipped units and not refunded (before tax).
+    """
+
+    item_id: str
+    retailer_id: str | None
+    product_name: str | None
+    price_per_unit: Decimal | None
+    ordered: int
+    shipped: int
+    cancelled: int
+    refunded: int
+    refunded_amount: Decimal
+    returned: int
+    can_ship: int
+    can_cancel: int
+    can_refund: int
+    can_refund_amount: Decimal | None
+
+
+@dataclass
+class Event:
+    """One line of the order's timeline."""
+
+    at: dt.datetime | None
+    what: str
+    detail: str = ""
+
+
+@dataclass
+class OrderView:
+    """Everything known about one order (see the module docstring); :meth:`as_dict` for JSON."""
+
+    order_id: str
+    merchant_order_reference: str | None
+    state: str
+    channel: str | None
+    created_at: dt.datetime | None
+    updated_at: dt.datetime | None
+    acknowledged_at: dt.datetime | None
+    synced_at: dt.datetime | None
+    is_test_order: bool | None
+    buyer_name: str | None
+    buyer_email: str | None
+    marketing_opt_in: bool | None
+    ship_by_date: dt.date | None
+    shipping_address: dict[str, str | None]
+    currency: str | None
+    subtotal: Decimal | None
+    shipping: Decimal | None
+    tax: Decimal | None
+    total: Decimal | None
+    items: list[ItemView]
+    shipping_refunded: Decimal
+    can_refund_shipping: Decimal | None
+    shipments: list[dict[str, Any]]
+    cancellations: list[dict[str, Any]]
+    refunds: list[dict[str, Any]]
+    returns: list[dict[str, Any]]
+    payments: list[dict[str, Any]]
+    transactions: list[dict[str, Any]]
+    payouts: list[dict[str, Any]]
+    requests: list[dict[str, Any]]
+    actions: list[dict[str, Any]]
+    timeline: list[Event]
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly: money as strings with two decimals, times in ISO-8601."""
+        return jsonable(self)
+
+    def item(self, key: str) -> ItemView | None:
+        """The line with this item id, else the only line with this retailer id."""
+        by_id = [item for item in self.items if item.item_id == key]
+        by_sku = [item for item in self.items if item.retailer_id == key]
+        return by_id[0] if by_id else (by_sku[0] if len(by_sku) == 1 else None)
+
+
+# --- finding one order ----------------------------------------------------------------------------------------
+
+
+def order_id_of(conn: Connection, key: str) -> str | None:
+    """The order id of ``key``: Meta's order id, else a merchant reference (exact; the reference's case as
+    stored is tried first, then upper case, how the default generator writes them)."""
+    orders = schema.fb_orders
+    key = key.strip()
+    if not key:
+        return None
+    found = conn.execute(sa.select(orders.c.order_id).where(orders.c.order_id == key)).scalar()
+    if found is not None:
+        return str(found)
+    for reference in dict.fromkeys((key, key.upper())):
+        found = conn.execute(
+            sa.select(orders.c.order_id).where(orders.c.merchant_order_reference == reference)
+        ).scalar()
+        if found is not None:
+            return str(found)
+    return None
+
+
+def _rows(conn: Connection, table: sa.Table, order_id: str, *order_by: Any) -> list[dict[str, Any]]:
+    query = sa.select(table).where(table.c.order_id == order_id)
+    if order_by:
+        query = query.order_by(*order_by)
+    return [dict(row) for row in conn.execute(query).mappings()]
+
+
+def _quantities(pairs: Any) -> dict[str, int]:
+    """``[{key: item id, value: quantity}]`` (Meta's shape for returns) as ``{item id: quantity}``."""
+    found: dict[str, int] = {}
+    if isinstance(pairs, Mapping):
+        pairs = [{"key": k, "value": v} for k, v in pairs.items()]
+    for pair in pairs or ():
+        if isinstance(pair, Mapping):
+            try:
+                found[str(pair.get("key"))] = found.get(str(pair.get("key")), 0) + int(pair.get("value") or 0)
+            except (TypeError, ValueError):
+                continue
+    return found
+
+
+_RETURN_SETTLED = ("DISAPPROVED",)
+
+
+def _returned(returns: list[dict[str, Any]]) -> dict[str, int]:
+    """Units per item id the buyer sent back or asked to (every return but a disapproved one)."""
+    units: dict[str, int] = {}
+    for row in returns:
+        if row.get("return_status") in _RETURN_SETTLED:
+            continue
+        quantities = _quantities(row.get("item_return_quantities"))
+        if not quantities:
+            for line in row.get("items") or ():
+                if isinstance(line, Mapping) and line.get("id") is not None:
+                    quantities[str(line["id"])] = int(line.get("quantity") or 0)
+        for item_id, quantity in quantities.items():
+            units[item_id] = units.get(item_id, 0) + quantity
+    return units
+
+
+def _item_views(
+    conn: Connection, order_id: str, remaining: OrderRemaining | None, returned: dict[str, int]
+) -> list[ItemView]:
+    items = schema.fb_order_items
+    views = []
+    for row in conn.execute(sa.select(items).where(items.c.order_id == order_id).order_by(items.c.item_id)).mappings():
+        left = remaining.items.get(str(row["item_id"])) if remaining is not None else None
+        cancellable = 0 if left is None or (remaining and remaining.state == "FB_PROCESSING") else left.open
+        views.append(
+            ItemView(
+                item_id=str(row["item_id"]),
+                retailer_id=row["retailer_id"],
+                product_name=row["product_name"],
+                price_per_unit=row["price_per_unit"],
+                ordered=int(row["quantity"] or 0),
+                shipped=left.shipped if left else int(row["quantity_fulfilled"] or 0),
+                cancelled=left.cancelled if left else int(row["quantity_cancelled"] or 0),
+                refunded=left.refunded_quantity if left else 0,
+                refunded_amount=left.refunded_amount if left else ZERO,
+                returned=returned.get(str(row["item_id"]), 0),
+                can_ship=left.open if left and remaining and remaining.state in ("CREATED", "IN_PROGRESS") else 0,
+                can_cancel=cancellable,
+                can_refund=left.refundable_quantity if left else 0,
+                can_refund_amount=left.refundable_amount if left else None,
+            )
+        )
+    return views
+
+
+def _request_view(request: Any) -> dict[str, Any]:
+    return {
+        "request_id": request.request_id,
+        "kind": request.kind.name,
+        "label": request.kind.label,
+        "status": request.status,
+        "attempts": request.attempts,
+        "created_at": request.created_at,
+        "sent_at": request.sent_at,
+        "last_error_message": request.last_error_message,
+        "fields": {k: v for k, v in request.fields.items() if v not in (None, "") and k != "order_id"},
+    }
+
+
+_DROP = ("raw", "order_id", "synced_at")
+
+
+def _plain(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k not in _DROP}
+
+
+def _finance(
+    conn: Connection, order_id: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    payments = [_plain(r) for r in _rows(conn, schema.fb_payments, order_id, schema.fb_payments.c.payment_id)]
+    tx = schema.fb_transactions
+    transactions = [
+        _plain({k: v for k, v in r.items() if k not in ("items", "tax_details")})
+        for r in _rows(conn, tx, order_id, tx.c.transaction_date, tx.c.transaction_id)
+    ]
+    references = sorted({str(t["payout_reference_id"]) for t in transactions if t.get("payout_reference_id")})
+    payouts = []
+    if references:
+        p = schema.fb_payouts
+        for row in conn.execute(
+            sa.select(p).where(p.c.payout_reference_id.in_(references)).order_by(p.c.payout_reference_id)
+        ).mappings():
+            payouts.append(_plain(dict(row)))
+    return payments, transactions, payouts
+
+
+def _actions(conn: Connection, order_id: str) -> list[dict[str, Any]]:
+    actions = schema.fb_cs_actions
+    rows = conn.execute(
+        sa.select(actions).where(actions.c.order_id == order_id).order_by(actions.c.created_at, actions.c.action_id)
+    ).mappings()
+    return [dict(row) for row in rows]
+
+
+def _items_text(lines: Any) -> str:
+    parts = []
+    for line in lines or ():
+        if isinstance(line, Mapping):
+            name = line.get("retailer_id") or line.get("id") or line.get("item_id") or "?"
+            parts.append(f"{line.get('quantity', '?')} x {name}")
+    return ", ".join(parts)
+
+
+def _timeline(view: OrderView) -> list[Event]:
+    events = [Event(view.created_at, "ordered", f"{money_text(view.total) or '?'} {view.currency or ''}".strip())]
+    if view.acknowledged_at:
+        events.append(Event(view.acknowledged_at, "acknowledged", view.merchant_order_reference or ""))
+    for s in view.shipments:
+        tracking = " ".join(str(x) for x in (s.get("carrier"), s.get("tracking_number")) if x)
+        events.append(Event(s.get("first_seen_at"), "shipped", f"{_items_text(s.get('items'))} {tracking}".strip()))
+    for c in view.cancellations:
+        what = _items_text(c.get("items")) or "whole order"
+        events.append(Event(c.get("first_seen_at"), "cancelled", f"{what} ({c.get('reason_code') or 'no reason'})"))
+    for r in view.refunds:
+        events.append(
+            Event(
+                r.get("first_seen_at"),
+                "refunded",
+                f"{money_text(r.get('total')) or '?'} {r.get('currency') or ''} ({r.get('reason_code') or ''})",
+            )
+        )
+    for r in view.returns:
+        events.append(Event(r.get("created_at") or r.get("first_seen_at"), "return", str(r.get("return_status"))))
+    for t in view.transactions:
+        events.append(
+            Event(t.get("transaction_date"), f"transaction {t.get('transaction_type')}", str(t.get("transaction_id")))
+        )
+    for p in view.payouts:
+        if p.get("payout_date"):
+            events.append(Event(p.get("payout_date"), "paid out", str(p.get("payout_reference_id"))))
+    for q in view.requests:
+        events.append(Event(q.get("created_at"), f"{q['label']} queued", q["request_id"]))
+        if q.get("sent_at"):
+            events.append(Event(q.get("sent_at"), f"{q['label']} sent to Meta", q["request_id"]))
+    for a in view.actions:
+        events.append(
+            Event(
+                a.get("created_at"),
+                f"CS {a.get('action_type')} {a.get('status')}",
+                f"by {a.get('requested_by') or '?'} ({a.get('source') or '?'})",
+            )
+        )
+    epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
+    return sorted(events, key=lambda e: e.at or epoch)
+
+
+def order_view(engine: Engine | Connection, key: str) -> OrderView | None:
+    """The order whose id or merchant reference is ``key``, with everything stored about it; None when none is."""
+    from fb_commerce.orders.updates.outbox import requests_of
+    from fb_commerce.orders.updates.send import outlook
+
+    with connected(engine) as conn:
+        order_id = order_id_of(conn, key)
+        if order_id is None:
+            return None
+        row = conn.execute(sa.select(schema.fb_orders).where(schema.fb_orders.c.order_id == order_id)).mappings().one()
+        remaining, _queued = outlook(conn, order_id)
+        left = remaining.orders.get(order_id)
+        returns = _rows(
+            conn, schema.fb_returns, order_id, schema.fb_returns.c.created_at, schema.fb_returns.c.return_id
+        )
+        payments, transactions, payouts = _finance(conn, order_id)
+        requests = sorted(
+            requests_of(conn, [order_id]),
+            key=lambda r: (r.created_at or dt.datetime.min.replace(tzinfo=dt.UTC), r.request_id),
+        )
+        shipping_left = None
+        if left is not None and left.shipping_charged is not None:
+            shipping_left = max(left.shipping_charged - left.shipping_refunded, ZERO)
+        view = OrderView(
+            order_id=order_id,
+            merchant_order_reference=row["merchant_order_reference"],
+            state=(left.state if left is not None else row["state"]),
+            channel=row["channel"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            acknowledged_at=row["acknowledged_at"],
+            synced_at=row["synced_at"],
+            is_test_order=row["is_test_order"],
+            buyer_name=row["buyer_name"],
+            buyer_email=row["buyer_email"],
+            marketing_opt_in=row["marketing_opt_in"],
+            ship_by_date=row["ship_by_date"],
+            shipping_address={
+                "name": row["ship_to_name"],
+                "street1": row["ship_to_street1"],
+                "street2": row["ship_to_street2"],
+                "city": row["ship_to_city"],
+                "state": row["ship_to_state"],
+                "postal_code": row["ship_to_postal_code"],
+                "country": row["ship_to_country"],
+            },
+            currency=row["currency"],
+            subtotal=row["subtotal"],
+            shipping=row["shipping"],
+            tax=row["tax"],
+            total=row["total"],
+            items=_item_views(conn, order_id, left, _returned(returns)),
+            shipping_refunded=left.shipping_refunded if left is not None else ZERO,
+            can_refund_shipping=shipping_left,
+            shipments=[
+                _plain(r) | {"first_seen_at": r["first_seen_at"]}
+                for r in _rows(conn, schema.fb_shipments, order_id, schema.fb_shipments.c.first_seen_at)
+            ],
+            cancellations=[
+                _plain(r)
+                for r in _rows(conn, schema.fb_cancellations, order_id, schema.fb_cancellations.c.first_seen_at)
+            ],
+            refunds=[_plain(r) for r in _rows(conn, schema.fb_refunds, order_id, schema.fb_refunds.c.first_seen_at)],
+            returns=[_plain(r) for r in returns],
+            payments=payments,
+            transactions=transactions,
+            payouts=payouts,
+            requests=[_request_view(r) for r in requests],
+            actions=_actions(conn, order_id),
+            timeline=[],
+        )
+    view.timeline = _timeline(view)
+    return view
+
+
+@contextlib.contextmanager
+def connected(bind: Engine | Connection) -> Iterator[Connection]:
+    """A connection from an engine (closed afterwards), or the caller's own connection (left open)."""
+    if isinstance(bind, Connection):
+        yield bind
+        return
+    with bind.connect() as conn:
+        yield conn
+
+
+# --- finding orders -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class MentionedKeys:
+    """What a pasted e-mail mentions: candidate order ids and references, the addresses, the sender's."""
+
+    tokens: list[str]
+    emails: list[str]
+    sender: str | None
+
+
+def mentioned_keys(text: str) -> MentionedKeys:
+    """The order ids, references and e-mail addresses in ``text`` (a buyer's e-mail, headers included): every
+    word of letters, digits, ``-`` and ``_`` holding a digit (at most :data:`MAX_TEXT_TOKENS`), every address,
+    and the sender's (the ``From:`` line, else the first address)."""
+    emails = list(dict.fromkeys(m.group().lower() for m in _EMAIL.finditer(text)))
+    sender = None
+    for line in _SENDER.finditer(text):
+        found = _EMAIL.search(line.group(1))
+        if found:
+            sender = found.group().lower()
+            break
+    if sender is None and emails:
+        sender = emails[0]
+    without_emails = _EMAIL.sub(" ", text)
+    tokens = [
+        t for t in dict.fromkeys(m.group() for m in _TOKEN.finditer(without_emails)) if any(c.isdigit() for c in t)
+    ]
+    return MentionedKeys(tokens[:MAX_TEXT_TOKENS], emails, sender)
+
+
+def _prefix(conn: Connection, column: sa.ColumnElement[Any], prefix: str) -> sa.ColumnElement[bool]:
+    """``column`` starts with ``prefix``, as an index range: on PostgreSQL ``LIKE 'prefix%'`` (the index is
+    text_pattern_ops), on SQLite a range of the BINARY collation (SQLite's LIKE ignores case and would not use
+    the index)."""
+    if conn.dialect.name == "postgresql":
+        return column.startswith(prefix, autoescape=True)
+    return sa.and_(column >= prefix, column < prefix + "\U0010ffff")
+
+
+def merchant_day_bounds(
+    created_from: dt.date | dt.datetime | None, created_to: dt.date | dt.datetime | None, timezone: str | None = None
+) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """``[start, end)`` in UTC: a date is the merchant's day (``created_to`` included whole), a datetime is
+    taken as it is (naive = UTC)."""
+    from fb_commerce.finance.calendar import merchant_timezone
+
+    zone = zoneinfo.ZoneInfo(timezone or merchant_timezone())
+
+    def bound(value: dt.date | dt.datetime | None, end: bool) -> dt.datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, dt.datetime):
+            return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+        day = value + dt.timedelta(days=1) if end else value
+        return dt.datetime.combine(day, dt.time(), tzinfo=zone).astimezone(dt.UTC)
+
+    return bound(created_from, False), bound(created_to, True)
+
+
+def find_orders(
+    engine: Engine | Connection,
+    *,
+    text: str | None = None,
+    email: str | None = None,
+    name: str | None = None,
+    state: str | None = None,
+    created_from: dt.date | dt.datetime | None = None,
+    created_to: dt.date | dt.datetime | None = None,
+    limit: int = 50,
+) -> list[OrderHit]:
+    """Orders matching every criterion given, newest first (at most ``limit``, at most :data:`MAX_LIMIT`).
+
+    :param text: a pasted e-mail: orders whose id, reference or buyer e-mail it mentions (any of them).
+    :param email: the buyer's e-mail address, any case.
+    :param name: the start of the buyer's first or last name (several words: the start of the name from that
+        word), accents and case ignored.
+    :param state: Meta's order state (FB_PROCESSING, CREATED, IN_PROGRESS, COMPLETED).
+    :param created_from: first day (the merchant's) or instant the order was placed.
+    :param created_to: last day (included) or instant (excluded).
+    :raises ValueError: no criterion, or a name without a letter or digit.
+    """
+    orders = schema.fb_orders
+    limit = max(1, min(int(limit), MAX_LIMIT))
+    with connected(engine) as conn:
+        where: list[sa.ColumnElement[bool]] = []
+        why: list[tuple[str, Any]] = []
+        if text is not None:
+            keys = mentioned_keys(text)
+            ors: list[sa.ColumnElement[bool]] = []
+            if keys.tokens:
+                references = list(dict.fromkeys([*keys.tokens, *(t.upper() for t in keys.tokens)]))
+                ors += [orders.c.order_id.in_(keys.tokens), orders.c.merchant_order_reference.in_(references)]
+            if keys.emails:
+                ors.append(orders.c.buyer_email_search.in_(keys.emails))
+            if not ors:
+                return []
+            where.append(sa.or_(*ors))
+            why.append(("text", keys))
+        if email is not None:
+            if not email.strip():
+                raise ValueError("email: empty")
+            where.append(orders.c.buyer_email_search == email_search(email))
+            why.append(("e-mail", email.strip().lower()))
+        if name is not None:
+            words = search_text(name)
+            if not words:
+                raise ValueError(f"name: {name!r} has no letter or digit to search for")
+            where.append(
+                sa.or_(
+                    _prefix(conn, orders.c.buyer_name_search, words),
+                    _prefix(conn, orders.c.buyer_name_search_last_first, words),
+                )
+            )
+            why.append(("name", words))
+        if state is not None:
+            where.append(orders.c.state == state.strip().upper())
+            why.append(("state", state.strip().upper()))
+        start, end = merchant_day_bounds(created_from, created_to)
+        if start is not None:
+            where.append(orders.c.created_at >= start)
+        if end is not None:
+            where.append(orders.c.created_at < end)
+        if start is not None or end is not None:
+            why.append(("date", None))
+        if not where:
+            raise ValueError("give at least one of text, email, name, state, created_from, created_to")
+        query = (
+            sa.select(*(orders.c[c] for c in _HIT_COLUMNS))
+            .where(*where)
+            .order_by(orders.c.created_at.desc(), orders.c.order_id.desc())
+            .limit(limit)
+        )
+        return [_hit(dict(row), why) for row in conn.execute(query).mappings()]
+
+
+_HIT_COLUMNS = (
+    "order_id",
+    "merchant_order_reference",
+    "state",
+    "channel",
+    "created_at",
+    "buyer_name",
+    "buyer_email",
+    "currency",
+    "total",
+    "buyer_name_search",
+    "buyer_name_search_last_first",
+)
+
+
+def _hit(row: Mapping[str, Any], why: Sequence[tuple[str, Any]]) -> OrderHit:
+    matched: list[str] = []
+    for kind, value in why:
+        if kind == "text":
+            keys: MentionedKeys = value
+            if row["order_id"] in keys.tokens:
+                matched.append("order id in the text")
+            reference = row["merchant_order_reference"]
+            if reference and (reference in keys.tokens or reference in {t.upper() for t in keys.tokens}):
+                matched.append("reference in the text")
+            if row["buyer_email"] and row["buyer_email"].lower() in keys.emails:
+                matched.append("sender's e-mail" if row["buyer_email"].lower() == keys.sender else "e-mail in the text")
+        else:
+            matched.append(kind)
+    return OrderHit(
+        order_id=str(row["order_id"]),
+        merchant_order_reference=row["merchant_order_reference"],
+        state=row["state"],
+        channel=row["channel"],
+        created_at=row["created_at"],
+        buyer_name=row["buyer_name"],
+        buyer_email=row["buyer_email"],
+        currency=row["currency"],
+        total=row["total"],
+        matched_by=matched,
+    )
+
+
+__all__ = [
+    "Event",
+    "ItemView",
+    "MentionedKeys",
+    "OrderHit",
+    "OrderView",
+    "find_orders",
+    "jsonable",
+    "mentioned_keys",
+    "money_text",
+    "order_id_of",
+    "order_view",
+]

@@ -1,0 +1,195 @@
+"""Customer-service lookups (fb_commerce.cs.lookup) on SQLite and PostgreSQL: by each key, and the order view."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+from support import CS_NOW as NOW
+from support import meta_order, set_connections
+
+from fb_commerce import cli
+from fb_commerce.cs.lookup import find_orders, mentioned_keys, order_view
+from fb_commerce.orders.mapping import name_search_columns, search_text
+from fb_commerce.orders.reference import default_reference
+from fb_commerce.orders.store import PageRows, store_page
+from fb_commerce.warehouse import schema
+from fb_commerce.warehouse.upsert import upsert
+
+ORDERS = [
+    meta_order("10001", "Jean Dupont", "jean.dupont@example.com", created=NOW - dt.timedelta(days=3)),
+    meta_order("10002", "Zoë Ñúñez-Ålvarez", "Zoe@Example.com", state="CREATED", created=NOW - dt.timedelta(days=2)),
+    meta_order("10003", "JEAN-PIERRE MARTIN", "jp@example.org", state="COMPLETED", created=NOW - dt.timedelta(days=1)),
+    meta_order("10004", "<script>alert(1)</script>", "x@example.net", created=NOW),
+]
+
+
+@pytest.fixture
+def engine(warehouse_engine):
+    store_page(warehouse_engine, PageRows.of(ORDERS, NOW), generator=default_reference)
+    return warehouse_engine
+
+
+def reference(engine, order_id: str) -> str:
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.select(schema.fb_orders.c.merchant_order_reference).where(schema.fb_orders.c.order_id == order_id)
+        ).scalar_one()
+
+
+def ids(hits) -> list[str]:
+    return [hit.order_id for hit in hits]
+
+
+def test_search_text_removes_accents_and_case() -> None:
+    assert search_text("  Zoë  O'Brien-Núñez ") == "zoe o brien nunez"
+    assert search_text("ÅSA ØSTERGÅRD") == "asa østergard"  # Ø has no decomposition: kept, case folded
+    assert name_search_columns("Jean Dupont") == ("jean dupont", "dupont jean")
+    assert name_search_columns("Cher") == ("cher", "cher")
+    assert name_search_columns("  --  ") == (None, None)
+    assert name_search_columns(None) == (None, None)
+
+
+def test_the_orders_writer_fills_the_search_columns(engine) -> None:
+    with engine.connect() as conn:
+        rows = dict(conn.execute(sa.select(schema.fb_orders.c.order_id, schema.fb_orders.c.buyer_name_search)).all())
+    assert rows["10002"] == "zoe nunez alvarez"
+
+
+def test_show_by_order_id_and_by_reference(engine) -> None:
+    by_id = order_view(engine, "10001")
+    assert by_id is not None and by_id.buyer_name == "Jean Dupont"
+    ref = reference(engine, "10001")
+    by_ref = order_view(engine, ref)
+    assert by_ref is not None and by_ref.order_id == "10001"
+    assert order_view(engine, ref.lower()).order_id == "10001"  # typed in lower case by an agent
+    assert order_view(engine, "nope") is None
+    assert order_view(engine, "  ") is None
+
+
+def test_find_by_email_any_case(engine) -> None:
+    assert ids(find_orders(engine, email="zoe@example.com")) == ["10002"]
+    assert ids(find_orders(engine, email="JEAN.DUPONT@EXAMPLE.COM")) == ["10001"]
+    assert find_orders(engine, email="nobody@example.com") == []
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("dup", ["10001"]),
+        ("DUPONT", ["10001"]),
+        ("jean", ["10003", "10001"]),  # newest first
+        ("jean d", ["10001"]),
+        ("dupont jean", ["10001"]),
+        ("zoe", ["10002"]),
+        ("ZOË", ["10002"]),
+        ("alvarez", ["10002"]),
+        ("álv", ["10002"]),
+        ("martin", ["10003"]),
+        ("jean-pierre", ["10003"]),
+        ("<script>", ["10004"]),
+        ("upont", []),  # inside a word: not a start
+    ],
+)
+def test_find_by_name_ignores_accents_and_case(engine, query: str, expected: list[str]) -> None:
+    hits = find_orders(engine, name=query)
+    assert ids(hits) == expected
+    assert all(hit.matched_by == ["name"] for hit in hits)
+
+
+def test_find_by_state_and_dates(engine) -> None:
+    assert ids(find_orders(engine, state="created")) == ["10002"]
+    day = (NOW - dt.timedelta(days=2)).date()
+    assert ids(find_orders(engine, created_from=day, created_to=day)) == ["10002"]
+    assert ids(find_orders(engine, created_from=day)) == ["10004", "10003", "10002"]
+    assert ids(find_orders(engine, state="IN_PROGRESS", created_to=day)) == ["10001"]
+    assert ids(find_orders(engine, name="jean", state="COMPLETED")) == ["10003"]
+    assert len(find_orders(engine, created_from=day, limit=1)) == 1
+
+
+def test_find_by_a_pasted_email(engine) -> None:
+    ref = reference(engine, "10003")
+    text = f"""From: Zoë <ZOE@example.com>
+To: shop@merchant.example
+Subject: my orders
+
+Hello, order 10001 never arrived and {ref.lower()} is broken. Call me on 555-0100.
+"""
+    keys = mentioned_keys(text)
+    assert keys.sender == "zoe@example.com"
+    assert "10001" in keys.tokens
+    hits = {hit.order_id: hit for hit in find_orders(engine, text=text)}
+    assert set(hits) == {"10001", "10002", "10003"}
+    assert hits["10001"].matched_by == ["order id in the text"]
+    assert hits["10002"].matched_by == ["sender's e-mail"]
+    assert hits["10003"].matched_by == ["reference in the text"]
+    assert find_orders(engine, text="no numbers here") == []
+
+
+def test_find_needs_a_criterion(engine) -> None:
+    with pytest.raises(ValueError, match="at least one"):
+        find_orders(engine)
+    with pytest.raises(ValueError, match="no letter or digit"):
+        find_orders(engine, name=" - ")
+
+
+def test_order_view_items_and_what_can_still_be_done(engine) -> None:
+    with engine.begin() as conn:
+        upsert(
+            conn,
+            schema.fb_shipments,
+            [
+                {
+                    "shipment_id": "s1",
+                    "order_id": "10001",
+                    "carrier": "ups",
+                    "tracking_number": "1Z1",
+                    "items": [{"id": "i1", "retailer_id": "SKU-1", "quantity": 1}],
+                }
+            ],
+        )
+        upsert(
+            conn,
+            schema.fb_returns,
+            [
+                {
+                    "return_id": "r1",
+                    "order_id": "10001",
+                    "return_status": "REQUESTED",
+                    "item_return_quantities": [{"key": "i1", "value": 1}],
+                }
+            ],
+        )
+    view = order_view(engine, "10001")
+    assert view is not None
+    (item,) = view.items
+    assert (item.ordered, item.shipped, item.cancelled, item.returned) == (2, 1, 0, 1)
+    assert (item.can_ship, item.can_cancel, item.can_refund) == (1, 1, 1)
+    assert item.can_refund_amount == Decimal("10.00")
+    assert view.can_refund_shipping == Decimal("4.00")
+    data = view.as_dict()
+    json.dumps(data)  # JSON-friendly
+    assert data["total"] == "24.00" and data["items"][0]["can_refund_amount"] == "10.00"
+    assert data["marketing_opt_in"] is True
+    assert [e["what"] for e in data["timeline"]][:1] == ["ordered"]
+    assert any(e["what"] == "shipped" for e in data["timeline"])
+
+
+def test_cli_show_and_find(engine, monkeypatch, capsys) -> None:
+    set_connections(monkeypatch, "http://127.0.0.1:9", engine)
+    assert cli.main(["orders", "show", "10002"]) == 0
+    out = capsys.readouterr().out
+    assert "Zoë Ñúñez-Ålvarez <Zoe@Example.com>" in out and "Timeline:" in out
+    assert cli.main(["orders", "show", "10002", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["order_id"] == "10002"
+    assert cli.main(["orders", "show", "missing"]) == 1
+    assert cli.main(["orders", "find", "--name", "dup", "--json"]) == 0
+    assert [h["order_id"] for h in json.loads(capsys.readouterr().out)] == ["10001"]
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO("From: jp@example.org\nwhere is my parcel?"))
+    assert cli.main(["orders", "find", "--text", "-"]) == 0
+    out = capsys.readouterr().out
+    assert "10003" in out and "sender jp@example.org" in out
+    assert cli.main(["orders", "find", "--email", "nobody@example.com"]) == 1
