@@ -148,7 +148,7 @@ def create_app(engine: Callable[[], Engine] | None = None, live: Callable[[], An
     @app.get("/", response_class=HTMLResponse)
     def search(request: Request, user: Reader, q: str = "") -> Response:
         """One box: an order id or reference opens the order; an e-mail, a name or a pasted e-mail lists orders."""
-        from fb_commerce.cs import lookup  # type: ignore[attr-defined]  # until cs lands
+        from fb_commerce.cs import lookup
 
         text = q.strip()
         hits: list[dict[str, Any]] = []
@@ -178,7 +178,7 @@ def create_app(engine: Callable[[], Engine] | None = None, live: Callable[[], An
         refusal: tuple[str, list[str]] | None = None,
         submitted: dict[str, str] | None = None,
     ) -> HTMLResponse:
-        from fb_commerce.cs import lookup  # type: ignore[attr-defined]  # until cs lands
+        from fb_commerce.cs import lookup
 
         view = lookup.order_view(warehouse(), key)
         if view is None:

@@ -70,7 +70,7 @@ def _quantity(raw: str, what: str, reasons: list[str]) -> int | None:
 
 def _items(submitted: dict[str, str], reasons: list[str], *, amounts: bool) -> list[Any]:
     """``quantity.<item id>`` (and ``amount.<item id>``) fields as cs's item lines."""
-    from fb_commerce.cs.actions import ItemLine  # type: ignore[import-not-found]  # until cs lands
+    from fb_commerce.cs.actions import ItemLine
 
     items = []
     prefixes = ("quantity.", "amount.") if amounts else ("quantity.",)
