@@ -38,7 +38,6 @@ from fb_commerce.web.auth import (
     csrf_token,
     login_url,
 )
-from fb_commerce.web.plain import plain
 from fb_commerce.web.returns import awaiting_returns
 from fb_commerce.web.sender import SenderError, sender_run_state, trigger_sender
 
@@ -167,7 +166,7 @@ def create_app(engine: Callable[[], Engine] | None = None, live: Callable[[], An
                     found = lookup.find_orders(warehouse(), text=text)
             except ValueError as exc:  # nothing to search for in what was typed: say so
                 problem = str(exc)
-            hits = [plain(hit) for hit in found]
+            hits = [hit.as_dict() for hit in found]
         return page(request, user, "search.html", q=q, searched=bool(text), hits=hits, problem=problem)
 
     def order_page(
@@ -264,7 +263,7 @@ def create_app(engine: Callable[[], Engine] | None = None, live: Callable[[], An
         found = actions.action_status(warehouse(), action_id)
         if found is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"No action {action_id!r}")
-        shown = plain(found)
+        shown = found.as_dict()
         outcome = forms.outcome(shown)
         run_state = sender_run_state(request, user, run) if run else None
         return page(
