@@ -448,6 +448,7 @@ def main() -> int:
                 f"{verdict(growth <= GROWTH_TARGET)}",
             ]
             ok = ok and ratio <= TIME_TARGET and full["peak_mb"] <= MEMORY_TARGET_MB and growth <= GROWTH_TARGET
+            print("\n".join(lines[-8:]), flush=True)  # as it goes: a 1M run takes a while
         if not args.skip_calls:
             calls = graph_calls(workdir)
             lines += [
