@@ -140,3 +140,21 @@ def trigger_form(params: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], lis
         if required and param["value"] in (None, ""):
             blocked.append(name)
     return conf, blocked
+
+
+def ship_an_unshipped_order(sandbox: Any, graph: Any, idempotency_key: str, tracking_number: str) -> dict[str, Any]:
+    """Ship in full an IN_PROGRESS order of the sandbox that has shipped nothing yet; returns the order (as before)."""
+    order = next(
+        o
+        for o in sandbox.admin.state(include="orders")["orders"]
+        if o["state"] == "IN_PROGRESS" and all(i["status"]["fulfilled"] == 0 for i in o["items"]["data"])
+    )
+    response = graph.post(
+        f"{order['id']}/shipments",
+        data={
+            "idempotency_key": idempotency_key,
+            "tracking_info": {"carrier": "USPS", "tracking_number": tracking_number},
+        },
+    )
+    assert response.status_code == 200, response.text
+    return order

@@ -182,6 +182,37 @@ def _step_inventory(ctx: DemoContext) -> None:
     print(_indent(inventory_summary(ctx.engine())))
 
 
+#: a missing SALE is planted on a shipment at least this old: past the 3 business days a SALE may lag (a weekend
+#: included), so reconciliation reports it instead of counting it in flight
+MISSING_SALE_AGE_DAYS = 5
+
+
+def plant_finance_discrepancies(sandbox_url: str, since: float) -> list[dict[str, Any]]:
+    """Plant one finance discrepancy of each kind on the demo's sandbox (``POST /_sandbox/plants``, ``pick``: the
+    same targets for the same seed) and return the plants, each with what it changed (ids, expected and actual
+    amounts) for the finance step to compare with what reconciliation finds.
+
+    Targets are dated at or after ``since`` (Unix seconds: the start of the days the nightly covers): a payout short
+    by 1.00, a failed payout, a tax mismatch of 0.50 and a fee 0.25 off the schedule; a missing SALE on a shipment
+    captured in [``since``, ``MISSING_SALE_AGE_DAYS`` before the sandbox's now); and a late transaction on a SALE not
+    yet paid out, which appears two days after its capture: in flight (no issue) until the sandbox's clock passes
+    its ``appears_at``, then matched.
+    """
+    from fb_commerce.sandbox.client import SandboxAdmin
+
+    admin = SandboxAdmin(sandbox_url)
+    now = admin.state(include="clock")["clock"]["now"]
+    settled = now - MISSING_SALE_AGE_DAYS * 86400
+    return [
+        admin.plant("payout_short", pick=True, since=since, amount="1.00"),
+        admin.plant("payout_failed", pick=True, since=since),
+        admin.plant("missing_sale", pick=True, since=min(since, settled - 86400), before=settled),
+        admin.plant("tax_mismatch", pick=True, since=since, amount="0.50"),
+        admin.plant("fee_off_rate", pick=True, since=since, amount="0.25"),
+        admin.plant("late_transaction", pick=True, since=since, days=2),
+    ]
+
+
 def _indent(text: str) -> str:
     return "\n".join(line if line.startswith("  ") else f"  {line}" for line in text.splitlines())
 

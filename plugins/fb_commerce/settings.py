@@ -10,6 +10,8 @@ The rule, once for all:
 - a boolean is ``True``/``False`` or one of ``true, yes, on, 1`` / ``false, no, off, 0`` (any case);
 - a number is a finite int or float, or text that reads as one; a boolean is not a number;
 - an integer is a number without a fractional part (``"15"``, ``"15.0"``, ``15``);
+- a decimal (money, a rate) is read exactly as written (``"0.05"``, a float through its shortest repr), with at most
+  the allowed number of decimals;
 - a choice is one of the allowed words (any case, surrounding spaces ignored), returned in lower case;
 - *unset* (``None``, empty text, or the text ``None`` a null param renders to) is the setting's ``default``
   when it has one, else ``None`` for an optional setting, else a refusal.
@@ -23,6 +25,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Collection
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 #: the spellings of a boolean setting (compared in lower case, without surrounding spaces)
@@ -129,6 +132,36 @@ def as_int(
     if (minimum is not None and whole < minimum) or (maximum is not None and whole > maximum):
         raise SettingError(name, value, expected)
     return whole
+
+
+def as_decimal(
+    value: Any,
+    name: str,
+    *,
+    places: int,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    default: Any = _NO_DEFAULT,
+) -> Any:
+    """An exact decimal setting (:class:`~decimal.Decimal`) with at most ``places`` decimals, within the bounds
+    when given: ``"0.05"`` is 0.05, never 0.05000000000000000277; ``"0.001"`` is refused for ``places=2``."""
+    expected = _range_text(f"a number with at most {places} decimals", minimum, maximum)
+    if is_unset(value):
+        return _unset(name, value, expected, default, optional=False)
+    if isinstance(value, bool):
+        raise SettingError(name, value, expected)
+    try:
+        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise SettingError(name, value, expected) from None
+    if (
+        not number.is_finite()
+        or number != number.quantize(Decimal(1).scaleb(-places))
+        or (minimum is not None and number < Decimal(str(minimum)))
+        or (maximum is not None and number > Decimal(str(maximum)))
+    ):
+        raise SettingError(name, value, expected)
+    return number.quantize(Decimal(1).scaleb(-places))
 
 
 def as_choice(value: Any, name: str, choices: Collection[str], *, default: Any = _NO_DEFAULT) -> str:

@@ -1,8 +1,9 @@
 """fb_finance_nightly end to end with dag.test(): the sandbox over HTTP, a real warehouse (SQLite and PostgreSQL).
 
 One logical date (yesterday, with the default 5-day look-back) loads what the sandbox says was paid and
-transacted in those days, once fb_orders_sync has stored the orders; a second run of the same date leaves identical
-tables. A run whose orders are not stored fails when its wait is over, saying so.
+transacted in those days, once fb_orders_sync has stored the orders, and writes yesterday's report folder; a second
+run of the same date leaves identical tables and report bytes. A run whose orders are not stored fails when its
+wait is over, saying so.
 """
 
 from __future__ import annotations
@@ -20,12 +21,20 @@ from fb_commerce.orders.pull import pull_orders
 from fb_commerce.orders.values import timestamp
 from fb_commerce.warehouse.engine import create_warehouse_engine
 from fb_commerce.warehouse.migrate import upgrade
-from fb_commerce.warehouse.schema import fb_payments, fb_payouts, fb_transaction_tax_details, fb_transactions
+from fb_commerce.warehouse.schema import (
+    fb_payments,
+    fb_payouts,
+    fb_reconciliation_issues,
+    fb_transaction_tax_details,
+    fb_transactions,
+)
 
 pytestmark = pytest.mark.slow
 
 DAG_FILE = Path(__file__).resolve().parents[2] / "dags" / "fb_finance_nightly.py"
-TABLES = (fb_payouts, fb_transactions, fb_transaction_tax_details, fb_payments)
+TABLES = (fb_payouts, fb_transactions, fb_transaction_tax_details, fb_payments, fb_reconciliation_issues)
+#: bookkeeping that names the run: dag.test names each run by the clock, a backfill by its logical date
+RUN_COLUMNS = {"last_run_id"}
 
 
 @pytest.fixture
@@ -51,13 +60,22 @@ def hashes(engine) -> dict[str, str]:
     with engine.connect() as connection:
         return {
             t.name: hashlib.sha256(
-                repr([tuple(r) for r in connection.execute(sa.select(t).order_by(*t.primary_key.columns))]).encode()
+                repr(
+                    [
+                        tuple(r)
+                        for r in connection.execute(
+                            sa.select(*(c for c in t.columns if c.name not in RUN_COLUMNS)).order_by(
+                                *t.primary_key.columns
+                            )
+                        )
+                    ]
+                ).encode()
             ).hexdigest()
             for t in TABLES
         }
 
 
-def test_one_logical_date_loads_its_days_and_a_rerun_changes_nothing(sandbox, warehouse):
+def test_one_logical_date_loads_its_days_and_a_rerun_changes_nothing(sandbox, warehouse, tmp_path):
     today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     truth = sandbox.admin.state(include="transactions,payouts")
     pull_orders(fast_client(sandbox.url), warehouse, defaults.SANDBOX_CMS_ID)  # fb_orders_sync ran since midnight
@@ -66,6 +84,8 @@ def test_one_logical_date_loads_its_days_and_a_rerun_changes_nothing(sandbox, wa
     assert {ti.task_id: ti.state for ti in first.get_task_instances()} == {
         "wait_for_orders": "success",
         "load_finance": "success",
+        "reconcile": "success",
+        "write_reports": "success",
     }
     # the run reads its data interval (one business day, UTC here) plus the default 5 days before it
     start, end = first.data_interval_start - dt.timedelta(days=5), first.data_interval_end
@@ -84,6 +104,10 @@ def test_one_logical_date_loads_its_days_and_a_rerun_changes_nothing(sandbox, wa
     sales = {t["id"] for t in truth["transactions"] if t["id"] in expected and t["transaction_type"] == "SALE"}
     assert sales and sales <= paid  # every SALE loaded has the payment it captured
     before = hashes(warehouse)
+    folder = tmp_path / "reports" / first.data_interval_start.date().isoformat()  # the run's day (UTC here)
+    files = {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+    assert {"cash.csv", "journal.csv", "summary.html", f"finance_{folder.name}.xlsx"} <= set(files)
+    assert files["cash.csv"].count(b"\r\n") > 1  # the day's payouts are there
 
     from airflow.models import DagRun
     from airflow.utils.session import create_session
@@ -93,6 +117,10 @@ def test_one_logical_date_loads_its_days_and_a_rerun_changes_nothing(sandbox, wa
     again = run(today - dt.timedelta(days=1))
     assert again.state == "success"
     assert hashes(warehouse) == before
+    assert {p.name: p.read_bytes() for p in sorted(folder.iterdir())} == files  # the same report bytes
+    with warehouse.connect() as connection:  # the issues found again name the run that last saw them
+        last_runs = set(connection.execute(sa.select(fb_reconciliation_issues.c.last_run_id)).scalars())
+    assert last_runs <= {again.run_id}
 
 
 def test_a_run_whose_orders_are_not_stored_waits_then_fails_saying_so(sandbox, warehouse):
@@ -104,6 +132,8 @@ def test_a_run_whose_orders_are_not_stored_waits_then_fails_saying_so(sandbox, w
     assert {ti.task_id: ti.state for ti in failed.get_task_instances()} == {
         "wait_for_orders": "failed",
         "load_finance": "upstream_failed",
+        "reconcile": "upstream_failed",
+        "write_reports": "upstream_failed",
     }
     assert failed.state == "failed"
     with warehouse.connect() as connection:

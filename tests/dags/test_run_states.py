@@ -199,18 +199,48 @@ def test_fb_finance_nightly_fails_when_its_load_fails(shop, breaker):
     shop.pull()  # the orders are stored: the wait is over at once
     FINANCE_NIGHTLY[breaker](shop)
     run = run_dag("fb_finance_nightly")
-    assert states(run) == {"wait_for_orders": "success", "load_finance": "failed"}
+    assert states(run) == {
+        "wait_for_orders": "success",
+        "load_finance": "failed",
+        "reconcile": "upstream_failed",
+        "write_reports": "upstream_failed",
+    }
     assert run.state == "failed"
 
 
 def test_fb_finance_nightly_fails_when_the_orders_never_come(shop):
     # fb_orders_sync never ran and the run may not wait: it fails, and nothing is loaded
     run = run_dag("fb_finance_nightly", {"orders_wait_hours": 0})
-    assert states(run) == {"wait_for_orders": "failed", "load_finance": "upstream_failed"}
+    assert states(run) == {
+        "wait_for_orders": "failed",
+        "load_finance": "upstream_failed",
+        "reconcile": "upstream_failed",
+        "write_reports": "upstream_failed",
+    }
     assert run.state == "failed"
 
 
 def test_fb_finance_nightly_is_green_when_its_tasks_succeeded(shop):
     shop.pull()
     run = run_dag("fb_finance_nightly")
-    assert states(run) == {"wait_for_orders": "success", "load_finance": "success"} and run.state == "success"
+    assert states(run) == {
+        "wait_for_orders": "success",
+        "load_finance": "success",
+        "reconcile": "success",
+        "write_reports": "success",
+    }
+    assert run.state == "success"
+
+
+def test_fb_finance_nightly_fails_when_the_reports_cannot_be_written(shop, tmp_path):
+    shop.pull()
+    mapping = tmp_path / "accounts.csv"
+    mapping.write_text("category,account\nbank,1000 Bank\n")  # incomplete: the task fails, naming the file
+    run = run_dag("fb_finance_nightly", {"accounts_file": str(mapping)})
+    assert states(run) == {
+        "wait_for_orders": "success",
+        "load_finance": "success",
+        "reconcile": "success",
+        "write_reports": "failed",
+    }
+    assert run.state == "failed"

@@ -5,9 +5,10 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
+from support import ship_an_unshipped_order
 
 from fb_commerce import defaults
 from fb_commerce.sandbox.client import SandboxGraph
@@ -26,16 +27,23 @@ def amount(money: dict) -> Decimal:
 
 
 def fee(total: Decimal) -> Decimal:
-    """The documented rule: 5% of the shipment total, or a flat 0.40 at or below 8.00."""
+    """The documented rule: 5% of the shipment total, or a flat 0.40 at or below 8.00; negative, as Meta sends
+    a SALE's fee (docs/graph-api.md §3.1)."""
     if total <= Decimal("8.00"):
-        return min(Decimal("0.40"), total)
-    return (total * Decimal("0.05")).quantize(Decimal("0.01"))
+        return -min(Decimal("0.40"), total)
+    return -(total * Decimal("0.05")).quantize(Decimal("0.01"))
+
+
+def rows(details: dict) -> list[dict]:
+    """``tax_details`` come as ``{data: [...]}``, one row per jurisdiction."""
+    assert set(details) == {"data"}
+    return details["data"]
 
 
 def all_transactions(graph: SandboxGraph, **params) -> list[dict]:
     fields = (
         "id,transaction_type,transaction_date,order_id,merchant_order_id,processing_fee,net_payment_amount,"
-        "tax_rate,tax_details,payout_reference_id,transfer_id,items,shipment_id,refund_id,total_amount,"
+        "tax_rate,tax_details,payout_reference_id,transfer_id,items,shipment_id,refund_id,total_amount,tax_amount,"
         "order_details{id,merchant_order_id}"
     )
     pages = graph.pages(f"{CMS}/commerce_transactions", fields=fields, limit=50, **params)
@@ -59,19 +67,84 @@ def test_one_sale_per_shipment_and_one_refund_per_refund(sandbox, graph) -> None
     for shipment_id, txn in sales.items():
         order, shipment = shipments[shipment_id]
         assert txn["order_id"] == order["id"] == txn["order_details"]["id"]
+        # items carry the retailer id as `id` (docs/graph-api.md §3.1)
         assert {i["id"]: i["quantity"] for i in txn["items"]["data"]} == {
-            i["id"]: i["quantity"] for i in shipment["items"]["data"]
+            i["retailer_id"]: i["quantity"] for i in shipment["items"]["data"]
         }
         tax = sum(amount(i["tax"]["final_tax"]) for i in shipment["items"]["data"])
-        assert amount(txn["tax_details"]["item_tax_amount"]) == tax
+        assert sum(amount(r["item_tax_amount"]) for r in rows(txn["tax_details"])) == tax
         total = amount(txn["total_amount"])
-        assert amount(txn["processing_fee"]) == fee(total)
+        assert amount(txn["processing_fee"]) == fee(total) < 0
         withheld = tax if order["estimated_payment_details"]["tax_remitted"] else Decimal(0)
-        assert amount(txn["net_payment_amount"]) == total - fee(total) - withheld
+        assert amount(txn["net_payment_amount"]) == total + fee(total) - withheld > 0
     for refund_id, txn in refunds.items():
         order, record = refund_records[refund_id]
         assert amount(txn["total_amount"]) == -amount(record["refund_amount"]["total"])
-        assert amount(txn["processing_fee"]) == 0
+        assert amount(txn["processing_fee"]) == 0 and txn["processing_fee"]["amount"] == "0.00"  # no fee back
+        assert amount(txn["net_payment_amount"]) < 0
+
+
+def test_tax_is_detailed_per_jurisdiction_and_adds_up_to_the_cent(sandbox, graph) -> None:
+    orders = {o["id"]: o for o in sandbox.admin.state(include="orders")["orders"]}
+    txns = all_transactions(graph)
+    seen_rates = set()
+    for txn in txns:
+        order = orders[txn["order_id"]]
+        assert txn["tax_rate"] == f"{order['tax_rate']}%"  # the total, e.g. "8.25%"
+        lines = rows(txn["tax_details"])
+        assert lines[0]["jurisdiction"] == order["shipping_address"]["state"]
+        jurisdictions = [r["jurisdiction"] for r in lines]
+        rates = [Decimal(r["item_tax_rate"].removesuffix("%")) for r in lines]
+        assert sum(rates) == Decimal(order["tax_rate"])
+        seen_rates.add(len(lines))
+        per_item: Counter = Counter()
+        for item in txn["items"]["data"]:
+            assert set(item) == {"id", "product_id", "quantity", "price_per_unit", "tax_details"}
+            item_rows = rows(item["tax_details"])
+            assert [r["jurisdiction"] for r in item_rows] == jurisdictions
+            assert [r["item_tax_rate"] for r in item_rows] == [r["item_tax_rate"] for r in lines]
+            for r in item_rows:
+                assert r["imposition"] == "SALES_TAX" and r["tax_category"]
+                per_item[r["jurisdiction"]] += amount(r["item_tax_amount"])
+                sign = 1 if txn["transaction_type"] == "SALE" else -1
+                assert sign * amount(r["item_tax_amount"]) >= 0
+        assert {j: amount(r["item_tax_amount"]) for j, r in zip(jurisdictions, lines, strict=True)} == {
+            j: per_item[j] for j in jurisdictions
+        }
+        assert sum(per_item.values()) == amount(txn["tax_amount"])
+    assert {1, 2, 3, 4} <= seen_rates  # single-rate states up to Chicago's four jurisdictions
+
+
+def split(tax: Decimal, rates: list[Decimal]) -> list[Decimal]:
+    """The documented allocation: by rate, cumulatively, half-up to the cent."""
+    out, running, allocated = [], Decimal(0), Decimal(0)
+    for rate in rates:
+        running += rate
+        share = (tax * running / sum(rates)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) if sum(rates) else 0
+        out.append(share - allocated)
+        allocated = share
+    return out
+
+
+def test_an_items_sales_add_up_per_jurisdiction_to_the_split_of_its_tax(sandbox, graph) -> None:
+    orders = {o["id"]: o for o in sandbox.admin.state(include="orders")["orders"]}
+    per_item: Counter = Counter()
+    rates: dict[str, list[Decimal]] = {}
+    for txn in all_transactions(graph):
+        if txn["transaction_type"] != "SALE":
+            continue
+        rates[txn["order_id"]] = [Decimal(r["item_tax_rate"].removesuffix("%")) for r in rows(txn["tax_details"])]
+        for item in txn["items"]["data"]:
+            for n, r in enumerate(rows(item["tax_details"])):
+                per_item[(txn["order_id"], item["id"], n)] += amount(r["item_tax_amount"])
+    several = 0
+    for order_id, order_rates in rates.items():
+        for item in orders[order_id]["items"]["data"]:
+            captured = amount(item["tax_details"]["captured_tax"]["total_tax"])
+            got = [per_item[(order_id, item["retailer_id"], n)] for n in range(len(order_rates))]
+            assert got == split(captured, order_rates), (order_id, item["retailer_id"])
+            several += len(order_rates) > 1 and captured > 0
+    assert several
 
 
 def test_captured_money_matches_items_and_shipping(sandbox, graph) -> None:
@@ -106,6 +179,7 @@ def test_payouts_group_transactions(sandbox, graph) -> None:
     for payout in payouts:
         mine = [t for t in txns if t.get("payout_reference_id") == payout["payout_reference_id"]]
         assert mine and all(t["transfer_id"] == payout["transfer_id"] for t in mine)
+        assert payout["transfer_id"].startswith("po_")
         assert sum(amount(t["net_payment_amount"]) for t in mine) == amount(payout["amount"])
         by_ref = all_transactions(graph, payout_reference_id=payout["payout_reference_id"])
         assert {t["id"] for t in by_ref} == {t["id"] for t in mine}
@@ -118,16 +192,7 @@ def test_payouts_group_transactions(sandbox, graph) -> None:
 
 
 def test_clock_advance_pays_out_a_new_shipment(sandbox, graph) -> None:
-    order = next(
-        o
-        for o in sandbox.admin.state(include="orders")["orders"]
-        if o["state"] == "IN_PROGRESS" and all(i["status"]["fulfilled"] == 0 for i in o["items"]["data"])
-    )
-    response = graph.post(
-        f"{order['id']}/shipments",
-        data={"idempotency_key": f"fin{next(_keys)}", "tracking_info": {"carrier": "USPS", "tracking_number": "FIN-1"}},
-    )
-    assert response.status_code == 200
+    order = ship_an_unshipped_order(sandbox, graph, f"fin{next(_keys)}", "FIN-1")
     sale = next(t for t in all_transactions(graph) if t["order_id"] == order["id"])
     assert "payout_reference_id" not in sale
     before = {p["payout_reference_id"] for p in all_payouts(graph)}

@@ -177,6 +177,8 @@ def test_sqlite_batch_rebuild_keeps_child_rows(tmp_path, scratch_migrations) -> 
     assert migrate.upgrade(engine) == "rebuild"
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(schema.fb_order_items)).scalar() == 1
+        # the finance views that read fb_orders survive the rebuild (env.py: legacy rename on SQLite)
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM fb_daily_orders")).scalar() == 1
     engine.dispose()
 
 

@@ -123,6 +123,15 @@ def _top_level_semicolons(sql: str) -> tuple[list[int], list[tuple[int, int]]]:
     return semicolons, comments
 
 
+def without_comments(query: str) -> str:
+    """``query`` with its comments blanked out (literals and quoted names kept): what a bind-parameter parser such
+    as ``sa.text()`` should see, since it does not know that ``:name`` in a comment is no parameter."""
+    _, comments = _top_level_semicolons(query)
+    for start, end in reversed(comments):
+        query = query[:start] + " " + query[end:]
+    return query
+
+
 def strip_query(query: str) -> str:
     """The mapping as one statement to nest in a subquery: trailing semicolons and comments after them removed,
     ending in a newline (so a last ``--`` comment cannot swallow the closing parenthesis around it).

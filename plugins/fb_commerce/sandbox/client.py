@@ -122,6 +122,16 @@ class SandboxAdmin:
             payload["shipping"] = shipping
         return self._call("POST", f"orders/{order_id}/refund", payload)
 
+    def plant(self, kind: str, **target_and_params: Any) -> dict[str, Any]:
+        """Plant a finance discrepancy (``POST /_sandbox/plants``): ``kind`` and its target (``payout_reference_id``,
+        ``shipment_id``, ``order_id``, ``next=True`` or ``pick=True`` with ``since``/``before``) and parameters
+        (``amount``, ``jurisdiction``, ``days``). Returns the plant with what it changed (``changed``)."""
+        return self._call("POST", "plants", {"kind": kind, **target_and_params})
+
+    def plants(self) -> list[dict[str, Any]]:
+        """Every plant so far, with what it changed once applied."""
+        return self._call("GET", "plants")
+
     def host_file(self, name: str, content: bytes) -> str:
         """Serve ``content`` at /_sandbox/files/<name> (a feed to upload by URL); returns its URL."""
         response = self._http.put(f"{self.base_url}/_sandbox/files/{name}", data=content, timeout=self.timeout)

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Body, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 
 from ..world import orders as ops
+from ..world import plants
 from ..world.catalog import error_report_csv
 from ..world.errors import GraphError
 from ..world.faults import FaultConfig
@@ -196,6 +197,27 @@ def admin_router(sb: Sandbox) -> APIRouter:
             return {"id": result.id, "total": str(result.total)}
 
         return as_meta(order_id, refund)
+
+    @api.post("/plants")
+    def plant(payload: dict[str, Any] = Body(default_factory=dict)) -> dict[str, Any]:
+        """Plant one finance discrepancy (``world/plants.py``): ``kind`` (payout_short, payout_failed,
+        missing_sale, tax_mismatch, fee_off_rate, late_transaction), a target (``payout_reference_id`` for payout
+        kinds, ``shipment_id`` or ``order_id`` for SALE kinds, or ``next: true``, or ``pick: true`` with optional
+        ``since``/``before``) and ``amount`` / ``jurisdiction`` / ``days``. Answers the plant: its target, status
+        (``applied`` or ``waiting`` for the next one) and ``changed`` (ids, expected, actual, difference)."""
+        with sb.lock:
+            sb.tick()
+            try:
+                return plants.as_dict(plants.plant(sb, payload))
+            except plants.PlantRefused as exc:
+                raise _bad(exc) from exc
+
+    @api.get("/plants")
+    def list_plants() -> list[dict[str, Any]]:
+        """Every plant so far, in planting order, with what each changed once applied."""
+        with sb.lock:
+            sb.tick()
+            return [plants.as_dict(p) for p in sb.plants]
 
     @api.get("/files/error_reports/{upload_id}.csv")
     def error_report(upload_id: str) -> PlainTextResponse:

@@ -32,8 +32,11 @@ def list_payouts(req: GraphRequest, owner: Any) -> dict[str, Any]:
 
 
 def list_transactions(req: GraphRequest, owner: Any) -> dict[str, Any]:
-    """Transactions dated in [start_time, end_time), optionally of one payout, newest first."""
+    """Transactions dated in [start_time, end_time), optionally of one payout, newest first.
+
+    A transaction dated after now (a planted late one) has not appeared yet: it is not listed before its date."""
     start, end = _window(req)
+    now = req.sb.now()
     ref = req.param("payout_reference_id")
     txns = req.sb.transactions
     if ref is not None:
@@ -44,7 +47,7 @@ def list_transactions(req: GraphRequest, owner: Any) -> dict[str, Any]:
 
     def accept(k: Any) -> Any:
         txn = txns[k[1]]
-        ok = (start is None or txn.date >= start) and (end is None or txn.date < end)
+        ok = txn.date <= now and (start is None or txn.date >= start) and (end is None or txn.date < end)
         return txn if ok else None
 
     return req.page([keys], accept, TRANSACTION, budget=_budget(req, start, end))

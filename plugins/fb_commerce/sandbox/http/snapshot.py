@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..world import plants
 from ..world.clock import iso
 from ..world.sandbox import Sandbox
 from .fields import FieldSpec, Schema
@@ -12,7 +13,18 @@ from .views_catalog import FEED, UPLOAD, UPLOAD_ERROR
 from .views_finance import PAYOUT, TRANSACTION
 from .views_orders import ORDER
 
-SECTIONS = ("orders", "products", "feeds", "uploads", "batches", "payouts", "transactions", "account", "clock")
+SECTIONS = (
+    "orders",
+    "products",
+    "feeds",
+    "uploads",
+    "batches",
+    "payouts",
+    "transactions",
+    "plants",
+    "account",
+    "clock",
+)
 _ALIASES = {"payments", "promotions", "order_details"}  # rendered once under their main name
 
 
@@ -124,6 +136,15 @@ def snapshot(sb: Sandbox, base_url: str, include: set[str] | None = None) -> dic
             for k in sb.payout_keys
         ]
     if "transactions" in wanted:
-        out["transactions"] = [TRANSACTION.render(sb.transactions[k[1]], _TXN_SPEC, ctx) for k in sb.transaction_keys]
-        out["pending_payout_transactions"] = sorted(t for _, t in sb.pending_payouts)
+        now = sb.now()  # what has appeared; planted late and missing transactions are under "plants"
+        out["transactions"] = [
+            TRANSACTION.render(t, _TXN_SPEC, ctx)
+            for k in sb.transaction_keys
+            if (t := sb.transactions[k[1]]).date <= now
+        ]
+        out["pending_payout_transactions"] = sorted(
+            {t for _, t in sb.pending_payouts if t in sb.transactions and not sb.transactions[t].payout_reference_id}
+        )
+    if "plants" in wanted:
+        out["plants"] = [plants.as_dict(p) for p in sb.plants]
     return out

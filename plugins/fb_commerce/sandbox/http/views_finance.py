@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..world.clock import day, iso
-from ..world.model import Transaction
+from ..world.model import JurisdictionTax, Transaction
 from ..world.money import money
+from ..world.money_flow import jurisdiction_totals
 from .fields import Schema, attr
 from .views_orders import ORDER
 
@@ -29,36 +30,38 @@ PAYOUT = Schema(
 )
 
 
+def _tax_rows(parts: list[JurisdictionTax]) -> dict[str, Any]:
+    """``tax_details`` as docs/graph-api.md §3.1 shows it: ``{data: [...]}``, one row per jurisdiction."""
+    return {
+        "data": [
+            {
+                "tax_category": "FB_GENERAL",
+                "jurisdiction": part.jurisdiction,
+                "imposition": "SALES_TAX",
+                "item_tax_rate": f"{part.rate}%",
+                "item_tax_amount": _m(part.amount),
+            }
+            for part in parts
+        ]
+    }
+
+
 def _items(t: Transaction, ctx: Any) -> dict[str, Any]:
+    """Items as §3.1 lists them: ``id`` is the retailer id; each item has its own per-jurisdiction tax rows."""
     order = ctx.orders[t.order_id]
     out = []
     for line in t.lines:
-        item = order.item(line["item_id"])
+        item = order.item(line.item_id)
         out.append(
             {
-                "id": line["item_id"],
-                "retailer_id": item.retailer_id if item else None,
+                "id": item.retailer_id if item else None,
                 "product_id": item.product_id if item else None,
-                "quantity": line["quantity"],
+                "quantity": line.quantity,
                 "price_per_unit": _m(item.price_per_unit) if item else None,
-                "amount": _m(line["amount"]),
-                "tax": _m(line["tax"]),
+                "tax_details": _tax_rows(line.tax_details),
             }
         )
     return {"data": out}
-
-
-def _tax_details(t: Transaction, ctx: Any) -> dict[str, Any]:
-    order = ctx.orders[t.order_id]
-    return {
-        "tax_category": "FB_GENERAL",
-        "jurisdiction": order.shipping_address["state"],
-        "imposition": "SALES_TAX",
-        "item_tax_rate": f"{order.tax_rate}%",
-        "item_tax_amount": _m(t.tax),
-        "tax_remitted": order.tax_remitted,
-        "tax_withheld": _m(t.tax_withheld),
-    }
 
 
 def _order(t: Transaction, ctx: Any) -> Any:
@@ -79,12 +82,13 @@ TRANSACTION = Schema(
         "state": lambda t, c: c.orders[t.order_id].shipping_address["state"],
         "processing_fee": lambda t, c: _m(t.processing_fee),
         "net_payment_amount": lambda t, c: _m(t.net),
-        "tax_rate": lambda t, c: f"{c.orders[t.order_id].tax_rate}%;0%",
-        "tax_details": _tax_details,
+        "tax_rate": lambda t, c: f"{c.orders[t.order_id].tax_rate}%",  # the total of the jurisdictions' rates
+        "tax_details": lambda t, c: _tax_rows(jurisdiction_totals(t)),
         "transfer_id": lambda t, c: c.payouts[t.payout_reference_id].transfer_id if t.payout_reference_id else None,
         "payout_reference_id": attr("payout_reference_id"),
         "items": _items,
-        # Sandbox extras (the SDK names none of these): what the transaction captured or gave back.
+        # Sandbox extras (neither the docs nor the SDK name these; product code must not rely on them): what the
+        # transaction captured (SALE) or gave back (REFUND), and the shipment or refund it stands for.
         "subtotal_amount": lambda t, c: _m(t.subtotal),
         "shipping_amount": lambda t, c: _m(t.shipping),
         "tax_amount": lambda t, c: _m(t.tax),

@@ -31,7 +31,8 @@ class SandboxConfig:
     permissions: list[str] = field(default_factory=lambda: list(DEFAULT_PERMISSIONS))
     fb_processing_minutes: float = 30.0  # how long a live order stays FB_PROCESSING (reference: usually <= ~30 min)
     payout_delay_days: float = 5.0  # standard payout: 5 days after capture (docs/graph-api.md §3)
-    payout_failure_rate: float = 0.05  # share of payouts marked FAILED (deterministic per seed and payout)
+    # share of payouts marked FAILED at random (deterministic per seed and payout); 0: a failed payout is planted
+    payout_failure_rate: float = 0.0
     upload_delay_seconds: float = 1.0  # a feed upload session finishes this long after it started (or on clock)
     batch_delay_seconds: float = 1.0  # an items_batch handle finishes this long after it was sent
     items_batch_per_minute: int = 30  # Catalog Batch calls per catalog per rolling minute before 80014

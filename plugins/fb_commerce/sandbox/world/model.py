@@ -152,7 +152,7 @@ class Order:
     shipping_address: dict[str, Any]
     shipping_option: dict[str, Any]  # name, estimated_shipping_time; price is shipping_total
     shipping_total: Decimal
-    tax_rate: Decimal  # percent, e.g. Decimal("6.25")
+    tax_rate: Decimal  # percent, e.g. Decimal("8.25"): the sum of the jurisdictions' rates
     tax_remitted: bool
     ship_by: float
     is_test_order: bool
@@ -165,6 +165,8 @@ class Order:
     cancellations: list[Cancellation] = field(default_factory=list)
     refunds: list[Refund] = field(default_factory=list)
     returns: list[Return] = field(default_factory=list)
+    # (jurisdiction, percent) in a fixed order, state first, e.g. [("TX", 6.25), ("AUSTIN CITY, TX", 2.00)]
+    tax_jurisdictions: list[tuple[str, Decimal]] = field(default_factory=list)
     captured_shipping: Decimal = ZERO
     refunded_shipping: Decimal = ZERO
 
@@ -274,15 +276,40 @@ class BatchRequest:
 
 
 @dataclass(slots=True)
+class JurisdictionTax:
+    """The tax of one transaction line in one jurisdiction (docs/graph-api.md §3.1: a row of ``tax_details``)."""
+
+    jurisdiction: str
+    rate: Decimal  # percent
+    amount: Decimal  # signed like the line: negative on a REFUND
+
+
+@dataclass(slots=True)
+class TransactionLine:
+    """One item of a transaction: what it captured (SALE, positive) or gave back (REFUND, negative)."""
+
+    item_id: str
+    quantity: int
+    amount: Decimal
+    tax: Decimal
+    tax_details: list[JurisdictionTax]
+
+
+@dataclass(slots=True)
 class Transaction:
-    """A finance transaction: one SALE per shipment, one REFUND per refund."""
+    """A finance transaction: one SALE per shipment, one REFUND per refund.
+
+    Signs are Meta's (docs/graph-api.md §3.1): ``processing_fee`` is negative on a SALE (a cost) and 0 or positive
+    on a REFUND; ``net`` is positive on a SALE and negative on a REFUND. ``date`` is when the transaction appears
+    (a late one, see ``plants``, is dated when it shows up, after its capture).
+    """
 
     id: str
     type: str  # SALE | REFUND
     date: float
     order_id: str
     source_id: str  # shipment id or refund id
-    lines: list[dict[str, Any]]
+    lines: list[TransactionLine]
     subtotal: Decimal
     shipping: Decimal
     tax: Decimal
@@ -297,7 +324,7 @@ class Transaction:
 
     @property
     def net(self) -> Decimal:
-        return self.gross - self.processing_fee - self.tax_withheld
+        return self.gross + self.processing_fee - self.tax_withheld
 
 
 @dataclass(slots=True)
@@ -309,3 +336,19 @@ class Payout:
     currency: str
     status: str
     transaction_ids: list[str]
+
+
+@dataclass(slots=True)
+class Plant:
+    """A finance discrepancy planted through the admin API (``plants``): what it targets and what it changed.
+
+    ``target`` names what it hit (``payout_reference_id``, ``shipment_id``, ``order_id``) or ``{"next": True}``
+    until the next SALE or payout it waits for is made; ``changed`` is filled once applied.
+    """
+
+    id: str
+    kind: str
+    target: dict[str, Any]
+    params: dict[str, Any]
+    status: str = "waiting"  # waiting | applied
+    changed: dict[str, Any] = field(default_factory=dict)

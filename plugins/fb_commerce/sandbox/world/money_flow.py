@@ -4,10 +4,15 @@ Rules (sandbox choices, consistent everywhere and documented in the README):
 - a shipment captures its items, its prorated share of shipping and the tax of the shipped units;
 - processing fee per SALE: 5% of the captured total, or a flat 0.40 when the total is 8.00 or less
   (``SandboxConfig.processing_fee_rate`` / ``flat_fee`` / ``flat_fee_threshold``); refunds give no fee back;
+- signs are Meta's (docs/graph-api.md §3.1): a SALE's ``processing_fee`` is negative and its net positive, a
+  REFUND's fee is 0 (>= 0) and its net negative;
 - where Meta remits the tax itself (``tax_remitted``, marketplace-facilitator states) the tax is withheld from the
-  payout: ``net_payment_amount = total - processing_fee - withheld tax``;
+  payout: ``net_payment_amount = total + processing_fee - withheld tax``;
+- each item's tax is split over the order's jurisdictions (state, county, city, district) in proportion to their
+  rates, cumulatively in a fixed order, so the jurisdictions' cents add up exactly to the item's tax in every
+  transaction, and an item's SALEs (REFUNDs) add up per jurisdiction to the split of all it captured (gave back);
 - transactions captured on one UTC day are paid out together ``payout_delay_days`` later (at that midnight); a day
-  whose net sum is not positive rolls over to the next day.
+  whose net sum is not positive rolls over to the next day; a payout's amount is the sum of its transactions' net.
 """
 
 from __future__ import annotations
@@ -18,23 +23,76 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from .clock import day_start
-from .model import Order, Payout, Refund, Shipment, Transaction
-from .money import ZERO, cents
+from .model import JurisdictionTax, Order, Payout, Refund, Shipment, Transaction, TransactionLine
+from .money import ZERO, cents, prorate
 
 if TYPE_CHECKING:
     from .store import Store
 
 
 def processing_fee(sb: Store, total: Decimal) -> Decimal:
+    """The fee on a SALE of ``total``, signed as Meta sends it: negative (a cost to the merchant)."""
     cfg = sb.config
     if total <= Decimal(cfg.flat_fee_threshold):
-        return min(Decimal(cfg.flat_fee), total)
-    return cents(total * Decimal(cfg.processing_fee_rate))
+        return ZERO - min(Decimal(cfg.flat_fee), total)  # ZERO - x: never a "-0.00"
+    return ZERO - cents(total * Decimal(cfg.processing_fee_rate))
+
+
+def _shares(order: Order, tax: Decimal) -> list[tuple[str, Decimal, Decimal]]:
+    """(jurisdiction, rate, share) of a non-negative ``tax`` by rate, allocated cumulatively: the cents add up."""
+    jurisdictions = order.tax_jurisdictions or [(order.shipping_address["state"], order.tax_rate)]
+    whole = sum((rate for _, rate in jurisdictions), Decimal(0))
+    out: list[tuple[str, Decimal, Decimal]] = []
+    running, allocated = Decimal(0), ZERO
+    for name, rate in jurisdictions:
+        running += rate
+        share = prorate(tax, running, whole) if whole else (tax if not out else ZERO)
+        out.append((name, rate, share - allocated))
+        allocated = share
+    return out
+
+
+def split_tax(order: Order, tax: Decimal, before: Decimal, sign: int = 1) -> list[JurisdictionTax]:
+    """An item's ``tax`` in one transaction over the order's jurisdictions, given the ``before`` it captured (or
+    gave back) in earlier ones: the split of ``before + tax`` minus the split of ``before``. So the jurisdictions add
+    up exactly to ``tax`` and an item's transactions add up, jurisdiction by jurisdiction, to the split of its whole
+    tax; ``sign`` -1 books it given back (a REFUND)."""
+    after, prior = _shares(order, before + tax), _shares(order, before)
+    out = []
+    for (name, rate, total), (_, _, earlier) in zip(after, prior, strict=True):
+        part = total - earlier
+        out.append(JurisdictionTax(name, rate, ZERO - part if sign < 0 else part))  # ZERO - x: never a "-0.00"
+    return out
+
+
+def jurisdiction_totals(txn: Transaction) -> list[JurisdictionTax]:
+    """The transaction's tax per jurisdiction: the sum of its lines', in the order's jurisdiction order."""
+    totals: dict[str, JurisdictionTax] = {}
+    for line in txn.lines:
+        for part in line.tax_details:
+            total = totals.setdefault(part.jurisdiction, JurisdictionTax(part.jurisdiction, part.rate, ZERO))
+            total.amount += part.amount
+    return list(totals.values())
+
+
+def _before(order: Order, item_id: str, tax: Decimal, refunded: bool) -> Decimal:
+    """What the item captured (or gave back) before this transaction: its running total already includes ``tax``."""
+    item = order.item(item_id)
+    if item is None:
+        return ZERO
+    return (item.refunded_tax if refunded else item.captured_tax) - tax
 
 
 def record_sale(sb: Store, order: Order, shipment: Shipment, now: float) -> Transaction:
     lines = [
-        {"item_id": sl.item_id, "quantity": sl.quantity, "amount": sl.amount, "tax": sl.tax} for sl in shipment.lines
+        TransactionLine(
+            sl.item_id,
+            sl.quantity,
+            sl.amount,
+            sl.tax,
+            split_tax(order, sl.tax, _before(order, sl.item_id, sl.tax, refunded=False)),
+        )
+        for sl in shipment.lines
     ]
     tax = shipment.tax_amount
     gross = shipment.items_amount + shipment.shipping_amount + tax
@@ -50,7 +108,7 @@ def record_sale(sb: Store, order: Order, shipment: Shipment, now: float) -> Tran
         tax=tax,
         processing_fee=processing_fee(sb, gross),
         tax_withheld=tax if order.tax_remitted else ZERO,
-        payout_due=_payout_day(sb, now),
+        payout_due=payout_day(sb, now),
     )
     shipment.transaction_id = txn.id
     sb.add_transaction(txn)
@@ -59,7 +117,14 @@ def record_sale(sb: Store, order: Order, shipment: Shipment, now: float) -> Tran
 
 def record_refund(sb: Store, order: Order, refund: Refund, now: float) -> Transaction:
     lines = [
-        {"item_id": rl.item_id, "quantity": rl.quantity, "amount": -rl.subtotal, "tax": -rl.tax} for rl in refund.lines
+        TransactionLine(
+            rl.item_id,
+            rl.quantity,
+            -rl.subtotal,
+            -rl.tax,
+            split_tax(order, rl.tax, _before(order, rl.item_id, rl.tax, refunded=True), sign=-1),
+        )
+        for rl in refund.lines
     ]
     # Deductions (return shipping kept by the merchant) reduce what goes back: book them against the subtotal.
     txn = Transaction(
@@ -74,24 +139,28 @@ def record_refund(sb: Store, order: Order, refund: Refund, now: float) -> Transa
         tax=-refund.tax,
         processing_fee=ZERO,
         tax_withheld=-refund.tax if order.tax_remitted else ZERO,
-        payout_due=_payout_day(sb, now),
+        payout_due=payout_day(sb, now),
     )
     refund.transaction_id = txn.id
     sb.add_transaction(txn)
     return txn
 
 
-def _payout_day(sb: Store, captured: float) -> float:
-    """Everything captured on one UTC day is paid out together, ``payout_delay_days`` later (at that midnight)."""
-    return day_start(captured + sb.config.payout_delay_days * 86400)
+def payout_day(sb: Store, appeared: float) -> float:
+    """Everything that appeared on one UTC day is paid out together, ``payout_delay_days`` later (at that midnight)."""
+    return day_start(appeared + sb.config.payout_delay_days * 86400)
 
 
 def run_payouts(sb: Store, now: float) -> list[Payout]:
     """Pay out every transaction due by ``now``, one payout per UTC due day."""
     due: dict[float, list[Transaction]] = {}
+    taken: set[str] = set()
     while sb.pending_payouts and sb.pending_payouts[0][0] <= now:
-        _, txn_id = heapq.heappop(sb.pending_payouts)
-        txn = sb.transactions[txn_id]
+        when, txn_id = heapq.heappop(sb.pending_payouts)
+        txn = sb.transactions.get(txn_id)
+        if txn is None or txn.payout_reference_id is not None or txn.payout_due != when or txn_id in taken:
+            continue  # a planted change moved or removed it since it was queued
+        taken.add(txn_id)
         due.setdefault(txn.payout_due, []).append(txn)
     made: list[Payout] = []
     for day in sorted(due):
@@ -106,7 +175,7 @@ def run_payouts(sb: Store, now: float) -> list[Payout]:
         failed = random.Random(f"{sb.params.seed}:payout:{ref}").random() < sb.config.payout_failure_rate
         payout = Payout(
             ref,
-            sb.new_id("transfer"),
+            f"po_{sb.new_id('transfer')}",  # docs/graph-api.md §3.1: transfer ids look like po_...
             day,
             cents(amount),
             "USD",

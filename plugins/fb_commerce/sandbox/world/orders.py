@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from . import errors as E
+from . import plants
 from .model import (
     COMPLETED,
     CREATED,
@@ -292,6 +293,7 @@ def ship(sb: Store, order: Order, params: dict[str, Any], now: float) -> Shipmen
     sb.tracking_numbers[tracking["tracking_number"]] = shipment.id
     sb.register(shipment.id, "shipment", shipment)
     record_sale(sb, order, shipment, now)
+    plants.on_sale(sb, order, shipment)  # a discrepancy planted for "the next SALE" takes this one
     _finish_if_done(sb, order, now)
     return shipment
 

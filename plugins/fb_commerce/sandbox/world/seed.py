@@ -72,18 +72,25 @@ _LAST = (
     "Tanaka",
     "Lopez",
 )
-# (city, state, postal code, sales-tax %, Meta remits the tax there: marketplace-facilitator state)
+# (city, state, postal code, sales-tax jurisdictions with their % (state first; they add up to the place's rate),
+#  Meta remits the tax there: marketplace-facilitator state). docs/graph-api.md §3.1: one tax line per jurisdiction.
 _PLACES = (
-    ("Austin", "TX", "73301", "8.25", True),
-    ("Seattle", "WA", "98101", "10.25", True),
-    ("Portland", "OR", "97201", "0", False),
-    ("Denver", "CO", "80202", "8.81", True),
-    ("Miami", "FL", "33101", "7.00", True),
-    ("Boston", "MA", "02108", "6.25", True),
-    ("Wilmington", "DE", "19801", "0", False),
-    ("Chicago", "IL", "60601", "10.25", True),
-    ("Nashua", "NH", "03060", "0", False),
-    ("Columbus", "OH", "43004", "7.50", True),
+    ("Austin", "TX", "73301", (("TX", "6.25"), ("AUSTIN CITY, TX", "2.00")), True),
+    ("Seattle", "WA", "98101", (("WA", "6.50"), ("SEATTLE CITY, WA", "3.75")), True),
+    ("Portland", "OR", "97201", (("OR", "0"),), False),
+    ("Denver", "CO", "80202", (("CO", "2.90"), ("DENVER CITY, CO", "4.81"), ("RTD DISTRICT, CO", "1.10")), True),
+    ("Miami", "FL", "33101", (("FL", "6.00"), ("MIAMI-DADE COUNTY, FL", "1.00")), True),
+    ("Boston", "MA", "02108", (("MA", "6.25"),), True),
+    ("Wilmington", "DE", "19801", (("DE", "0"),), False),
+    (
+        "Chicago",
+        "IL",
+        "60601",
+        (("IL", "6.25"), ("COOK COUNTY, IL", "1.75"), ("CHICAGO CITY, IL", "1.25"), ("RTA DISTRICT, IL", "1.00")),
+        True,
+    ),
+    ("Nashua", "NH", "03060", (("NH", "0"),), False),
+    ("Columbus", "OH", "43004", (("OH", "5.75"), ("FRANKLIN COUNTY, OH", "1.75")), True),
 )
 _STREETS = ("Oak St", "Maple Ave", "Pine Rd", "Cedar Ln", "Elm St", "Harbor Blvd", "Hill Dr", "Lake View")
 _SHIPPING = (("Standard", "4.99", 3, 7), ("Expedited", "9.99", 1, 3), ("Free shipping", "0.00", 5, 10))
@@ -175,8 +182,9 @@ def new_order(
     products = list(sb.products.values()) if len(sb.products) <= 5000 else _some_products(sb, rng)
     count = rng.choices((1, 2, 3, 4, 5), (15, 20, 30, 20, 15))[0]
     chosen = rng.sample(products, min(count, len(products)))
-    city, region, postal, rate, remitted = rng.choice(_PLACES)
-    tax_rate = Decimal(rate)
+    city, region, postal, rates, remitted = rng.choice(_PLACES)
+    jurisdictions = [(name, Decimal(rate)) for name, rate in rates]
+    tax_rate = sum((rate for _, rate in jurisdictions), Decimal(0))
     option = rng.choice(_SHIPPING)
     shipping_total = cents(option[1])
     items: list[LineItem] = []
@@ -236,6 +244,7 @@ def new_order(
         shipping_option=shipping_option,
         shipping_total=shipping_total,
         tax_rate=tax_rate,
+        tax_jurisdictions=jurisdictions,
         tax_remitted=remitted,
         ship_by=created + 3 * _DAY,
         is_test_order=rng.random() < 0.03,

@@ -30,6 +30,7 @@ from .model import (
     Feed,
     Order,
     Payout,
+    Plant,
     Product,
     Return,
     Transaction,
@@ -114,6 +115,8 @@ class Store:
         self.pending_payouts: list[tuple[float, str]] = []  # heap of (payout due, transaction id)
         self.payouts: dict[str, Payout] = {}
         self.payout_keys: list[tuple[int, str]] = []
+        self.plants: list[Plant] = []  # planted finance discrepancies, in the order they were planted
+        self.missing_transactions: dict[str, Transaction] = {}  # planted "missing SALE"s: never listed nor paid
         self.returns: dict[str, Return] = {}
         self.tracking_numbers: dict[str, str] = {}  # tracking number -> shipment id (one number per shipment)
         self.order_management_apps: list[str] = []
@@ -179,6 +182,14 @@ class Store:
         self.transactions[txn.id] = txn
         insort(self.transaction_keys, (-int(txn.date * 1000), txn.id))
         heapq.heappush(self.pending_payouts, (txn.payout_due, txn.id))
+
+    def drop_transaction(self, txn: Transaction) -> None:
+        """Take a transaction off the lists (its stale payout-queue entry is skipped when it comes up)."""
+        self.transactions.pop(txn.id, None)
+        key = (-int(txn.date * 1000), txn.id)
+        i = bisect_left(self.transaction_keys, key)
+        if i < len(self.transaction_keys) and self.transaction_keys[i] == key:
+            del self.transaction_keys[i]
 
     def add_payout(self, payout: Payout) -> None:
         self.payouts[payout.payout_reference_id] = payout

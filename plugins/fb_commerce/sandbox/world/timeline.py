@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from . import plants
 from .catalog import finish_batch, finish_upload
 from .model import CREATED, IN_PROGRESS
 from .money_flow import run_payouts
@@ -23,7 +24,7 @@ def tick(sb: Store, now: float | None = None) -> None:
         # Without a registered order-management app finalized orders skip CREATED (docs/graph-api.md §1.1).
         sb.set_state(order, CREATED if sb.order_management_apps else IN_PROGRESS, due)
     if sb.pending_payouts and sb.pending_payouts[0][0] <= now:
-        run_payouts(sb, now)
+        plants.on_payouts(sb, run_payouts(sb, now))  # a discrepancy planted for "the next payout" takes one
     for upload in [u for u in sb.open_uploads if u.due <= now and u.parsed is not None]:
         finish_upload(sb, upload, max(upload.due, upload.start))
     for batch in [b for b in sb.open_batches if b.due <= now]:
