@@ -1,4 +1,4 @@
-"""Finance load benchmark: the product's loader against the databases' own bulk import, its memory, its Graph calls.
+"""Finance benchmark: load + reconcile against the databases' own bulk import of the rows, memory, Graph calls.
 
 --rows transactions (default 1,000,000) are generated directly as Meta sends them (no HTTP): nine SALEs in ten, each
 with its order inline (``order_details``) and that order's payment (one shipment), one or two items taxed per
@@ -444,6 +444,7 @@ def main() -> int:
     parser.add_argument("--warehouses", default="postgresql,sqlite")
     parser.add_argument("--skip-calls", action="store_true", help="skip (d), the sandbox extract")
     parser.add_argument("--load-only", action="store_true", help="measure the load without reconciliation")
+    parser.add_argument("--no-baseline", action="store_true", help="no CSV and no baseline: memory and time only")
     parser.add_argument("--child", nargs=3, metavar=("URL", "ROWS", "PAGE"), help=argparse.SUPPRESS)
     parser.add_argument("--reconcile", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -459,11 +460,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="fbc-bench-finance-") as tmp:
         workdir = Path(tmp)
         started = time.perf_counter()
-        layout = write_csv(args.rows, workdir, args.page_size)
+        layout = {} if args.no_baseline else write_csv(args.rows, workdir, args.page_size)
         csv_mb = sum(path.stat().st_size for _, path in layout.values()) / 1e6
-        print(
-            f"generated {args.rows:,} transactions as CSV ({csv_mb:,.0f} MB) in {time.perf_counter() - started:.0f} s"
-        )
+        if layout:
+            took = time.perf_counter() - started
+            print(f"generated {args.rows:,} transactions as CSV ({csv_mb:,.0f} MB) in {took:.0f} s", flush=True)
         for kind in kinds:
             if kind == "sqlite" and not cli:
                 lines.append(
@@ -473,23 +474,23 @@ def main() -> int:
                 ok = False
                 continue
             base_url = args.warehouse_url if kind == "postgresql" else None
-            with fresh_warehouse(base_url, workdir) as engine:
-                if kind == "postgresql":
-                    base = copy_baseline(engine, layout)
-                else:
-                    base = sqlite_baseline(Path(str(engine.url.database)), layout)
-            with fresh_warehouse(base_url, workdir) as engine:
-                if reconciled:
-                    seed_orders(engine, args.rows)
-                engine.dispose()
-                url = engine.url.render_as_string(hide_password=False)
-                full = load_in_child(url, args.rows, args.page_size, reconciled)
-            with fresh_warehouse(base_url, workdir) as engine:
-                if reconciled:
-                    seed_orders(engine, small)
-                engine.dispose()
-                url = engine.url.render_as_string(hide_password=False)
-                little = load_in_child(url, small, args.page_size, reconciled)
+            base = math.nan  # --no-baseline: no ratio, memory and the loader's time only
+            if layout:
+                with fresh_warehouse(base_url, workdir) as engine:
+                    if kind == "postgresql":
+                        base = copy_baseline(engine, layout)
+                    else:
+                        base = sqlite_baseline(Path(str(engine.url.database)), layout)
+            runs = {}
+            for size in (small, args.rows):
+                with fresh_warehouse(base_url, workdir) as engine:
+                    if reconciled:
+                        seed_orders(engine, size)
+                    engine.dispose()
+                    url = engine.url.render_as_string(hide_password=False)
+                    runs[size] = load_in_child(url, size, args.page_size, reconciled)
+                    print(f"  {kind}: {size:,} loaded, peak RSS {runs[size]['peak_mb']:.0f} MB", flush=True)
+            little, full = runs[small], runs[args.rows]
             ratio = full["seconds"] / base
             growth = full["peak_mb"] / little["peak_mb"]
             label = "(a) PostgreSQL" if kind == "postgresql" else "(b) SQLite"
@@ -530,7 +531,7 @@ def main() -> int:
             ]
             ok = ok and calls["calls"] == calls["minimum"]
     print()
-    print(f"Finance load benchmark: {args.rows:,} transactions (memory compared with {small:,})")
+    print(f"Finance benchmark: {args.rows:,} transactions (memory compared with {small:,})")
     print("\n".join(lines))
     print(f"  measured: {'the load and the reconciliation' if reconciled else 'the load only (--load-only)'}")
     return 0 if ok else 1
