@@ -11,13 +11,14 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from fb_commerce.graph.surface import CANCEL_REASON_CODES, CARRIERS, REFUND_REASON_CODES
+from fb_commerce.cs.actions import CANCEL_REASONS, REFUND_REASONS
+from fb_commerce.graph.surface import CARRIERS
 from fb_commerce.orders.values import UnreadableValue, amount, whole_number
 
-#: the choices the forms offer (Meta's documented codes, docs/graph-api.md §1.6, §1.7), with readable labels
+#: the choices the forms offer: cs's reason codes (Meta's, docs/graph-api.md §1.6, §1.7) with cs's words for them
 CHOICES: dict[str, list[tuple[str, str]]] = {
-    "refund_reason": [(code, code.replace("_", " ").capitalize()) for code in REFUND_REASON_CODES],
-    "cancel_reason": [(code, code.replace("_", " ").capitalize()) for code in CANCEL_REASON_CODES],
+    "refund_reason": list(REFUND_REASONS.items()),
+    "cancel_reason": list(CANCEL_REASONS.items()),
     "carrier": [(code, code.upper() if len(code) <= 4 else code.replace("_", " ").capitalize()) for code in CARRIERS],
 }
 
