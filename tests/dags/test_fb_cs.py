@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from support import set_connections
 
-from fb_commerce import defaults
+from fb_commerce import cli, defaults
 from fb_commerce.graph.client import GraphClient, GraphSettings
 from fb_commerce.orders.pull import pull_orders
 from fb_commerce.orders.readback import read_back
@@ -112,7 +112,7 @@ def edge_count(order: dict[str, Any], name: str) -> int:
     return len(value.get("data", []) if isinstance(value, dict) else value)
 
 
-def test_a_refund_lands_once_even_when_triggered_twice(sandbox, engine):
+def test_a_refund_lands_once_even_when_triggered_twice(sandbox, engine, capsys):
     item = shipped_item(engine)
     order_id = item["order_id"]
     before = edge_count(meta_order(sandbox, order_id), "refunds")
@@ -125,6 +125,11 @@ def test_a_refund_lands_once_even_when_triggered_twice(sandbox, engine):
     first = run_dag("fb_cs_refund", conf)
     assert first.state == "success", states(first)
     assert states(first)["approve"] == "success"  # below the approval amount: no approval needed
+    # Meta has the refund, the warehouse not yet (no orders sync since): `orders show --live` says so.
+    capsys.readouterr()
+    assert cli.main(["orders", "show", order_id, "--live"]) == 0
+    out = capsys.readouterr().out
+    assert "Meta now differs from the warehouse:" in out and "at Meta, not yet in the warehouse" in out
     second = run_dag("fb_cs_refund", conf)
     assert second.state == "success", states(second)
     assert sandbox.admin.stats()["writes"]["POST /{order_id}/refunds"] == {order_id: 1}

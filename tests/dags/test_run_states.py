@@ -244,3 +244,42 @@ def test_fb_finance_nightly_fails_when_the_reports_cannot_be_written(shop, tmp_p
         "write_reports": "failed",
     }
     assert run.state == "failed"
+
+
+def cs_form(shop: Shop, dag_id: str) -> dict[str, Any]:
+    """A form that would pass: a shipped unit to refund, an open unit to cancel, a shipment to re-track."""
+    from fb_commerce.orders.readback import read_back
+    from fb_commerce.warehouse.schema import fb_order_items, fb_orders, fb_shipments
+
+    shop.pull()
+    read_back(fast_client(shop.sandbox.url), shop.engine, shop.sandbox_cms_id)
+    items, orders = fb_order_items, fb_orders
+    with shop.engine.connect() as conn:
+        if dag_id == "fb_cs_update_tracking":
+            order_id, shipment_id = conn.execute(sa.select(fb_shipments.c.order_id, fb_shipments.c.shipment_id)).first()
+            return {"order": order_id, "shipment": shipment_id, "carrier": "ups", "tracking_number": "RS-1"}
+        column = items.c.quantity_fulfilled if dag_id == "fb_cs_refund" else items.c.quantity_in_progress
+        order_id, item_id = conn.execute(
+            sa.select(items.c.order_id, items.c.item_id)
+            .join(orders, orders.c.order_id == items.c.order_id)
+            .where(column > 0, items.c.price_per_unit < 100, orders.c.state.in_(["IN_PROGRESS", "COMPLETED"]))
+            .order_by(items.c.order_id)
+        ).first()
+    return {"order": order_id, "items": [f"{item_id} 1"]}
+
+
+CS_FIRST_TASK = {"fb_cs_refund": "check_refund", "fb_cs_cancel": "submit", "fb_cs_update_tracking": "submit"}
+
+
+@pytest.mark.parametrize("dag_id", sorted(CS_FIRST_TASK))
+def test_fb_cs_dags_fail_when_their_tasks_fail(shop, dag_id):
+    conf = cs_form(shop, dag_id)
+    wrong_token(shop)  # Meta's state cannot be read: the check fails
+    run = run_dag(dag_id, conf)
+    assert states(run)[CS_FIRST_TASK[dag_id]] == "failed", states(run)
+    assert run.state == "failed", states(run)
+    shop.connect()
+    shop.sandbox.admin.faults(error_rate=1.0, paths=["cancellations", "refunds", "update_shipment"])
+    run = run_dag(dag_id, conf)  # queued, then Meta keeps failing: send fails (fb_order_updates retries later)
+    assert states(run)["send"] == "failed", states(run)
+    assert run.state == "failed", states(run)

@@ -175,7 +175,7 @@ class ActionStatus:
 
 # --- forms from plain values (a DAG's params, a web form) ----------------------------------------------------
 
-_ITEM_TEXT = re.compile(r"^\s*(?P<item>\S+)\s*(?:[x*:=]\s*)?(?P<value>[0-9]+(?:\.[0-9]+)?)?\s*$", re.IGNORECASE)
+_ITEM_TEXT = re.compile(r"^\s*(?P<item>[^\s:=*]+)\s*(?:[x*:=]\s*)?(?P<value>[0-9]+(?:\.[0-9]+)?)?\s*$", re.IGNORECASE)
 
 
 def item_lines(values: Any) -> tuple[list[ItemLine], list[str]]:

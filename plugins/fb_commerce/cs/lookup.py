@@ -170,20 +170,23 @@ class OrderView:
 # --- finding one order ----------------------------------------------------------------------------------------
 
 
+_ORDERS = schema.fb_orders
+# Built once: a lookup's statement costs more to build than an indexed read of one row costs SQLite.
+_ID_BY_ID = sa.select(_ORDERS.c.order_id).where(_ORDERS.c.order_id == sa.bindparam("key"))
+_ID_BY_REFERENCE = sa.select(_ORDERS.c.order_id).where(_ORDERS.c.merchant_order_reference == sa.bindparam("key"))
+
+
 def order_id_of(conn: Connection, key: str) -> str | None:
     """The order id of ``key``: Meta's order id, else a merchant reference (exact; the reference's case as
     stored is tried first, then upper case, how the default generator writes them)."""
-    orders = schema.fb_orders
     key = key.strip()
     if not key:
         return None
-    found = conn.execute(sa.select(orders.c.order_id).where(orders.c.order_id == key)).scalar()
+    found = conn.execute(_ID_BY_ID, {"key": key}).scalar()
     if found is not None:
         return str(found)
     for reference in dict.fromkeys((key, key.upper())):
-        found = conn.execute(
-            sa.select(orders.c.order_id).where(orders.c.merchant_order_reference == reference)
-        ).scalar()
+        found = conn.execute(_ID_BY_REFERENCE, {"key": reference}).scalar()
         if found is not None:
             return str(found)
     return None
@@ -508,16 +511,11 @@ def merchant_day_bounds(
 
 def find_order(engine: Engine | Connection, key: str) -> OrderHit | None:
     """The order whose id or merchant reference is ``key``, as a result line (what a search box shows first)."""
-    orders = schema.fb_orders
     with connected(engine) as conn:
         order_id = order_id_of(conn, key)
         if order_id is None:
             return None
-        row = (
-            conn.execute(sa.select(*(orders.c[c] for c in _HIT_COLUMNS)).where(orders.c.order_id == order_id))
-            .mappings()
-            .first()
-        )
+        row = conn.execute(_HIT_BY_ID, {"key": order_id}).mappings().first()
     if row is None:
         return None
     how = "order id" if order_id == key.strip() else "reference"
@@ -613,6 +611,9 @@ _HIT_COLUMNS = (
     "buyer_name_search",
     "buyer_name_search_last_first",
 )
+
+
+_HIT_BY_ID = sa.select(*(_ORDERS.c[c] for c in _HIT_COLUMNS)).where(_ORDERS.c.order_id == sa.bindparam("key"))
 
 
 def _hit(row: Mapping[str, Any], why: Sequence[tuple[str, Any]]) -> OrderHit:
