@@ -190,9 +190,9 @@ ISSUES = select(
     "issue_key kind business_date status order_id shipment_id refund_id transaction_id payout_reference_id"
     " jurisdiction currency expected_amount actual_amount difference message first_seen_at last_seen_at"
     " resolved_at",
-    # as the day's end saw them (first seen by then; resolved later = still open then), so a backfill run again
-    # over days a later run has checked writes the same folders
-    "WHERE first_seen_at < :end AND business_date <= :day AND (status = 'open' OR resolved_at >= :start)"
+    # as the day's end saw them (first seen by the run judging the day at the latest; resolved later: still open
+    # then), so a backfill run again over days a later run has checked writes the same folders
+    "WHERE first_seen_at <= :end AND business_date <= :day AND (status = 'open' OR resolved_at >= :start)"
     " ORDER BY status, business_date, kind, issue_key",
     _types(
         money=("expected_amount", "actual_amount", "difference"),
