@@ -150,18 +150,19 @@ def as_decimal(
         return _unset(name, value, expected, default, optional=False)
     if isinstance(value, bool):
         raise SettingError(name, value, expected)
+    quantum = Decimal(1).scaleb(-places)
     try:
         number = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
+        exact = number.is_finite() and number == number.quantize(quantum)
+    except (InvalidOperation, ValueError):  # not a number, or too large to quantize
         raise SettingError(name, value, expected) from None
     if (
-        not number.is_finite()
-        or number != number.quantize(Decimal(1).scaleb(-places))
+        not exact
         or (minimum is not None and number < Decimal(str(minimum)))
         or (maximum is not None and number > Decimal(str(maximum)))
     ):
         raise SettingError(name, value, expected)
-    return number.quantize(Decimal(1).scaleb(-places))
+    return number.quantize(quantum)
 
 
 def as_choice(value: Any, name: str, choices: Collection[str], *, default: Any = _NO_DEFAULT) -> str:

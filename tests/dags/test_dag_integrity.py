@@ -14,6 +14,9 @@ EXPECTED_DAG_IDS = {
     "fb_catalog_feed",
     "fb_inventory_sync",
     "fb_finance_nightly",
+    "fb_cs_refund",
+    "fb_cs_cancel",
+    "fb_cs_update_tracking",
 }
 
 

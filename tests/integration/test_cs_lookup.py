@@ -12,7 +12,7 @@ from support import CS_NOW as NOW
 from support import meta_order, set_connections
 
 from fb_commerce import cli
-from fb_commerce.cs.lookup import find_orders, mentioned_keys, order_view
+from fb_commerce.cs.lookup import find_order, find_orders, mentioned_keys, order_view
 from fb_commerce.orders.mapping import name_search_columns, search_text
 from fb_commerce.orders.reference import default_reference
 from fb_commerce.orders.store import PageRows, store_page
@@ -68,6 +68,14 @@ def test_show_by_order_id_and_by_reference(engine) -> None:
     assert order_view(engine, ref.lower()).order_id == "10001"  # typed in lower case by an agent
     assert order_view(engine, "nope") is None
     assert order_view(engine, "  ") is None
+
+
+def test_find_one_by_id_or_reference(engine) -> None:
+    hit = find_order(engine, "10003")
+    assert hit is not None and hit.matched_by == ["order id"] and hit.buyer_name == "JEAN-PIERRE MARTIN"
+    ref = reference(engine, "10003")
+    assert find_order(engine, ref).order_id == "10003" and find_order(engine, ref).matched_by == ["reference"]
+    assert find_order(engine, "999") is None
 
 
 def test_find_by_email_any_case(engine) -> None:

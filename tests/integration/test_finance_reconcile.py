@@ -449,20 +449,23 @@ def test_transaction_order_missing(warehouse_engine):
     assert issues(warehouse_engine) == []
 
 
-def test_tax_mismatch_waits_for_money_in_flight(warehouse_engine):
+def test_tax_mismatch_per_transaction_waits_for_money_in_flight(warehouse_engine):
     shop = clean_shop(warehouse_engine)
     txns = schema.fb_transactions
     set_row(warehouse_engine, txns, txns.c.transaction_id == "T-S1", tax_amount=D("1.99"))
     shop.refund("O3", "R3", total="2.10", tax="0.10", at=LATE, transaction=False)  # O3: a refund in flight
-    set_row(warehouse_engine, txns, txns.c.transaction_id == "T-S3a", tax_amount=D("2.44"))
     run(warehouse_engine, kinds=("tax_mismatch",))
     issue = only(warehouse_engine, "tax_mismatch")
-    assert (issue["order_id"], issue["expected_amount"], issue["actual_amount"]) == ("O1", D("2.00"), D("1.99"))
-    # O3's refund arrives (its tax 0.10 back): the order is compared, 1 cent short
-    shop.transaction("T-R3", "REFUND", "O3", LATE, fee=D("0"), net=D("-2.10"), tax=D("-0.10"), payout=None)
+    assert (issue["order_id"], issue["shipment_id"], issue["transaction_id"]) == ("O1", "S1", "T-S1")
+    assert (issue["expected_amount"], issue["actual_amount"]) == (D("2.00"), D("1.99"))
+    # O3's REFUND arrives giving back 0.09 of tax where the refund gave back 0.10
+    shop.transaction("T-R3", "REFUND", "O3", LATE, fee=D("0"), net=D("-2.10"), tax=D("-0.09"), payout=None)
+    set_row(warehouse_engine, txns, txns.c.transaction_id == "T-S1", tax_amount=D("2.00"))
     run(warehouse_engine, kinds=("tax_mismatch",), run_id="run-2")
-    found = {i["order_id"]: (i["expected_amount"], i["actual_amount"]) for i in issues(warehouse_engine)}
-    assert found == {"O1": (D("2.00"), D("1.99")), "O3": (D("3.34"), D("3.33"))}
+    issue = only(warehouse_engine, "tax_mismatch")
+    assert (issue["order_id"], issue["refund_id"], issue["transaction_id"]) == ("O3", "R3", "T-R3")
+    assert (issue["expected_amount"], issue["actual_amount"]) == (D("-0.10"), D("-0.09"))
+    assert [i["transaction_id"] for i in issues(warehouse_engine, "resolved")] == ["T-S1"]
 
 
 def test_payout_missing_after_the_payout_window(warehouse_engine):

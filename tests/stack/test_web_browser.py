@@ -111,17 +111,33 @@ def _refundable_order(engine: sa.Engine) -> tuple[str, str]:
     raise AssertionError(f"no refundable item in the shipped orders {candidates}")
 
 
-def _shot(driver: Any, name: str) -> Path:
+def _shot(driver: Any, name: str, *, whole_page: bool = False) -> Path:
+    """A screenshot in the artefacts folder: the window, or the whole page as tall as it is."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    driver.save_screenshot(str(path))
+    size = driver.get_window_size()
+    if whole_page:
+        driver.set_window_size(size["width"], driver.execute_script("return document.body.scrollHeight") + 120)
+    try:
+        driver.save_screenshot(str(path))
+    finally:
+        driver.set_window_size(size["width"], size["height"])
     return path
 
 
 def _wait(driver: Any, condition: Any, timeout: float = 60) -> Any:
+    """Until ``condition`` holds; else a screenshot of what the browser shows, and the page's text."""
+    from selenium.common.exceptions import TimeoutException, WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout, poll_frequency=0.25).until(condition)
+    try:  # a page that reloads itself can drop an element between finding and reading it: look again
+        return WebDriverWait(driver, timeout, poll_frequency=0.25, ignored_exceptions=(WebDriverException,)).until(
+            condition
+        )
+    except TimeoutException:
+        shot = _shot(driver, "timed-out")
+        text = driver.find_element("tag name", "body").text[:3000]
+        raise AssertionError(f"not seen in {timeout:.0f} s at {driver.current_url} (see {shot}):\n{text}") from None
 
 
 def test_anonymous_access_is_refused(stack: AirflowStack, browser: Any) -> None:
@@ -197,16 +213,19 @@ def test_search_open_an_order_refund_and_see_it_sent(stack: AirflowStack, browse
     engine = _warehouse(stack)
     order_id, item_id = _refundable_order(engine)
     with engine.begin() as conn:
+        email = conn.execute(
+            sa.text("select buyer_email from fb_orders where order_id = :id"), {"id": order_id}
+        ).scalar_one()
         conn.execute(
             sa.text("update fb_orders set buyer_name = :name where order_id = :id"), {"name": HOSTILE, "id": order_id}
         )
     refunds_before = _sandbox_refunds(stack, order_id)
     _log_in(stack, browser)
 
-    # search by the start of the hostile name: the results show it as text
+    # search by the buyer's e-mail: the results show the hostile name as text
     browser.get(f"{stack.api_url}{URL_PREFIX}/")
     box = _wait(browser, ec.element_to_be_clickable((By.CSS_SELECTOR, "form.search textarea")))
-    box.send_keys("script")
+    box.send_keys(email)
     browser.find_element(By.CSS_SELECTOR, "form.search button").click()
     _wait(browser, ec.presence_of_element_located((By.LINK_TEXT, order_id)))
     _assert_shown_as_text(browser, "table.hits")
@@ -216,30 +235,51 @@ def test_search_open_an_order_refund_and_see_it_sent(stack: AirflowStack, browse
     browser.find_element(By.LINK_TEXT, order_id).click()
     _wait(browser, ec.presence_of_element_located((By.ID, "refund-form")))
     _assert_shown_as_text(browser, "section.summary")
-    _shot(browser, "order")
+    _shot(browser, "order", whole_page=True)
 
     # refund one of a shipped item
     form = browser.find_element(By.ID, "refund-form")
     form.find_element(By.NAME, f"quantity.{item_id}").send_keys("1")
     Select(form.find_element(By.NAME, "reason_code")).select_by_value("DAMAGED_GOODS")
     form.find_element(By.NAME, "reason_text").send_keys("Sorry it arrived damaged")
+    submitted = browser.execute_script("return Array.from(new FormData(arguments[0]).entries())", form)
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
 
     # the action's page reloads itself until Meta's answer is recorded
     _wait(browser, ec.url_contains(f"{URL_PREFIX}/actions/"))
-    _wait(browser, ec.text_to_be_present_in_element((By.ID, "outcome"), "sent"), timeout=300)
+    _wait(browser, ec.text_to_be_present_in_element_attribute((By.ID, "outcome"), "data-outcome", "sent"), timeout=300)
     _shot(browser, "refund-sent")
     action_id = browser.current_url.split("/actions/")[1].split("?")[0]
 
-    with engine.connect() as conn:
+    with engine.connect() as conn:  # the action's steps in the audit log: queued by the user on the page, then sent
         recorded = conn.execute(
-            sa.text("select action_type, order_id, requested_by, source from fb_cs_actions where action_id = :id"),
+            sa.text(
+                "select status, action_type, order_id, requested_by, source from fb_cs_actions"
+                " where action_id = :id order by created_at"
+            ),
             {"id": action_id},
-        ).one()
+        ).all()
     engine.dispose()
-    assert tuple(recorded) == ("refund", order_id, ADMIN_USER, "web")
+    assert [tuple(step) for step in recorded] == [
+        ("queued", "refund", order_id, ADMIN_USER, "web"),
+        ("sent", "refund", order_id, ADMIN_USER, "web"),
+    ]
     refunds_after = _sandbox_refunds(stack, order_id)
     assert len(refunds_after) == len(refunds_before) + 1, refunds_after
+
+    # the same page's form submitted again (a double click, a resent request): nothing more reaches Meta
+    cookies = {cookie["name"]: cookie["value"] for cookie in browser.get_cookies()}
+    again = requests.post(
+        f"{stack.api_url}{URL_PREFIX}/orders/{order_id}/refund",
+        data=[tuple(pair) for pair in submitted],
+        cookies=cookies,
+        allow_redirects=False,
+        timeout=60,
+    )
+    assert again.status_code == 303 and f"{URL_PREFIX}/actions/" in again.headers["location"], again.text
+    browser.get(f"{stack.api_url}{again.headers['location']}")
+    _wait(browser, ec.text_to_be_present_in_element_attribute((By.ID, "outcome"), "data-outcome", "sent"), timeout=300)
+    assert len(_sandbox_refunds(stack, order_id)) == len(refunds_after)
     # the sender ran as the user who submitted the form
     runs = [run for run in stack.runs("fb_order_updates") if run.get("triggering_user_name") == ADMIN_USER]
     assert runs and runs[-1]["run_type"] == "manual"

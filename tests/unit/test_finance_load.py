@@ -280,9 +280,11 @@ def test_sale_payments_come_from_the_orders_inline_and_name_the_orders_without_t
     without = sale(id="39002", order_details={"id": "30002"})
     twice = sale(id="39003", order_details={"id": "30002"})
     refund = sale(id="39004", transaction_type="REFUND", order_details={"id": "30003"})
-    found, missing = sale_payments([with_payments, without, twice, refund])
+    paged = {"data": [payment(id="50005")], "paging": {"next": "https://graph.facebook.com/next"}}
+    first_page_only = sale(id="39005", order_details={"id": "30005", "payments": paged})
+    found, missing = sale_payments([with_payments, without, twice, refund, first_page_only])
     assert [(order, p["id"]) for order, p in found] == [("30001", "50001")]
-    assert missing == ["30002"]  # once, however many SALEs name it; a REFUND needs no payments
+    assert missing == ["30002", "30005"]  # once, however many SALEs name it; a REFUND needs no payments
 
 
 def test_orders_are_ready_when_the_watermark_or_a_later_pull_reaches_the_end_of_the_day():

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from fb_commerce.settings import SettingError, as_bool, as_choice, as_int, as_number, as_text, is_unset
+from fb_commerce.settings import (
+    SettingError,
+    as_bool,
+    as_choice,
+    as_decimal,
+    as_int,
+    as_number,
+    as_text,
+    is_unset,
+)
 
 
 @pytest.mark.parametrize("value", [True, "true", "True", " TRUE ", "yes", "on", "On", "1", 1])
@@ -150,3 +160,21 @@ def test_connection_extras_follow_the_same_rule(monkeypatch, tmp_path):
     assert warehouse({"auto_upgrade": "yes"}).auto_upgrade is True
     with pytest.raises(SettingError, match=r"setting auto_upgrade must be true or false .*, got 'sometimes'"):
         _ = warehouse({"auto_upgrade": "sometimes"}).auto_upgrade
+
+
+@pytest.mark.parametrize(
+    ("value", "places", "expected"),
+    [("0.05", 6, "0.050000"), (0.05, 6, "0.050000"), ("8", 2, "8.00"), (" 0.40 ", 2, "0.40"), (1, 2, "1.00")],
+)
+def test_decimals_are_read_exactly(value, places, expected):
+    assert str(as_decimal(value, "fee_rate", places=places)) == expected
+
+
+@pytest.mark.parametrize("value", ["0.001", "abc", "NaN", "-0.01", True, "1e400"])
+def test_a_decimal_with_too_many_places_or_out_of_range_is_refused(value):
+    with pytest.raises(SettingError, match="tolerance"):
+        as_decimal(value, "tolerance", places=2, minimum=0)
+
+
+def test_an_unset_decimal_is_its_default():
+    assert as_decimal(None, "tolerance", places=2, default=Decimal("0.00")) == Decimal("0.00")

@@ -37,7 +37,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from fb_commerce.cs.lookup import jsonable, money_text, order_id_of
-from fb_commerce.graph import surface
+from fb_commerce.cs.reasons import CANCEL_REASONS, REFUND_REASONS
 from fb_commerce.orders.updates.requests import (
     CANCEL,
     FAILED,
@@ -51,26 +51,6 @@ from fb_commerce.orders.updates.requests import (
 from fb_commerce.warehouse import schema
 
 SOURCES = ("web", "dag", "cli")
-#: refund reasons a merchant may give (docs/graph-api.md §1.7), with the words a form shows;
-#: FACEBOOK_INITIATED is Meta's own and not offered
-REFUND_REASONS: dict[str, str] = {
-    "BUYERS_REMORSE": "Buyer changed their mind",
-    "DAMAGED_GOODS": "Arrived damaged",
-    "NOT_AS_DESCRIBED": "Not as described",
-    "QUALITY_ISSUE": "Quality not as expected",
-    "WRONG_ITEM": "Wrong item sent",
-    "REFUND_REASON_OTHER": "Another reason",
-}
-#: cancellation reasons (docs/graph-api.md §1.6), with the words a form shows
-CANCEL_REASONS: dict[str, str] = {
-    "CUSTOMER_REQUESTED": "Buyer asked to cancel",
-    "OUT_OF_STOCK": "Out of stock",
-    "INVALID_ADDRESS": "Address cannot be delivered to",
-    "SUSPICIOUS_ORDER": "Suspicious order",
-    "CANCEL_REASON_OTHER": "Another reason",
-}
-assert set(REFUND_REASONS) <= set(surface.REFUND_REASON_CODES)
-assert set(CANCEL_REASONS) == set(surface.CANCEL_REASON_CODES)
 #: returns a refund may settle: not refused and not settled already
 OPEN_RETURN_STATUSES = ("REQUESTED", "APPROVED")
 
@@ -191,6 +171,123 @@ class ActionStatus:
 
     def as_dict(self) -> dict[str, Any]:
         return jsonable(self)
+
+
+# --- forms from plain values (a DAG's params, a web form) ----------------------------------------------------
+
+_ITEM_TEXT = re.compile(r"^\s*(?P<item>\S+)\s*(?:[x*:=]\s*)?(?P<value>[0-9]+(?:\.[0-9]+)?)?\s*$", re.IGNORECASE)
+
+
+def item_lines(values: Any) -> tuple[list[ItemLine], list[str]]:
+    """Items written one per line as ``<item> <quantity>`` or ``<item> <amount>`` (the amount with a dot:
+    ``SKU-1 2``, ``SKU-1 x 2``, ``SKU-1 12.50``); the item is Meta's item id or the SKU. Returns the lines and
+    what could not be read."""
+    if values is None or values == "":
+        return [], []
+    if isinstance(values, str):
+        values = values.splitlines()
+    lines: list[ItemLine] = []
+    problems: list[str] = []
+    for number, raw in enumerate(values, start=1):
+        if isinstance(raw, Mapping):
+            lines.append(ItemLine(str(raw.get("item") or ""), raw.get("quantity"), raw.get("amount")))
+            continue
+        text = str(raw or "").strip()
+        if not text:
+            continue
+        found = _ITEM_TEXT.match(text)
+        if found is None or found.group("value") is None:
+            problems.append(
+                f"Items, line {number} ({text!r}): write the item and a quantity or an amount, "
+                "e.g. 'SKU-1 2' or 'SKU-1 12.50'"
+            )
+            continue
+        value = found.group("value")
+        if "." in value:
+            lines.append(ItemLine(found.group("item"), amount=Decimal(value)))
+        else:
+            lines.append(ItemLine(found.group("item"), quantity=int(value)))
+    return lines, problems
+
+
+def _flag(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() in ("true", "1", "yes", "on"))
+
+
+def read_form(action_type: str, values: Mapping[str, Any]) -> tuple[Form, list[str]]:
+    """The form of ``action_type`` (refund, cancel, update_tracking) from plain values, and what could not be
+    read (item lines); amounts stay text until checked."""
+    lines, problems = item_lines(values.get("items"))
+    order, submission_id = str(values.get("order") or "").strip(), _text(values.get("repeat_key"))
+    form: Form
+    if action_type == "refund":
+        form = RefundForm(
+            reason_code=str(values.get("reason_code") or ""),
+            items=lines,
+            full_refund=_flag(values.get("full_refund")),
+            shipping_refund=values.get("shipping_refund") or None,
+            return_shipping_deduction=values.get("return_shipping_deduction") or None,
+            reason_text=values.get("reason_text"),
+            return_id=values.get("return_id"),
+            order=order,
+            submission_id=submission_id,
+        )
+    elif action_type == "cancel":
+        form = CancelForm(
+            reason_code=str(values.get("reason_code") or ""),
+            items=lines,
+            whole_order=_flag(values.get("whole_order")),
+            reason_description=values.get("reason_description"),
+            restock=_flag(values.get("restock", True)),
+            order=order,
+            submission_id=submission_id,
+        )
+    elif action_type == "update_tracking":
+        form = TrackingForm(
+            shipment=str(values.get("shipment") or ""),
+            carrier=str(values.get("carrier") or ""),
+            tracking_number=str(values.get("tracking_number") or ""),
+            shipping_method=values.get("shipping_method"),
+            order=order,
+            submission_id=submission_id,
+        )
+    else:
+        raise ValueError(f"action {action_type!r} is not one of {', '.join(ACTION_KINDS)}")
+    return form, problems
+
+
+def refuse(
+    bind: Engine | Connection,
+    form: Form,
+    reasons: list[str],
+    *,
+    actor: str,
+    source: str,
+    order_id: str | None = None,
+    action_id: str | None = None,
+    run_id: str | None = None,
+) -> ActionResult:
+    """Record ``form`` as refused for ``reasons`` (plain words), queueing nothing."""
+    action_id = action_id or f"cs-{uuid.uuid4().hex}"
+    append_step(
+        bind,
+        action_id,
+        REFUSED,
+        action_type=_action_type(form),
+        order_id=order_id,
+        actor=actor,
+        source=source,
+        parameters=_parameters(form),
+        run_id=run_id,
+        error_message="; ".join(reasons),
+        result={"reasons": reasons},
+    )
+    return ActionResult(action_id, REFUSED, reasons, None, order_id=order_id, action_type=_action_type(form))
+
+
+def _parameters(form: Form) -> dict[str, Any]:
+    """The form as submitted, as the audit keeps it."""
+    return {"form_type": type(form).__name__, **_jsonable(form)}
 
 
 # --- plain words ---------------------------------------------------------------------------------------------
@@ -571,45 +668,45 @@ def submit(
         raise ValueError("actor: who submits the action is required")
     action_id = action_id or f"cs-{uuid.uuid4().hex}"
     checked = check(engine, form, live=live)
-    parameters = {"form_type": type(form).__name__, **_jsonable(form)}
-    common: dict[str, Any] = {
-        "action_type": checked.action_type,
-        "order_id": checked.order_id,
-        "actor": actor,
-        "source": source,
-        "parameters": parameters,
-        "run_id": run_id,
-    }
-    result = ActionResult(
+    if checked.reasons or checked.request is None:
+        return refuse(
+            engine,
+            form,
+            checked.reasons,
+            actor=actor,
+            source=source,
+            order_id=checked.order_id,
+            action_id=action_id,
+            run_id=run_id,
+        )
+    request = checked.request
+    with engine.begin() as conn:
+        new = False if checked.repeat else _queue(conn, request)
+        details = {"amount": money_text(checked.amount), "currency": checked.currency, "repeat": not new}
+        append_step(
+            conn,
+            action_id,
+            QUEUED,
+            action_type=checked.action_type,
+            order_id=checked.order_id,
+            actor=actor,
+            source=source,
+            parameters=_parameters(form),
+            request_id=request.request_id,
+            run_id=run_id,
+            result=details,
+        )
+    return ActionResult(
         action_id=action_id,
         status=QUEUED,
-        reasons=checked.reasons,
-        request_id=None,
+        reasons=[],
+        request_id=request.request_id,
         order_id=checked.order_id,
         action_type=checked.action_type,
-        repeat=checked.repeat,
+        repeat=not new,
         amount=checked.amount,
         currency=checked.currency,
     )
-    with engine.begin() as conn:
-        if checked.reasons or checked.request is None:
-            result.status = REFUSED
-            append_step(
-                conn,
-                action_id,
-                REFUSED,
-                error_message="; ".join(checked.reasons),
-                result={"reasons": checked.reasons},
-                **common,
-            )
-            return result
-        request = checked.request
-        new = False if checked.repeat else _queue(conn, request)
-        result.repeat = not new
-        result.request_id = request.request_id
-        details = {"amount": money_text(checked.amount), "currency": checked.currency, "repeat": result.repeat}
-        append_step(conn, action_id, QUEUED, request_id=request.request_id, result=details, **common)
-    return result
 
 
 def refund(

@@ -369,14 +369,15 @@ def order_view(engine: Engine | Connection, key: str) -> OrderView | None:
         if order_id is None:
             return None
         row = conn.execute(sa.select(schema.fb_orders).where(schema.fb_orders.c.order_id == order_id)).mappings().one()
-        remaining, _queued = outlook(conn, order_id)
+        every_request = requests_of(conn, [order_id])
+        remaining, _queued = outlook(conn, order_id, requests=every_request)
         left = remaining.orders.get(order_id)
         returns = _rows(
             conn, schema.fb_returns, order_id, schema.fb_returns.c.created_at, schema.fb_returns.c.return_id
         )
         payments, transactions, payouts = _finance(conn, order_id)
         requests = sorted(
-            requests_of(conn, [order_id]),
+            every_request,
             key=lambda r: (r.created_at or dt.datetime.min.replace(tzinfo=dt.UTC), r.request_id),
         )
         shipping_left = None
@@ -505,6 +506,24 @@ def merchant_day_bounds(
     return bound(created_from, False), bound(created_to, True)
 
 
+def find_order(engine: Engine | Connection, key: str) -> OrderHit | None:
+    """The order whose id or merchant reference is ``key``, as a result line (what a search box shows first)."""
+    orders = schema.fb_orders
+    with connected(engine) as conn:
+        order_id = order_id_of(conn, key)
+        if order_id is None:
+            return None
+        row = (
+            conn.execute(sa.select(*(orders.c[c] for c in _HIT_COLUMNS)).where(orders.c.order_id == order_id))
+            .mappings()
+            .first()
+        )
+    if row is None:
+        return None
+    how = "order id" if order_id == key.strip() else "reference"
+    return _hit(dict(row), [(how, None)])
+
+
 def find_orders(
     engine: Engine | Connection,
     *,
@@ -630,6 +649,7 @@ __all__ = [
     "MentionedKeys",
     "OrderHit",
     "OrderView",
+    "find_order",
     "find_orders",
     "jsonable",
     "mentioned_keys",

@@ -234,7 +234,8 @@ def payment_row(payment: Mapping[str, Any], order_id: str, *, synced_at: dt.date
 
 def sale_payments(transactions: Iterable[Mapping[str, Any]]) -> tuple[list[tuple[str, dict[str, Any]]], list[str]]:
     """The payments the SALE transactions' orders came with, as (order id, payment), and the ids of the orders
-    that came without a ``payments`` field (to be read from ``/{order_id}/payments``)."""
+    that came without a ``payments`` field, or with only its first page (a nested edge is paged too: the rest
+    is read from ``/{order_id}/payments``)."""
     found: list[tuple[str, dict[str, Any]]] = []
     missing: dict[str, None] = {}
     for txn in transactions:
@@ -245,7 +246,7 @@ def sale_payments(transactions: Iterable[Mapping[str, Any]]) -> tuple[list[tuple
         order_id = _text(txn.get("order_id")) or _text(order.get("id"))
         if order_id is None:
             continue  # no order named: nothing to read payments of (reconciliation reports the transaction)
-        if "payments" in order:
+        if "payments" in order and not dig(order, "payments", "paging", "next"):
             found.extend((order_id, payment) for payment in edge(order, "payments"))
         else:
             missing[order_id] = None

@@ -29,6 +29,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.base import Executable
+from sqlalchemy.sql.elements import ClauseElement
 
 from fb_commerce.catalog.mapping import include_dir, strip_query, without_comments
 from fb_commerce.warehouse import schema
@@ -61,6 +64,8 @@ KEY_PARTS = (
     ("jurisdiction", "jurisdiction"),
 )
 OPEN, RESOLVED = "open", "resolved"
+#: PostgreSQL's work_mem for the reconciliation's transaction (per hash or sort, not per connection)
+WORK_MEM = "64MB"
 _BIND = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 _KIND = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -292,11 +297,26 @@ def _drop_temp_tables(connection: Connection) -> None:
         connection.execute(sa.text(f"DROP TABLE IF EXISTS {table.name}"))
 
 
+class CreateTempTableAs(Executable, ClauseElement):
+    """``CREATE TEMPORARY TABLE <name> AS SELECT * FROM (<query>)``, bind parameters processed as usual."""
+
+    inherit_cache = False
+
+    def __init__(self, name: str, query: sa.Subquery) -> None:
+        self.name = name
+        self.query = query
+
+
+@compiles(CreateTempTableAs)
+def _create_temp_table_as(element: CreateTempTableAs, compiler: Any, **kw: Any) -> str:
+    return f"CREATE TEMPORARY TABLE {element.name} AS " + compiler.process(sa.select(element.query), **kw)
+
+
 def _collect(connection: Connection, kind: str, sql: str, parameters: dict[str, Any]) -> None:
     """Insert the rule's rows into the temporary table, keyed; two rows with one key are a rule error."""
     found = _rule_select(kind, sql, parameters)
     cents = {name: sa.cast(found.c[name], sa.BigInteger()) for name in ("expected_cents", "actual_cents")}
-    select = sa.select(
+    values = [
         issue_key_expression(kind, found),
         sa.literal(kind, sa.String()),
         found.c.event_at,
@@ -304,10 +324,16 @@ def _collect(connection: Connection, kind: str, sql: str, parameters: dict[str, 
         cents["expected_cents"],
         cents["actual_cents"],
         sa.cast(found.c.message, sa.Text()),
-    )
-    insert = sa.insert(FOUND).from_select([c.name for c in FOUND.columns], select)
+    ]
+    select = sa.select(*(value.label(column.name) for value, column in zip(values, FOUND.columns, strict=True)))
+    names = [c.name for c in FOUND.columns]
+    # CREATE TABLE AS first: PostgreSQL runs its SELECT with parallel workers, which an INSERT ... SELECT never gets
+    staged = sa.table(f"tmp_fb_reconcile_{kind}", *(sa.column(name) for name in names))
     try:
-        connection.execute(insert)
+        connection.execute(sa.text(f"DROP TABLE IF EXISTS {staged.name}"))
+        connection.execute(CreateTempTableAs(staged.name, select.subquery("rule")))
+        connection.execute(sa.insert(FOUND).from_select(names, sa.select(*staged.c)))
+        connection.execute(sa.text(f"DROP TABLE {staged.name}"))
     except sa.exc.IntegrityError as exc:
         raise ReconcileError(
             f"rule {kind} returned two rows with the same ids (issue key), or a row without a message: return one row"
@@ -362,6 +388,9 @@ def reconcile(
     first_day, last_day = days[0][0], days[-1][0]
     issues = schema.fb_reconciliation_issues
     with transaction(engine) as connection:
+        if connection.dialect.name == "postgresql":
+            # the rules hash-join and aggregate whole tables: in the default 4 MB those spill to disk
+            connection.execute(sa.text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
         _fresh_temp_tables(connection)
         connection.execute(sa.insert(DAYS), [{"business_date": d, "day_start": s, "day_end": e} for d, s, e in days])
         for kind, sql in rules.items():

@@ -371,6 +371,7 @@ fb_payments = sa.Table(
     *_read_back_columns(),
     sa.Index("ix_fb_payments_order_id", "order_id"),
     sa.Index("ix_fb_payments_transaction_id", "transaction_id"),
+    sa.Index("ix_fb_payments_shipment_id", "shipment_id"),  # 0007_reconcile: sale_missing's join
     comment=(
         "Payments of an order (/{order}/payments), one per shipment. Written by fb_finance_nightly for the "
         "orders its transactions name (upsert); read by reconciliation (what a SALE should capture)."

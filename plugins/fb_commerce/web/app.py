@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -21,6 +23,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
+from fb_commerce.defaults import GRAPH_CONN_ID
 from fb_commerce.web import URL_PREFIX, forms
 from fb_commerce.web.auth import (
     CSRF_COOKIE,
@@ -35,7 +38,6 @@ from fb_commerce.web.auth import (
     csrf_token,
     login_url,
 )
-from fb_commerce.web.plain import plain
 from fb_commerce.web.returns import awaiting_returns
 from fb_commerce.web.sender import SenderError, sender_run_state, trigger_sender
 
@@ -53,6 +55,15 @@ def _default_engine() -> Engine:
     return WarehouseHook().get_engine()
 
 
+_ISO_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(\.\d+)?(\+00:00|Z)$")
+
+
+def readable_time(value: str) -> str:
+    """An ISO-8601 UTC time as people read it (``2026-12-01 12:03:10 UTC``); any other text as it is."""
+    found = _ISO_TIME.match(value)
+    return f"{found.group(1)} {found.group(2)} UTC" if found else value
+
+
 def _templates() -> Environment:
     env = Environment(
         loader=FileSystemLoader(HERE / "templates"),
@@ -61,6 +72,7 @@ def _templates() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["label"] = lambda key: str(key).replace("_", " ").capitalize()
+    env.filters["when"] = readable_time
     return env
 
 
@@ -135,7 +147,7 @@ def create_app(engine: Callable[[], Engine] | None = None, live: Callable[[], An
     @app.get("/", response_class=HTMLResponse)
     def search(request: Request, user: Reader, q: str = "") -> Response:
         """One box: an order id or reference opens the order; an e-mail, a name or a pasted e-mail lists orders."""
-        from fb_commerce.cs import lookup  # type: ignore[attr-defined]  # until cs lands
+        from fb_commerce.cs import lookup
 
         text = q.strip()
         hits: list[dict[str, Any]] = []
@@ -145,11 +157,16 @@ def create_app(engine: Callable[[], Engine] | None = None, live: Callable[[], An
             kind = forms.search_kind(text)
             if kind == "key" and lookup.order_view(warehouse(), text) is not None:
                 return RedirectResponse(f"{request.scope.get('root_path', '')}/orders/{text}", status_code=303)
-            try:
-                found = lookup.find_orders(warehouse(), **forms.search_arguments(kind, text))
+            try:  # a key that opened no order may still be in a reference typed in part: searched as text
+                if kind == "email":
+                    found = lookup.find_orders(warehouse(), email=text)
+                elif kind == "name":
+                    found = lookup.find_orders(warehouse(), name=text)
+                else:
+                    found = lookup.find_orders(warehouse(), text=text)
             except ValueError as exc:  # nothing to search for in what was typed: say so
                 problem = str(exc)
-            hits = [plain(hit) for hit in found]
+            hits = [hit.as_dict() for hit in found]
         return page(request, user, "search.html", q=q, searched=bool(text), hits=hits, problem=problem)
 
     def order_page(
@@ -160,7 +177,7 @@ def create_app(engine: Callable[[], Engine] | None = None, live: Callable[[], An
         refusal: tuple[str, list[str]] | None = None,
         submitted: dict[str, str] | None = None,
     ) -> HTMLResponse:
-        from fb_commerce.cs import lookup  # type: ignore[attr-defined]  # until cs lands
+        from fb_commerce.cs import lookup
 
         view = lookup.order_view(warehouse(), key)
         if view is None:
@@ -196,8 +213,20 @@ def create_app(engine: Callable[[], Engine] | None = None, live: Callable[[], An
                 form = forms.build(kind, key, submitted)
             except forms.FormError as exc:
                 return exc.reasons
-            perform = {"refund": actions.refund, "cancel": actions.cancel, "tracking": actions.update_tracking}[kind]
-            return perform(warehouse(), form, actor=user.name, source="web", live=graph_client())
+            from airflow.sdk.exceptions import AirflowNotFoundException
+
+            try:
+                live_client = graph_client()
+            except AirflowNotFoundException:
+                return [
+                    f"The Graph API connection {GRAPH_CONN_ID} is not set up: ask a data engineer (fb-commerce check)"
+                ]
+            options: dict[str, Any] = {"actor": user.name, "source": "web", "live": live_client}
+            if kind == "refund":
+                return actions.refund(warehouse(), form, **options)
+            if kind == "cancel":
+                return actions.cancel(warehouse(), form, **options)
+            return actions.update_tracking(warehouse(), form, **options)
 
         result = await run_in_threadpool(queue)
         if isinstance(result, list) or result.status != "queued":
@@ -208,7 +237,7 @@ def create_app(engine: Callable[[], Engine] | None = None, live: Callable[[], An
         target = f"{request.scope.get('root_path', '')}/actions/{result.action_id}"
         try:
             run_id = await run_in_threadpool(trigger_sender, request, user, f"{kind} {result.action_id}")
-            target += f"?run={run_id}"
+            target += f"?{urlencode({'run': run_id})}"
         except SenderError as exc:  # queued all the same: the sender's next scheduled run takes it
             log.warning("Customer service: %s %s queued, sender not triggered: %s", kind, result.action_id, exc)
             target += f"?sender_error={exc.code}"
@@ -234,7 +263,7 @@ def create_app(engine: Callable[[], Engine] | None = None, live: Callable[[], An
         found = actions.action_status(warehouse(), action_id)
         if found is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"No action {action_id!r}")
-        shown = plain(found)
+        shown = found.as_dict()
         outcome = forms.outcome(shown)
         run_state = sender_run_state(request, user, run) if run else None
         return page(

@@ -11,13 +11,14 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from fb_commerce.graph.surface import CANCEL_REASON_CODES, CARRIERS, REFUND_REASON_CODES
+from fb_commerce.cs.actions import CANCEL_REASONS, REFUND_REASONS
+from fb_commerce.graph.surface import CARRIERS
 from fb_commerce.orders.values import UnreadableValue, amount, whole_number
 
-#: the choices the forms offer (Meta's documented codes, docs/graph-api.md §1.6, §1.7), with readable labels
+#: the choices the forms offer: cs's reason codes (Meta's, docs/graph-api.md §1.6, §1.7) with cs's words for them
 CHOICES: dict[str, list[tuple[str, str]]] = {
-    "refund_reason": [(code, code.replace("_", " ").capitalize()) for code in REFUND_REASON_CODES],
-    "cancel_reason": [(code, code.replace("_", " ").capitalize()) for code in CANCEL_REASON_CODES],
+    "refund_reason": list(REFUND_REASONS.items()),
+    "cancel_reason": list(CANCEL_REASONS.items()),
     "carrier": [(code, code.upper() if len(code) <= 4 else code.replace("_", " ").capitalize()) for code in CARRIERS],
 }
 
@@ -45,11 +46,6 @@ def search_kind(text: str) -> str:
     return "name"
 
 
-def search_arguments(kind: str, text: str) -> dict[str, str]:
-    """The keyword of ``cs.lookup.find_orders`` for what the box holds (a key that opened no order: as text)."""
-    return {"email": {"email": text}, "name": {"name": text}}.get(kind, {"text": text})
-
-
 def _amount(raw: str, what: str, reasons: list[str]) -> Decimal | None:
     if not raw.strip():
         return None
@@ -75,14 +71,13 @@ def _quantity(raw: str, what: str, reasons: list[str]) -> int | None:
 
 def _items(submitted: dict[str, str], reasons: list[str], *, amounts: bool) -> list[Any]:
     """``quantity.<item id>`` (and ``amount.<item id>``) fields as cs's item lines."""
-    from fb_commerce.cs.actions import ItemLine  # type: ignore[import-not-found]  # until cs lands
+    from fb_commerce.cs.actions import ItemLine
 
     items = []
-    for name in submitted:
-        if not name.startswith("quantity."):
-            continue
-        item_id = name.removeprefix("quantity.")
-        quantity = _quantity(submitted[name], f"Quantity of item {item_id}", reasons)
+    prefixes = ("quantity.", "amount.") if amounts else ("quantity.",)
+    named = (name.split(".", 1)[1] for name in submitted if name.startswith(prefixes))
+    for item_id in dict.fromkeys(named):  # each item once, in the page's order
+        quantity = _quantity(submitted.get(f"quantity.{item_id}", ""), f"Quantity of item {item_id}", reasons)
         money = (
             _amount(submitted.get(f"amount.{item_id}", ""), f"Amount of item {item_id}", reasons) if amounts else None
         )

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from fb_commerce.orders.alerts import REQUESTED
 from fb_commerce.warehouse import schema
 
 
@@ -42,7 +43,7 @@ def awaiting_returns(engine: Engine, *, now: dt.datetime, limit: int = 200) -> l
             returns.c.created_at,
         )
         .select_from(returns.outerjoin(orders, orders.c.order_id == returns.c.order_id))
-        .where(returns.c.return_status == "REQUESTED")
+        .where(returns.c.return_status == REQUESTED)
         .order_by(returns.c.created_at.asc().nulls_last(), returns.c.return_id)
         .limit(limit)
     )

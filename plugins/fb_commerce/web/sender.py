@@ -6,6 +6,8 @@ triggering user and writes its audit log (docs/airflow.md §8).
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import httpx
 from fastapi import Request
 
@@ -58,7 +60,7 @@ def trigger_sender(request: Request, user: WebUser, what: str) -> str:
 
 def sender_run_state(request: Request, user: WebUser, run_id: str) -> dict[str, object]:
     """The run's state, and whether the sender is paused (then a triggered run waits)."""
-    run = _call(request, user, "GET", f"dags/{SENDER_DAG_ID}/dagRuns/{run_id}")
+    run = _call(request, user, "GET", f"dags/{SENDER_DAG_ID}/dagRuns/{quote(run_id, safe='')}")
     dag = _call(request, user, "GET", f"dags/{SENDER_DAG_ID}")
     return {
         "state": run.json().get("state") if run.status_code == 200 else f"unknown (HTTP {run.status_code})",

@@ -4,7 +4,8 @@
 -- REFUND, when Meta remits it: fb_orders.tax_remitted).
 -- Pairing per order as in refund_missing: refunds by first stored time (then refund_id), REFUND transactions by
 -- transaction_date (then transaction_id).
--- Checked: REFUND transactions dated inside the run's window.
+-- Checked: REFUND transactions dated inside the run's window (the pairing reads every refund and REFUND: whole-table
+-- hash joins rather than per-order lookups).
 WITH refund_transaction AS (
     SELECT
         t.transaction_id,
@@ -18,10 +19,6 @@ WITH refund_transaction AS (
     FROM fb_transactions AS t
     LEFT JOIN fb_orders AS o ON o.order_id = t.order_id
     WHERE t.transaction_type = 'REFUND'
-      AND t.order_id IN (
-          SELECT w.order_id FROM fb_transactions AS w
-          WHERE w.transaction_type = 'REFUND' AND w.transaction_date >= :window_start AND w.transaction_date < :window_end
-      )
 ),
 refund AS (
     SELECT
@@ -31,7 +28,6 @@ refund AS (
         round(abs(r.total) * 100) AS total_cents,
         ROW_NUMBER() OVER (PARTITION BY r.order_id ORDER BY r.first_seen_at, r.refund_id) AS position
     FROM fb_refunds AS r
-    WHERE r.order_id IN (SELECT rt.order_id FROM refund_transaction AS rt)
 )
 SELECT
     rt.transaction_date AS event_at,

@@ -3,7 +3,8 @@
 -- Meta's REFUND transaction does not name its refund, so they are paired per order: the order's refunds in the
 -- order they were first stored (then by refund_id) with its REFUND transactions by transaction_date (then by
 -- transaction_id); the refunds beyond the order's REFUND transactions have none.
--- Checked: refunds first stored inside the run's window.
+-- Checked: refunds first stored inside the run's window (the pairing reads every refund: whole-table hash joins,
+-- which PostgreSQL plans well, rather than per-order lookups).
 WITH refund AS (
     SELECT
         r.refund_id,
@@ -13,19 +14,11 @@ WITH refund AS (
         round(abs(r.total) * 100) AS total_cents,
         ROW_NUMBER() OVER (PARTITION BY r.order_id ORDER BY r.first_seen_at, r.refund_id) AS position
     FROM fb_refunds AS r
-    WHERE r.order_id IN (
-        SELECT w.order_id FROM fb_refunds AS w
-        WHERE w.first_seen_at >= :window_start AND w.first_seen_at < :window_end
-    )
 ),
 refund_transactions AS (
     SELECT t.order_id, count(*) AS refunds
     FROM fb_transactions AS t
     WHERE t.transaction_type = 'REFUND'
-      AND t.order_id IN (
-          SELECT w.order_id FROM fb_refunds AS w
-          WHERE w.first_seen_at >= :window_start AND w.first_seen_at < :window_end
-      )
     GROUP BY t.order_id
 )
 SELECT

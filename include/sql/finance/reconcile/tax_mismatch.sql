@@ -1,73 +1,67 @@
--- Tax on the order is not the tax on its transactions, per order and currency.
--- The order's side: the tax of its captured payments (fb_payments.tax_amount, the shipped units' tax) minus the
--- tax of its refunds (fb_refunds.tax). The transactions' side: the tax Meta details on its SALE transactions
--- (fb_transactions.tax_amount, the sum of its fb_transaction_tax_details lines over every jurisdiction) minus that
--- on its REFUND transactions. Signs are normalised (Meta sends refund tax negative).
--- An order is compared only once nothing of it is in flight: every captured payment has its SALE stored and there
--- are as many REFUND transactions as refunds (sale_missing and refund_missing report the rest). An order with no
--- stored payment is not compared.
--- Checked: orders whose last transaction before the window's end is dated inside the window.
-WITH checked AS (
-    SELECT t.order_id, max(t.transaction_date) AS last_at
-    FROM fb_transactions AS t
-    WHERE t.transaction_date < :window_end
-      AND t.order_id IN (
-          SELECT w.order_id FROM fb_transactions AS w
-          WHERE w.transaction_date >= :window_start AND w.transaction_date < :window_end
-      )
-    GROUP BY t.order_id
-    HAVING max(t.transaction_date) >= :window_start
-),
-transaction_tax AS (
+-- Tax on the order is not the tax on its transactions, per transaction (so that the issue names the shipment or
+-- refund, and a sum over the order cannot hide two errors):
+-- - a SALE's tax (fb_transactions.tax_amount: the sum of Meta's tax detail lines, fb_transaction_tax_details, over
+--   every jurisdiction) against the tax its payment captured (fb_payments.tax_amount: the shipped units' tax from
+--   the stored order);
+-- - a REFUND's tax against its refund's tax (fb_refunds.tax), paired per order as in refund_missing.
+-- Signs are normalised: expected and actual are signed like the gross (Meta sends refund tax negative).
+-- In flight: a shipment without its SALE, or a refund without its REFUND, is not compared (sale_missing and
+-- refund_missing report them once overdue); a SALE whose payment is not stored cannot be compared.
+-- Checked: transactions dated inside the run's window.
+WITH refund_transaction AS (
     SELECT
+        t.transaction_id,
+        t.transaction_date,
         t.order_id,
+        t.payout_reference_id,
         t.currency,
-        sum(CASE WHEN t.transaction_type = 'REFUND' THEN -1 ELSE 1 END * round(abs(coalesce(t.tax_amount, 0)) * 100))
-            AS tax_cents,
-        sum(CASE WHEN t.transaction_type = 'SALE' THEN 1 ELSE 0 END) AS sales,
-        sum(CASE WHEN t.transaction_type = 'REFUND' THEN 1 ELSE 0 END) AS refunds
+        round(abs(coalesce(t.tax_amount, 0)) * 100) AS tax_cents,
+        ROW_NUMBER() OVER (PARTITION BY t.order_id ORDER BY t.transaction_date, t.transaction_id) AS position
     FROM fb_transactions AS t
-    WHERE t.order_id IN (SELECT c.order_id FROM checked AS c)
-    GROUP BY t.order_id, t.currency
+    WHERE t.transaction_type = 'REFUND'
 ),
-payment_tax AS (
+refund AS (
     SELECT
-        p.order_id,
-        p.currency,
-        sum(round(coalesce(p.tax_amount, 0) * 100)) AS tax_cents,
-        count(*) AS payments,
-        sum(
-            CASE WHEN EXISTS (
-                SELECT 1 FROM fb_transactions AS t
-                WHERE t.transaction_id = p.transaction_id AND t.transaction_type = 'SALE'
-            ) THEN 1 ELSE 0 END
-        ) AS paid
-    FROM fb_payments AS p
-    WHERE p.captured_amount IS NOT NULL AND p.order_id IN (SELECT c.order_id FROM checked AS c)
-    GROUP BY p.order_id, p.currency
-),
-refund_tax AS (
-    SELECT r.order_id, r.currency, sum(round(abs(coalesce(r.tax, 0)) * 100)) AS tax_cents, count(*) AS refunds
+        r.refund_id,
+        r.order_id,
+        r.currency,
+        round(abs(coalesce(r.tax, 0)) * 100) AS tax_cents,
+        ROW_NUMBER() OVER (PARTITION BY r.order_id ORDER BY r.first_seen_at, r.refund_id) AS position
     FROM fb_refunds AS r
-    WHERE r.order_id IN (SELECT c.order_id FROM checked AS c)
-    GROUP BY r.order_id, r.currency
 )
 SELECT
-    c.last_at AS event_at,
-    c.order_id AS order_id,
-    NULL AS shipment_id,
+    t.transaction_date AS event_at,
+    t.order_id AS order_id,
+    p.shipment_id AS shipment_id,
     NULL AS refund_id,
-    NULL AS transaction_id,
-    NULL AS payout_reference_id,
+    t.transaction_id AS transaction_id,
+    t.payout_reference_id AS payout_reference_id,
     NULL AS jurisdiction,
-    pt.currency AS currency,
-    pt.tax_cents - coalesce(rf.tax_cents, 0) AS expected_cents,
-    coalesce(tt.tax_cents, 0) AS actual_cents,
-    'Tax on the order is not the tax on its transactions' AS message
-FROM checked AS c
-JOIN payment_tax AS pt ON pt.order_id = c.order_id
-LEFT JOIN refund_tax AS rf ON rf.order_id = c.order_id AND rf.currency = pt.currency
-LEFT JOIN transaction_tax AS tt ON tt.order_id = c.order_id AND tt.currency = pt.currency
-WHERE pt.paid = pt.payments
-  AND coalesce(tt.refunds, 0) = coalesce(rf.refunds, 0)
-  AND abs(coalesce(tt.tax_cents, 0) - (pt.tax_cents - coalesce(rf.tax_cents, 0))) > :tolerance_cents
+    t.currency AS currency,
+    round(coalesce(p.tax_amount, 0) * 100) AS expected_cents,
+    round(abs(coalesce(t.tax_amount, 0)) * 100) AS actual_cents,
+    'Tax on the SALE is not the tax its payment captured from the order' AS message
+FROM fb_transactions AS t
+JOIN fb_payments AS p ON p.transaction_id = t.transaction_id AND p.currency = t.currency
+WHERE t.transaction_type = 'SALE'
+  AND t.transaction_date >= :window_start
+  AND t.transaction_date < :window_end
+  AND abs(round(abs(coalesce(t.tax_amount, 0)) * 100) - round(coalesce(p.tax_amount, 0) * 100)) > :tolerance_cents
+UNION ALL
+SELECT
+    rt.transaction_date AS event_at,
+    rt.order_id AS order_id,
+    NULL AS shipment_id,
+    r.refund_id AS refund_id,
+    rt.transaction_id AS transaction_id,
+    rt.payout_reference_id AS payout_reference_id,
+    NULL AS jurisdiction,
+    rt.currency AS currency,
+    -r.tax_cents AS expected_cents,
+    -rt.tax_cents AS actual_cents,
+    'Tax on the REFUND is not the tax of its refund' AS message
+FROM refund_transaction AS rt
+JOIN refund AS r ON r.order_id = rt.order_id AND r.position = rt.position AND r.currency = rt.currency
+WHERE rt.transaction_date >= :window_start
+  AND rt.transaction_date < :window_end
+  AND abs(rt.tax_cents - r.tax_cents) > :tolerance_cents

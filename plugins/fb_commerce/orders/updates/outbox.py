@@ -7,6 +7,7 @@ is never overwritten), in its own transaction, committed at once: a task killed 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -159,8 +160,15 @@ def parse_value(raw: Any, rule: Column) -> Any:
     raise AssertionError(f"unknown column kind {rule.kind}")
 
 
+@functools.cache
+def _columns_of(table_name: str, dialect: str) -> tuple[Any, ...]:
+    # Built once per table and dialect: two dozen CASTs per select otherwise cost more than the query.
+    table = _table(table_name)
+    return tuple(_raw(table.c[rule.name], rule, dialect) for rule in COLUMNS[table_name])
+
+
 def _columns(table: sa.Table, dialect: str) -> list[Any]:
-    return [_raw(table.c[rule.name], rule, dialect) for rule in COLUMNS[table.name]]
+    return list(_columns_of(table.name, dialect))
 
 
 def _request(table_name: str, row: sa.RowMapping) -> OutboxRequest:

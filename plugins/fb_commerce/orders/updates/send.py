@@ -41,7 +41,16 @@ from fb_commerce.graph.errors import (
 from fb_commerce.orders.updates import outbox
 from fb_commerce.orders.updates.payloads import build_payload, graph_path, request_key
 from fb_commerce.orders.updates.remaining import OrderRemaining, Remaining, load_remaining
-from fb_commerce.orders.updates.requests import FAILED, KINDS, SHIP, OutboxRequest, by_order, queue_order
+from fb_commerce.orders.updates.requests import (
+    FAILED,
+    KINDS,
+    PENDING,
+    SENT,
+    SHIP,
+    OutboxRequest,
+    by_order,
+    queue_order,
+)
 from fb_commerce.orders.updates.validate import effect_of, rejection_message, shipment_of, validate
 
 log = logging.getLogger(__name__)
@@ -150,11 +159,13 @@ class _Loaded:
     failed: dict[str, list[OutboxRequest]]
 
 
-def _load(engine: Engine) -> _Loaded:
-    """Pending requests per order, what remains of those orders caught up with what Meta already applied, and
-    the requests of those orders that failed before (named when a request needed one of them)."""
+def _load(engine: Engine, order_ids: Iterable[str] | None = None) -> _Loaded:
+    """Pending requests per order (of ``order_ids`` only, when given), what remains of those orders caught up
+    with what Meta already applied, and the requests of those orders that failed before (named when a request
+    needed one of them)."""
     with engine.connect() as conn:
-        groups = by_order(outbox.pending_requests(conn))
+        pending = outbox.pending_requests(conn) if order_ids is None else outbox.pending_requests_of(conn, order_ids)
+        groups = by_order(pending)
         pending = [request for requests in groups.values() for request in requests]
         numbers = {str(r.get("tracking_number")).strip() for r in pending if r.get("tracking_number")}
         remaining = load_remaining(conn, list(groups), numbers)
@@ -178,20 +189,28 @@ def catch_up(remaining: Remaining, sent: list[OutboxRequest], uses: list[OutboxR
 
 
 def outlook(
-    conn: Connection, order_id: str, tracking_numbers: Iterable[str] = (), *, remaining: Remaining | None = None
+    conn: Connection,
+    order_id: str,
+    tracking_numbers: Iterable[str] = (),
+    *,
+    remaining: Remaining | None = None,
+    requests: list[OutboxRequest] | None = None,
 ) -> tuple[Remaining, list[OutboxRequest]]:
     """What one order will allow once its queue is sent: the stored order (or ``remaining``, e.g. Meta's live
     state), moved forward by what Meta applied since it was read and by its pending requests that pass the
     checks, in queue order, as a drain would send them. Returns it and those pending requests.
 
     This is what a new request of the order is checked against before it is queued (customer service).
+    ``requests``: the order's outbox rows when the caller has read them already (``outbox.requests_of``).
     """
     numbers = set(tracking_numbers)
     if remaining is None:
         remaining = load_remaining(conn, [order_id], numbers)
-    sent = sorted(outbox.sent_requests(conn, [order_id]), key=queue_order)
+    if requests is None:
+        requests = outbox.requests_of(conn, [order_id])
+    sent = sorted((r for r in requests if r.status == SENT), key=queue_order)
     catch_up(remaining, sent, outbox.tracking_number_uses(conn, numbers))
-    pending = by_order(outbox.pending_requests_of(conn, [order_id])).get(order_id, [])
+    pending = by_order([r for r in requests if r.status == PENDING]).get(order_id, [])
     passing = []
     for request in pending:
         if request.in_flight or validate(request, remaining).ok:
@@ -206,8 +225,8 @@ def _apply(remaining: Remaining, request: OutboxRequest) -> None:
         remaining.apply(request.order_id, effect)
 
 
-def _walk(engine: Engine, post: Post | None) -> DrainResult:
-    loaded = _load(engine)
+def _walk(engine: Engine, post: Post | None, order_ids: Iterable[str] | None = None) -> DrainResult:
+    loaded = _load(engine, order_ids)
     run = _Run(engine, loaded.remaining, post)
     orders = list(loaded.groups.items())
     for position, (order_id, requests) in enumerate(orders):
@@ -398,12 +417,13 @@ def _retry(run: _Run, request: OutboxRequest, exc: GraphError) -> Outcome:
 # --- entry points -------------------------------------------------------------------------------------------
 
 
-def drain(engine: Engine, post: Post) -> DrainResult:
+def drain(engine: Engine, post: Post, order_ids: Iterable[str] | None = None) -> DrainResult:
     """Check and send every pending request (see the module docstring); returns counts per kind.
 
     :param post: ``FbCommerceHook.post`` (path, parameters) -> Meta's answer.
+    :param order_ids: only the requests of these orders (a customer-service action sends its order's queue).
     """
-    return _walk(engine, post)
+    return _walk(engine, post, order_ids)
 
 
 def reject_invalid(engine: Engine) -> DrainResult:
