@@ -10,6 +10,7 @@ go to ``$FB_COMMERCE_DATA_DIR/demo``.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -19,6 +20,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +81,33 @@ class DemoContext:
             print("\n".join(errors[-10:]), file=sys.stderr)
             raise DemoFailed(f"{dag_id} failed after {took:.0f} s; full log: {log}")
         print(f"  {dag_id}: success in {took:.0f} s (log {log.relative_to(self.folder)})", flush=True)
+
+    def backfill(self, dag_id: str, dates: list[dt.datetime], what: str, first_conf: dict[str, Any]) -> None:
+        """Run ``dag_id`` for each logical date in order, in one child process (:func:`run_backfill`); on failure show
+        the end of its log and stop the demo."""
+        log = self.log_file(dag_id)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        command = [
+            sys.executable,
+            "-m",
+            "fb_commerce.demo",
+            dag_id,
+            json.dumps(first_conf),
+            *(d.isoformat() for d in dates),
+        ]
+        started = time.monotonic()
+        with log.open("w") as out:
+            result = subprocess.run(command, env=self.env, stdout=out, stderr=subprocess.STDOUT)
+        took = time.monotonic() - started
+        if result.returncode != 0:
+            text = log.read_text(errors="replace")
+            errors = [line for line in text.splitlines() if "[error" in line or "Exception:" in line or "RUN " in line]
+            print("\n".join(errors[-10:]), file=sys.stderr)
+            raise DemoFailed(f"{dag_id} failed after {took:.0f} s; full log: {log}")
+        print(
+            f"  {dag_id}: {len(dates)} runs ({what}), success in {took:.0f} s (log {log.relative_to(self.folder)})",
+            flush=True,
+        )
 
     def fb_commerce(self, *args: str) -> str:
         """Run an `fb-commerce` subcommand in the demo's environment; its output is returned (and logged)."""
@@ -204,14 +233,186 @@ def plant_finance_discrepancies(sandbox_url: str, since: float) -> list[dict[str
     admin = SandboxAdmin(sandbox_url)
     now = admin.state(include="clock")["clock"]["now"]
     settled = now - MISSING_SALE_AGE_DAYS * 86400
+    # the missing SALE first: the seed's payouts are few, and a payout plant never takes one holding a planted SALE
     return [
+        admin.plant("missing_sale", pick=True, since=min(since, settled - 86400), before=settled),
         admin.plant("payout_short", pick=True, since=since, amount="1.00"),
         admin.plant("payout_failed", pick=True, since=since),
-        admin.plant("missing_sale", pick=True, since=min(since, settled - 86400), before=settled),
         admin.plant("tax_mismatch", pick=True, since=since, amount="0.50"),
         admin.plant("fee_off_rate", pick=True, since=since, amount="0.25"),
         admin.plant("late_transaction", pick=True, since=since, days=2),
     ]
+
+
+#: the rule (``include/sql/finance/reconcile/<kind>.sql``) each plant makes fire, and the ids its issue must carry
+PLANT_ISSUES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "payout_short": ("payout_amount_mismatch", ("payout_reference_id",)),
+    "payout_failed": ("payout_failed", ("payout_reference_id",)),
+    "missing_sale": ("sale_missing", ("order_id", "shipment_id")),
+    "tax_mismatch": ("tax_mismatch", ("order_id",)),
+    "fee_off_rate": ("fee_off_schedule", ("order_id", "transaction_id")),
+}
+#: planted money that is late, not wrong: in flight until it appears, then matched; never an issue
+IN_FLIGHT_KINDS = ("late_transaction",)
+
+
+def _cents(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+def _plant_of(issue: dict[str, Any], plants: list[dict[str, Any]]) -> dict[str, Any] | None:
+    for planted in plants:
+        kind, ids = PLANT_ISSUES.get(planted["kind"], ("", ()))
+        changed = planted["changed"]
+        if (
+            issue["kind"] == kind
+            and all(str(issue.get(name)) == str(changed.get(name)) for name in ids)
+            and _cents(issue.get("difference")) == _cents(changed.get("difference"))
+        ):
+            return planted
+    return None
+
+
+def compare_with_plants(plants: list[dict[str, Any]], issues: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """What reconciliation got wrong against the plants: (planted discrepancies it missed, issues it found that no
+    plant explains, or found naming a late transaction). ``issues``: the open rows of fb_reconciliation_issues; a
+    plant is found by an issue of its rule (:data:`PLANT_ISSUES`) with its ids and its difference."""
+    from fb_commerce.finance.reconcile import issue_line
+
+    found = {id(p): False for p in plants}
+    unexplained = []
+    late = {p["changed"].get("transaction_id") for p in plants if p["kind"] in IN_FLIGHT_KINDS}
+    late |= {p["changed"].get("shipment_id") for p in plants if p["kind"] in IN_FLIGHT_KINDS}
+    for issue in issues:
+        planted = _plant_of(issue, plants)
+        if planted is None or late & {issue.get("transaction_id"), issue.get("shipment_id")}:
+            unexplained.append(issue_line(issue))
+        else:
+            found[id(planted)] = True
+    missed = [
+        f"{p['kind']} {json.dumps(p['changed'], sort_keys=True)}"
+        for p in plants
+        if p["kind"] not in IN_FLIGHT_KINDS and not found[id(p)]
+    ]
+    return missed, unexplained
+
+
+#: the finance step's short backfill: this many days (one run each, in order), the last one being yesterday
+FINANCE_DAYS = 7
+
+
+def finance_backfill_dates(now: float, days: int = FINANCE_DAYS) -> list[dt.datetime]:
+    """The logical dates of a backfill of the ``days`` UTC days before ``now``: each run's logical date is the end
+    of the day it covers (midnight after it)."""
+    midnight = dt.datetime.fromtimestamp(now, dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return [midnight - dt.timedelta(days=days - 1 - n) for n in range(days)]
+
+
+def history_lookback(sandbox_url: str, first_day: dt.date) -> int:
+    """The look-back that takes the backfill's first run back to the sandbox's first transaction: a payout early in
+    the window pays transactions of days before it, which a first run must load or it reports the payout short
+    (``payout_amount_mismatch``: a day not loaded yet)."""
+    from fb_commerce.finance.calendar import DEFAULT_LOOKBACK_DAYS
+    from fb_commerce.orders.values import timestamp
+    from fb_commerce.sandbox.client import SandboxAdmin
+
+    transactions = SandboxAdmin(sandbox_url).state(include="transactions")["transactions"]
+    dates = [when.date() for t in transactions if (when := timestamp(t["transaction_date"])) is not None]
+    oldest = min(dates, default=first_day)
+    return max(DEFAULT_LOOKBACK_DAYS, (first_day - oldest).days)
+
+
+def run_backfill(
+    dag_id: str,
+    logical_dates: list[dt.datetime],
+    conf: dict[str, Any] | None = None,
+    first_conf: dict[str, Any] | None = None,
+) -> list[Any]:
+    """Run ``dag_id`` once per logical date, in order, with ``dag.test()`` in this process (Airflow imported and
+    the DAG parsed once: a run costs seconds, not a process start); a run already recorded for one of those dates is
+    deleted first, so a second demo runs them again; the first run gets ``first_conf`` too. Returns the DagRuns;
+    stops at the first that is not a success."""
+    from airflow.configuration import conf as airflow_conf
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.models import DagRun
+    from airflow.utils.session import create_session
+
+    folder = Path(airflow_conf.get("core", "dags_folder")) / f"{dag_id}.py"
+    dag = DagBag(dag_folder=str(folder)).get_dag(dag_id)
+    with create_session() as session:
+        session.query(DagRun).filter(DagRun.dag_id == dag_id, DagRun.logical_date.in_(logical_dates)).delete()
+    runs: list[Any] = []
+    for logical_date in logical_dates:
+        extra = (first_conf or {}) if not runs else {}
+        runs.append(dag.test(logical_date=logical_date, run_conf={**(conf or {}), **extra}))
+        if runs[-1].state != "success":
+            break
+    return runs
+
+
+def _backfill_main(dag_id: str, first_conf: str, *dates: str) -> int:
+    runs = run_backfill(dag_id, [dt.datetime.fromisoformat(d) for d in dates], first_conf=json.loads(first_conf))
+    for run in runs:
+        print(f"RUN {run.logical_date.isoformat()} {run.state}", flush=True)
+    return 0 if len(runs) == len(dates) and all(r.state == "success" for r in runs) else 1
+
+
+def _step_finance(ctx: DemoContext) -> None:
+    import sqlalchemy as sa
+
+    from fb_commerce.finance.calendar import DEFAULT_LOOKBACK_DAYS
+    from fb_commerce.finance.journal import load_accounts
+    from fb_commerce.finance.reconcile import issue_line
+    from fb_commerce.finance.reports import build_day_report
+    from fb_commerce.sandbox.client import SandboxAdmin
+    from fb_commerce.warehouse.schema import fb_reconciliation_issues
+
+    dates = finance_backfill_dates(SandboxAdmin(ctx.sandbox_url).state(include="clock")["clock"]["now"])
+    days = [(d - dt.timedelta(days=1)).date() for d in dates]
+    window_start = dt.datetime.combine(days[0], dt.time(), dt.UTC) - dt.timedelta(days=DEFAULT_LOOKBACK_DAYS)
+    plants = plant_finance_discrepancies(ctx.sandbox_url, window_start.timestamp())
+    print(f"  planted on the sandbox: {', '.join(p['kind'] for p in plants)}")
+    lookback = history_lookback(ctx.sandbox_url, days[0])
+    ctx.backfill("fb_finance_nightly", dates, f"{days[0]} to {days[-1]}", {"lookback_days": lookback})
+
+    engine = ctx.engine()
+    with engine.connect() as conn:
+        issues = [
+            dict(r._mapping)
+            for r in conn.execute(
+                sa.select(fb_reconciliation_issues)
+                .where(fb_reconciliation_issues.c.status == "open")
+                .order_by(fb_reconciliation_issues.c.kind, fb_reconciliation_issues.c.issue_key)
+            )
+        ]
+    print(f"  open reconciliation issues (fb_reconciliation_issues): {len(issues)}")
+    for issue in issues:
+        planted = _plant_of(issue, plants)
+        print(f"    {issue_line(issue)}  [planted: {planted['kind'] if planted else 'NO'}]")
+    for late in (p for p in plants if p["kind"] in IN_FLIGHT_KINDS):
+        changed = late["changed"]
+        print(
+            f"  in flight, not an issue: SALE {changed['transaction_id']} of shipment {changed['shipment_id']} "
+            f"({changed['actual_amount']} {changed['currency']}) captured {changed['captured_at']}, "
+            f"Meta lists it at {changed['transaction_date']}"
+        )
+    accounts = load_accounts()
+    print(f"  report folders: {ctx.folder / 'reports'}/{{{days[0]} .. {days[-1]}}}/")
+    for day in days[-3:]:
+        report = build_day_report(engine, day, "UTC", accounts)
+        for currency, f in report.figures.items():
+            print(
+                f"    {day} {currency}: gross sales {f['gross_sales']:.2f}, refunds {f['refunds']:.2f}, "
+                f"fees {f['fees']:.2f}, tax {f['tax']:.2f}, payouts {f['payouts']:.2f}, net {f['net']:.2f}; "
+                f"{len(report.open_issues)} open issues"
+            )
+    engine.dispose()
+    missed, unexplained = compare_with_plants(plants, issues)
+    if missed or unexplained:
+        lines = [f"MISSED (planted, not found): {m}" for m in missed]
+        lines += [f"NOT PLANTED (found, unexpected): {u}" for u in unexplained]
+        raise DemoFailed("reconciliation does not find exactly the planted discrepancies:\n  " + "\n  ".join(lines))
+    print(f"  reconciliation found exactly the {len(plants) - 1} planted discrepancies and nothing else")
 
 
 def _indent(text: str) -> str:
@@ -227,6 +428,7 @@ STEPS: list[tuple[str, Callable[[DemoContext], None]]] = [
     ("Orders again: Meta's side read back (fb_orders_sync)", _step_orders_again),
     ("Catalog: validated feed built and uploaded (fb_catalog_feed)", _step_catalog_feed),
     ("Inventory: stock and price changes through the Batch API (fb_inventory_sync)", _step_inventory),
+    ("Finance: a 7-day backfill, reconciled to the cent, with the day's reports (fb_finance_nightly)", _step_finance),
 ]
 
 
@@ -289,3 +491,7 @@ def run_demo(port: int = defaults.SANDBOX_PORT, keep_sandbox: bool = False) -> i
         f"Customer service page (after `make airflow`, log in as admin): {page_url()}"
     )
     return 0
+
+
+if __name__ == "__main__":  # the finance step's backfill child: python -m fb_commerce.demo DAG_ID FIRST_CONF DATE...
+    sys.exit(_backfill_main(*sys.argv[1:]))

@@ -190,7 +190,9 @@ ISSUES = select(
     "issue_key kind business_date status order_id shipment_id refund_id transaction_id payout_reference_id"
     " jurisdiction currency expected_amount actual_amount difference message first_seen_at last_seen_at"
     " resolved_at",
-    "WHERE (status = 'open' AND business_date <= :day) OR (resolved_at >= :start AND resolved_at < :end)"
+    # as the day's end saw them (first seen by the run judging the day at the latest; resolved later: still open
+    # then), so a backfill run again over days a later run has checked writes the same folders
+    "WHERE first_seen_at <= :end AND business_date <= :day AND (status = 'open' OR resolved_at >= :start)"
     " ORDER BY status, business_date, kind, issue_key",
     _types(
         money=("expected_amount", "actual_amount", "difference"),
@@ -368,6 +370,11 @@ def build_day_report(engine: Engine, day: dt.date, timezone: str, accounts: Mapp
         balance = BALANCE.rows(connection, **bounds)
         in_flight = IN_FLIGHT.rows(connection, **bounds)
         issues = ISSUES.rows(connection, day=day, **bounds)
+    for row in issues:  # what a later run changed is not the day's (the table keeps the latest state only)
+        if row["resolved_at"] is not None and row["resolved_at"] >= end:
+            row["status"], row["resolved_at"] = "open", None
+        row["last_seen_at"] = min(row["last_seen_at"], end)
+    issues.sort(key=lambda r: (r["status"], r["business_date"], r["kind"], r["issue_key"]))
     for row in in_flight:  # age at the end of the day, in whole days (the view leaves the clock to its reader)
         row["age_days"] = (end - row["since"]).days
     journal_input = [

@@ -204,6 +204,7 @@ def _sale_target(sb: Store, record: Plant, payload: dict[str, Any]) -> tuple[Ord
                     and txn.payout_reference_id not in planted_payouts
                     and since <= shipment.created < before
                     and (record.kind != "late_transaction" or _stays_in_flight(sb, record, shipment, txn))
+                    and _fits(_check_sale, sb, record, shipment, txn)  # never pick what the plant would refuse
                 ):
                     candidates.append((order, shipment, txn))
         return _pick(sb, record, candidates)
