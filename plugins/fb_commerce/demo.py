@@ -420,6 +420,41 @@ def _indent(text: str) -> str:
 
 
 #: the demo, in order
+
+#: lines of the looked-up order the demo prints (the whole view is `fb-commerce orders show`)
+LOOKUP_LINES = 40
+
+
+def _step_lookup(ctx: DemoContext) -> None:
+    """One order as customer service sees it: one the OMS step refunded, else the newest."""
+    import sqlalchemy as sa
+
+    from fb_commerce.cs.lookup import order_view
+    from fb_commerce.cs.text import format_order
+    from fb_commerce.warehouse.schema import fb_orders, fb_refunds
+
+    engine = ctx.engine()
+    try:
+        with engine.connect() as conn:
+            order_id = (
+                conn.execute(sa.select(sa.func.min(fb_refunds.c.order_id))).scalar()
+                or conn.execute(
+                    sa.select(fb_orders.c.order_id).order_by(fb_orders.c.created_at.desc()).limit(1)
+                ).scalar()
+            )
+        view = order_view(engine, order_id) if order_id else None
+        if view is None:
+            raise DemoFailed("customer service: no order in the warehouse to look up")
+        key = view.merchant_order_reference or order_id
+        lines = format_order(view).splitlines()
+    finally:
+        engine.dispose()
+    print(f"$ fb-commerce orders show {key}")
+    print("\n".join(lines[:LOOKUP_LINES]))
+    if len(lines) > LOOKUP_LINES:
+        print(f"... ({len(lines) - LOOKUP_LINES} more lines: run the command above, or open the order on the page)")
+
+
 STEPS: list[tuple[str, Callable[[DemoContext], None]]] = [
     ("Warehouse schema", _step_warehouse),
     ("Setup check against the sandbox (fb_setup_check)", _step_setup_check),
@@ -429,6 +464,7 @@ STEPS: list[tuple[str, Callable[[DemoContext], None]]] = [
     ("Catalog: validated feed built and uploaded (fb_catalog_feed)", _step_catalog_feed),
     ("Inventory: stock and price changes through the Batch API (fb_inventory_sync)", _step_inventory),
     ("Finance: a 7-day backfill, reconciled to the cent, with the day's reports (fb_finance_nightly)", _step_finance),
+    ("Customer service: one order looked up (fb-commerce orders show)", _step_lookup),
 ]
 
 
