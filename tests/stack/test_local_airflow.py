@@ -114,7 +114,8 @@ def test_make_airflow_serves_the_ui_triggers_every_dag_and_stops_on_ctrl_c(tmp_p
         session.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
 
         def api(method: str, path: str, **kwargs: object) -> dict:
-            response = session.request(method, f"{url}/api/v2/{path}", timeout=30, **kwargs)
+            # longer than the metadata DB's 60 s lock wait: unpausing a catchup DAG keeps the scheduler writing
+            response = session.request(method, f"{url}/api/v2/{path}", timeout=90, **kwargs)
             assert response.ok, f"{method} {path}: {response.status_code} {response.text}"
             return response.json()
 
