@@ -123,6 +123,8 @@ class AirflowStack:
         db = self.database_url or f"sqlite:///{self.home / 'airflow.db'}"
         if db.startswith("sqlite"):
             env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS"] = f"{__name__}.SQLITE_CONNECT_ARGS"
+            # the api-server's async engine (aiosqlite) has its own setting, else the driver's 5 s
+            env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC"] = f"{__name__}.SQLITE_CONNECT_ARGS"
         env.update(
             {
                 "AIRFLOW_HOME": str(self.home),

@@ -32,6 +32,27 @@ def run_airflow(*args: str, env: dict[str, str] | None = None, quiet: bool = Tru
     return result
 
 
+def metadata_db_wal() -> str | None:
+    """Put an SQLite metadata DB in WAL mode; return its path, or None when the DB is not an SQLite file.
+
+    Four services write to that one file. In SQLite's default journal a writer waits for every reader to finish
+    and a reader that then wants to write is refused at once ("database is locked", a 500 in the UI); in WAL
+    readers and the writer do not block each other. The mode is stored in the file, so doing it once here holds
+    for every service started later.
+    """
+    import sqlite3
+
+    from airflow.configuration import conf
+    from sqlalchemy.engine import make_url
+
+    url = make_url(conf.get("database", "sql_alchemy_conn"))
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    with sqlite3.connect(url.database, timeout=60) as db:
+        db.execute("PRAGMA journal_mode=WAL")
+    return url.database
+
+
 def store_connections(connections: list[LocalConnection]) -> list[str]:
     """Create or update each connection in Airflow's metadata database; return what was done, one line each.
 
@@ -76,6 +97,7 @@ def airflow_init(pool_slots: int | None = None, sandbox_base_url: str | None = N
     Path(home).expanduser().mkdir(parents=True, exist_ok=True)
     print(f"Airflow home {home}: migrating the metadata database ...", flush=True)
     run_airflow("db", "migrate")
+    metadata_db_wal()
     run_airflow("pools", "set", defaults.POOL, str(slots), "Concurrent Graph API calls (fb-commerce)")
     print(f"Pool {defaults.POOL}: {slots} slots")
     connections = local_connections(sandbox_base_url=sandbox_base_url)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -54,6 +55,9 @@ def test_airflow_init_stores_the_connections_and_a_rerun_updates_them(tmp_path):
         (defaults.WAREHOUSE_CONN_ID, "sqlite", default_file),
     ]
     assert "stored from the sandbox default" in output and defaults.SANDBOX_ACCESS_TOKEN not in output
+    # the services that share the metadata file read and write without blocking each other
+    with sqlite3.connect(tmp_path / "home" / "airflow.db") as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
     # from the environment this time: the same rows are updated, none is added
     other_file = tmp_path / "elsewhere" / "warehouse.db"
