@@ -71,39 +71,37 @@ def _amount_param(title: str, description: str) -> Param:
     )
 
 
+def _flag_param(default: bool, title: str, description: str) -> Param:
+    return Param(default, type="boolean", title=title, description=description, section="What")
+
+
+def _reason_param(default: str, reasons: dict[str, str]) -> Param:
+    """Meta's reason codes as a list the form shows in cs's words."""
+    return Param(default, type="string", enum=list(reasons), values_display=reasons, title="Reason", section="Reason")
+
+
+def _text_param(title: str, section: str, description: str | None = None) -> Param:
+    described = {"description": description} if description else {}  # a null description is not valid JSON Schema
+    return Param(None, type=["null", "string"], maxLength=1000, title=title, section=section, **described)
+
+
 def form_params(action_type: str) -> dict[str, Param]:
     """The trigger form of an action's DAG: typed params, reasons with readable labels, sections."""
     if action_type == "refund":
         return {
             "order": _order_param(),
-            "full_refund": Param(
+            "full_refund": _flag_param(
                 False,
-                type="boolean",
-                title="Full refund",
-                description="Refund everything shipped and not refunded yet, with the shipping (leave items empty).",
-                section="What",
+                "Full refund",
+                "Refund everything shipped and not refunded yet, with the shipping (leave items empty).",
             ),
             "items": _items_param("a quantity, or an amount before tax with a dot", "'SKU-1 2' or 'SKU-1 12.50'"),
             "shipping_refund": _amount_param("Shipping refund", "Shipping to give back, e.g. 4.00."),
             "return_shipping_deduction": _amount_param(
                 "Return shipping deduction", "Kept from the refund for the return label, e.g. 5.00."
             ),
-            "reason_code": Param(
-                "REFUND_REASON_OTHER",
-                type="string",
-                enum=list(REFUND_REASONS),
-                values_display=REFUND_REASONS,
-                title="Reason",
-                section="Reason",
-            ),
-            "reason_text": Param(
-                None,
-                type=["null", "string"],
-                maxLength=1000,
-                title="Message to the buyer",
-                description="Shown to the buyer with the refund.",
-                section="Reason",
-            ),
+            "reason_code": _reason_param("REFUND_REASON_OTHER", REFUND_REASONS),
+            "reason_text": _text_param("Message to the buyer", "Reason", "Shown to the buyer with the refund."),
             "return_id": Param(
                 None,
                 type=["null", "string"],
@@ -116,28 +114,13 @@ def form_params(action_type: str) -> dict[str, Param]:
     if action_type == "cancel":
         return {
             "order": _order_param(),
-            "whole_order": Param(
-                False,
-                type="boolean",
-                title="Whole order",
-                description="Cancel the whole order (only while nothing shipped; leave items empty).",
-                section="What",
+            "whole_order": _flag_param(
+                False, "Whole order", "Cancel the whole order (only while nothing shipped; leave items empty)."
             ),
             "items": _items_param("the quantity to cancel", "'SKU-1 1'"),
-            "restock": Param(
-                True, type="boolean", title="Restock", description="Put the units back in stock.", section="What"
-            ),
-            "reason_code": Param(
-                "CUSTOMER_REQUESTED",
-                type="string",
-                enum=list(CANCEL_REASONS),
-                values_display=CANCEL_REASONS,
-                title="Reason",
-                section="Reason",
-            ),
-            "reason_description": Param(
-                None, type=["null", "string"], maxLength=1000, title="Details", section="Reason"
-            ),
+            "restock": _flag_param(True, "Restock", "Put the units back in stock."),
+            "reason_code": _reason_param("CUSTOMER_REQUESTED", CANCEL_REASONS),
+            "reason_description": _text_param("Details", "Reason"),
             "repeat_key": _repeat_param(),
         }
     if action_type == "update_tracking":
