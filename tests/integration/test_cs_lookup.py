@@ -201,3 +201,45 @@ def test_cli_show_and_find(engine, monkeypatch, capsys) -> None:
     out = capsys.readouterr().out
     assert "10003" in out and "sender jp@example.org" in out
     assert cli.main(["orders", "find", "--email", "nobody@example.com"]) == 1
+
+
+def test_order_view_shows_payments_transactions_and_their_payouts_only(engine) -> None:
+    day = NOW - dt.timedelta(days=1)
+    with engine.begin() as conn:
+        upsert(
+            conn,
+            schema.fb_payments,
+            [{"payment_id": "pay1", "order_id": "10001", "total_amount": Decimal("24.00"), "raw": {"id": "pay1"}}],
+        )
+        upsert(
+            conn,
+            schema.fb_transactions,
+            [
+                {
+                    "transaction_id": "t1",
+                    "transaction_type": "SALE",
+                    "transaction_date": day,
+                    "order_id": "10001",
+                    "payout_reference_id": "P1",
+                    "items": [{"id": "i1"}],
+                },
+                {"transaction_id": "t2", "transaction_type": "REFUND", "order_id": "10001", "transaction_date": NOW},
+                {"transaction_id": "t3", "order_id": "10002", "payout_reference_id": "P2", "transaction_date": NOW},
+            ],
+        )
+        upsert(
+            conn,
+            schema.fb_payouts,
+            [
+                {"payout_reference_id": ref, "amount": Decimal("20.00"), "payout_date": NOW, "raw": {}}
+                for ref in ("P1", "P2")
+            ],
+        )
+    view = order_view(engine, "10001")
+    assert view is not None
+    assert [p["payment_id"] for p in view.payments] == ["pay1"] and "raw" not in view.payments[0]
+    assert [t["transaction_id"] for t in view.transactions] == ["t1", "t2"]
+    assert not {"items", "tax_details", "raw", "order_id"} & set(view.transactions[0])
+    assert [(p["payout_reference_id"], p["amount"]) for p in view.payouts] == [("P1", Decimal("20.00"))]
+    assert ("paid out", "P1") in [(e.what, e.detail) for e in view.timeline]
+    assert order_view(engine, "10003").payouts == []
