@@ -1,16 +1,18 @@
 """Customer-service lookup benchmark: each lookup against the same SQL run by the database alone, on a large warehouse.
 
 A warehouse of ``--orders`` orders (default 1,000,000; two or three items each, a shipment for half of them, a refund
-for one in twenty) is written with the orders path's own writer (``page_writer.insert_rows``: COPY on PostgreSQL)
-into a new SQLite file and a new schema of the PostgreSQL at ``--postgres-url`` (dropped afterwards). Buyer names
-carry accents and mixed case.
+for one in twenty, a return for one in ten) is written with the orders path's own writer (``page_writer.insert_rows``:
+COPY on PostgreSQL) into a new SQLite file and a new schema of the PostgreSQL at ``--postgres-url`` (dropped
+afterwards). Buyer names carry accents and mixed case.
 
 For each lookup, ``--samples`` keys picked at random (seeded) that exist:
 
 - ``id`` and ``reference``: ``cs.lookup.find_order`` (the search box with an order id or a merchant reference);
 - ``email``: ``find_orders(email=...)`` in another case than stored;
 - ``name``: ``find_orders(name=...)`` with the first three letters of a last name, accents dropped;
-- ``view``: ``order_view`` (everything ``fb-commerce orders show`` prints: a dozen statements, one per table).
+- ``view``: ``order_view`` (everything ``fb-commerce orders show`` prints: a dozen statements, one per table);
+- ``returns``: ``awaiting_returns`` (the web page's returns awaiting customer service: 200 oldest of the REQUESTED
+  ones, a third of the returns), ``--samples`` / 10 times.
 
 The baseline is the same statements, captured from our call (SQLAlchemy's ``before_cursor_execute``, on another
 connection), replayed on a raw DBAPI cursor of the measured connection with all rows fetched: what the database costs
@@ -42,7 +44,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from fb_commerce.cs.lookup import find_order, find_orders, order_view
+from fb_commerce.cs.lookup import awaiting_returns, find_order, find_orders, order_view
 from fb_commerce.orders.mapping import email_search, name_search_columns, search_text
 from fb_commerce.warehouse import schema
 from fb_commerce.warehouse.engine import create_warehouse_engine
@@ -63,6 +65,7 @@ LAST = [
 ]  # fmt: skip
 STATES = ("COMPLETED",) * 5 + ("IN_PROGRESS", "IN_PROGRESS", "CREATED", "FB_PROCESSING")
 T0 = dt.datetime(2025, 12, 1, tzinfo=dt.UTC)
+NOW = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
 
 
 # --- the warehouse ---------------------------------------------------------------------------------------------
@@ -82,7 +85,13 @@ def buyer(n: int) -> tuple[str, str]:
 
 def rows(start: int, stop: int) -> dict[str, list[dict[str, Any]]]:
     synced = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
-    out: dict[str, list[dict[str, Any]]] = {"fb_orders": [], "fb_order_items": [], "fb_shipments": [], "fb_refunds": []}
+    out: dict[str, list[dict[str, Any]]] = {
+        "fb_orders": [],
+        "fb_order_items": [],
+        "fb_shipments": [],
+        "fb_refunds": [],
+        "fb_returns": [],
+    }
     for n in range(start, stop):
         oid, (name, email) = order_id(n), buyer(n)
         search, last_first = name_search_columns(name)
@@ -144,6 +153,18 @@ def rows(start: int, stop: int) -> dict[str, list[dict[str, Any]]]:
                     "raw": {},
                 }
             )
+            if n % 10 == 0:
+                out["fb_returns"].append(
+                    {
+                        "return_id": f"ret{oid}",
+                        "order_id": oid,
+                        "return_status": "REQUESTED" if n % 30 == 0 else "APPROVED",
+                        "created_at": created + dt.timedelta(days=3),
+                        "item_return_quantities": [{"key": f"{oid}0", "value": 1}],
+                        "synced_at": synced,
+                        "raw": {},
+                    }
+                )
             if n % 20 == 0:
                 out["fb_refunds"].append(
                     {
@@ -222,6 +243,7 @@ def lookups(orders: int, samples: int) -> dict[str, list[Callable[[Any], Any]]]:
         "email": [lambda c, k=k: find_orders(c, email=k) for k in emails],
         "name": [lambda c, k=k: find_orders(c, name=k) for k in names],
         "view": [lambda c, k=k: order_view(c, k) for k in ids],
+        "returns": [lambda c: awaiting_returns(c, now=NOW)] * max(1, samples // 10),
     }
 
 

@@ -10,8 +10,10 @@
   or the last word, e.g. ``"dup"`` finds *Jean Dupont* and ``"jean d"`` too), state, a date range (the
   merchant's days, ``FB_COMMERCE_TIMEZONE``), or a pasted e-mail (the order ids, references and addresses it
   mentions). Every criterion is one index range (migration 0006_cs); ``bench/lookup.py`` measures them.
+- :func:`awaiting_returns`: the returns buyers asked for and nobody answered yet, oldest first (0008_lookup).
 
-No Airflow here: the CLI and the web page call these with a warehouse engine.
+Each statement is built once and read on the driver's cursor (:class:`Statement`): a lookup costs little more
+than the database's own work. No Airflow here: the CLI and the web page call these with a warehouse engine.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect, Engine
 
+from fb_commerce.orders.alerts import REQUESTED
 from fb_commerce.orders.mapping import email_search, search_text
 from fb_commerce.orders.updates.outbox import _columns_of as outbox_columns
 from fb_commerce.orders.updates.outbox import _request as outbox_request
@@ -784,6 +787,63 @@ def find_orders(
     return [_hit(row, why) for row in rows]
 
 
+# --- returns awaiting customer service -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AwaitingReturn:
+    """One return the buyer asked for, with how long it has waited."""
+
+    return_id: str
+    order_id: str
+    merchant_order_reference: str | None
+    buyer_name: str | None
+    requested_at: dt.datetime | None
+    age: dt.timedelta | None
+
+    @property
+    def age_text(self) -> str:
+        if self.age is None:
+            return "unknown"
+        days, hours = self.age.days, self.age.seconds // 3600
+        return f"{days} d {hours} h" if days else f"{hours} h {self.age.seconds % 3600 // 60} min"
+
+
+_RETURNS_OF = schema.fb_returns
+# By the index on (return_status, created_at) (0008_lookup), not a read of every return.
+_AWAITING = Statement(
+    sa.select(
+        _RETURNS_OF.c.return_id,
+        _RETURNS_OF.c.order_id,
+        _ORDERS.c.merchant_order_reference,
+        _ORDERS.c.buyer_name,
+        _RETURNS_OF.c.created_at,
+    )
+    .select_from(_RETURNS_OF.outerjoin(_ORDERS, _ORDERS.c.order_id == _RETURNS_OF.c.order_id))
+    .where(_RETURNS_OF.c.return_status == REQUESTED)
+    .order_by(_RETURNS_OF.c.created_at.asc().nulls_last(), _RETURNS_OF.c.return_id)
+    .limit(sa.bindparam("limit", type_=sa.Integer()))
+)
+
+
+def awaiting_returns(engine: Engine | Connection, *, now: dt.datetime, limit: int = 200) -> list[AwaitingReturn]:
+    """Returns in state REQUESTED (asked for by the buyer, not yet answered), oldest first, with their order's
+    reference and buyer."""
+    with connected(engine) as conn:
+        rows = _AWAITING.rows(conn, {"limit": limit})
+    return [
+        AwaitingReturn(
+            return_id=row["return_id"],
+            order_id=row["order_id"],
+            merchant_order_reference=row["merchant_order_reference"],
+            buyer_name=row["buyer_name"],
+            requested_at=row["created_at"],
+            age=(now - row["created_at"]) if row["created_at"] is not None else None,
+        )
+        for row in rows
+    ]
+
+
 def _hit(row: Mapping[str, Any], why: Sequence[tuple[str, Any]]) -> OrderHit:
     matched: list[str] = []
     for kind, value in why:
@@ -813,11 +873,15 @@ def _hit(row: Mapping[str, Any], why: Sequence[tuple[str, Any]]) -> OrderHit:
 
 
 __all__ = [
+    "AwaitingReturn",
     "Event",
     "ItemView",
     "MentionedKeys",
     "OrderHit",
     "OrderView",
+    "Statement",
+    "awaiting_returns",
+    "connected",
     "find_order",
     "find_orders",
     "jsonable",
