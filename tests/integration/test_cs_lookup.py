@@ -12,7 +12,7 @@ from support import CS_NOW as NOW
 from support import meta_order, set_connections
 
 from fb_commerce import cli
-from fb_commerce.cs.lookup import find_order, find_orders, mentioned_keys, order_view
+from fb_commerce.cs.lookup import Statement, find_order, find_orders, mentioned_keys, order_view
 from fb_commerce.orders.mapping import name_search_columns, search_text
 from fb_commerce.orders.reference import default_reference
 from fb_commerce.orders.store import PageRows, store_page
@@ -243,3 +243,18 @@ def test_order_view_shows_payments_transactions_and_their_payouts_only(engine) -
     assert [(p["payout_reference_id"], p["amount"]) for p in view.payouts] == [("P1", Decimal("20.00"))]
     assert ("paid out", "P1") in [(e.what, e.detail) for e in view.timeline]
     assert order_view(engine, "10003").payouts == []
+
+
+def test_a_statement_reads_what_sqlalchemy_reads_and_its_events_see_it(engine) -> None:
+    orders = schema.fb_orders
+    query = sa.select(orders).where(orders.c.state == sa.bindparam("state")).order_by(orders.c.order_id)
+    seen: list[str] = []
+    with engine.connect() as conn:
+        sa.event.listen(conn, "before_cursor_execute", lambda _c, _k, sql, *_: seen.append(sql))
+        rows = Statement(query).rows(conn, {"state": "IN_PROGRESS"})
+        assert rows == [dict(r) for r in conn.execute(query, {"state": "IN_PROGRESS"}).mappings()]
+        assert [r["order_id"] for r in rows] == ["10001", "10004"] and len(seen) == 2
+        assert isinstance(rows[0]["created_at"], dt.datetime) and rows[0]["total"] == Decimal("24.00")
+        broken = Statement(sa.select(orders.c.order_id).where(sa.literal_column("no_such_column") == 1))
+        with pytest.raises(sa.exc.DBAPIError):  # wrapped as SQLAlchemy wraps it
+            broken.rows(conn, {})

@@ -237,14 +237,22 @@ class Statement:
         self._compiled: weakref.WeakKeyDictionary[Dialect, tuple[sa.Select[Any], _Compiled]] = (
             weakref.WeakKeyDictionary()
         )
+        # the dialect of the last call and its statement: a process has one warehouse engine, usually
+        self._last: tuple[Dialect | None, sa.Select[Any] | None, _Compiled | None] = (None, None, None)
+
+    def _for(self, dialect: Dialect) -> tuple[sa.Select[Any], _Compiled]:
+        found = self._compiled.get(dialect)
+        if found is None:
+            query = self._query if isinstance(self._query, sa.Select) else self._query(dialect.name)
+            found = self._compiled[dialect] = (query, _Compiled(query, dialect))
+        self._last = (dialect, *found)
+        return found
 
     def rows(self, conn: Connection, parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
         """The rows of the statement with these parameters, each as ``{column key: value}``."""
-        found = self._compiled.get(conn.dialect)
-        if found is None:
-            query = self._query if isinstance(self._query, sa.Select) else self._query(conn.dialect.name)
-            found = self._compiled[conn.dialect] = (query, _Compiled(query, conn.dialect))
-        query, compiled = found
+        dialect, query, compiled = self._last
+        if dialect is not conn.dialect or query is None or compiled is None:
+            query, compiled = self._for(conn.dialect)
         cursor = conn.connection.cursor()
         try:
             conn._cursor_execute(cursor, compiled.sql, compiled.parameters(parameters))
@@ -790,7 +798,7 @@ def find_orders(
 # --- returns awaiting customer service -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class AwaitingReturn:
     """One return the buyer asked for, with how long it has waited."""
 
