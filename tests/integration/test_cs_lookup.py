@@ -12,7 +12,7 @@ from support import CS_NOW as NOW
 from support import meta_order, set_connections
 
 from fb_commerce import cli
-from fb_commerce.cs.lookup import find_order, find_orders, mentioned_keys, order_view
+from fb_commerce.cs.lookup import Statement, find_order, find_orders, mentioned_keys, order_view
 from fb_commerce.orders.mapping import name_search_columns, search_text
 from fb_commerce.orders.reference import default_reference
 from fb_commerce.orders.store import PageRows, store_page
@@ -201,3 +201,60 @@ def test_cli_show_and_find(engine, monkeypatch, capsys) -> None:
     out = capsys.readouterr().out
     assert "10003" in out and "sender jp@example.org" in out
     assert cli.main(["orders", "find", "--email", "nobody@example.com"]) == 1
+
+
+def test_order_view_shows_payments_transactions_and_their_payouts_only(engine) -> None:
+    day = NOW - dt.timedelta(days=1)
+    with engine.begin() as conn:
+        upsert(
+            conn,
+            schema.fb_payments,
+            [{"payment_id": "pay1", "order_id": "10001", "total_amount": Decimal("24.00"), "raw": {"id": "pay1"}}],
+        )
+        upsert(
+            conn,
+            schema.fb_transactions,
+            [
+                {
+                    "transaction_id": "t1",
+                    "transaction_type": "SALE",
+                    "transaction_date": day,
+                    "order_id": "10001",
+                    "payout_reference_id": "P1",
+                    "items": [{"id": "i1"}],
+                },
+                {"transaction_id": "t2", "transaction_type": "REFUND", "order_id": "10001", "transaction_date": NOW},
+                {"transaction_id": "t3", "order_id": "10002", "payout_reference_id": "P2", "transaction_date": NOW},
+            ],
+        )
+        upsert(
+            conn,
+            schema.fb_payouts,
+            [
+                {"payout_reference_id": ref, "amount": Decimal("20.00"), "payout_date": NOW, "raw": {}}
+                for ref in ("P1", "P2")
+            ],
+        )
+    view = order_view(engine, "10001")
+    assert view is not None
+    assert [p["payment_id"] for p in view.payments] == ["pay1"] and "raw" not in view.payments[0]
+    assert [t["transaction_id"] for t in view.transactions] == ["t1", "t2"]
+    assert not {"items", "tax_details", "raw", "order_id"} & set(view.transactions[0])
+    assert [(p["payout_reference_id"], p["amount"]) for p in view.payouts] == [("P1", Decimal("20.00"))]
+    assert ("paid out", "P1") in [(e.what, e.detail) for e in view.timeline]
+    assert order_view(engine, "10003").payouts == []
+
+
+def test_a_statement_reads_what_sqlalchemy_reads_and_its_events_see_it(engine) -> None:
+    orders = schema.fb_orders
+    query = sa.select(orders).where(orders.c.state == sa.bindparam("state")).order_by(orders.c.order_id)
+    seen: list[str] = []
+    with engine.connect() as conn:
+        sa.event.listen(conn, "before_cursor_execute", lambda _c, _k, sql, *_: seen.append(sql))
+        rows = Statement(query).rows(conn, {"state": "IN_PROGRESS"})
+        assert rows == [dict(r) for r in conn.execute(query, {"state": "IN_PROGRESS"}).mappings()]
+        assert [r["order_id"] for r in rows] == ["10001", "10004"] and len(seen) == 2
+        assert isinstance(rows[0]["created_at"], dt.datetime) and rows[0]["total"] == Decimal("24.00")
+        broken = Statement(sa.select(orders.c.order_id).where(sa.literal_column("no_such_column") == 1))
+        with pytest.raises(sa.exc.DBAPIError):  # wrapped as SQLAlchemy wraps it
+            broken.rows(conn, {})

@@ -10,26 +10,33 @@
   or the last word, e.g. ``"dup"`` finds *Jean Dupont* and ``"jean d"`` too), state, a date range (the
   merchant's days, ``FB_COMMERCE_TIMEZONE``), or a pasted e-mail (the order ids, references and addresses it
   mentions). Every criterion is one index range (migration 0006_cs); ``bench/lookup.py`` measures them.
+- :func:`awaiting_returns`: the returns buyers asked for and nobody answered yet, oldest first (0008_lookup).
 
-No Airflow here: the CLI and the web page call these with a warehouse engine.
+Each statement is built once and read on the driver's cursor (:class:`Statement`): a lookup costs little more
+than the database's own work. No Airflow here: the CLI and the web page call these with a warehouse engine.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
+import functools
 import re
+import weakref
 import zoneinfo
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Dialect, Engine
 
+from fb_commerce.orders.alerts import REQUESTED
 from fb_commerce.orders.mapping import email_search, search_text
-from fb_commerce.orders.updates.remaining import ZERO, OrderRemaining
+from fb_commerce.orders.updates.outbox import _columns_of as outbox_columns
+from fb_commerce.orders.updates.outbox import _request as outbox_request
+from fb_commerce.orders.updates.remaining import ZERO, OrderRemaining, remaining_of_rows
+from fb_commerce.orders.updates.requests import OUTBOX_TABLE_NAMES, OutboxRequest
 from fb_commerce.warehouse import schema
 
 #: the most orders :func:`find_orders` returns
@@ -41,6 +48,9 @@ _TOKEN = re.compile(r"(?<![\w@.-])[A-Za-z0-9][A-Za-z0-9_-]{2,127}(?![\w@-])")
 _EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+")
 _SENDER = re.compile(r"^\s*(?:from|de|von|van|da)\s*:\s*(.*)$", re.IGNORECASE | re.MULTILINE)
 CENT = Decimal("0.01")
+_EPOCH = dt.datetime.min.replace(tzinfo=dt.UTC)
+#: the parts of a shipping address (columns ``ship_to_<part>`` of fb_orders)
+_ADDRESS = ("name", "street1", "street2", "city", "state", "postal_code", "country")
 
 
 def money_text(value: Decimal | None) -> str | None:
@@ -167,36 +177,231 @@ class OrderView:
         return by_id[0] if by_id else (by_sku[0] if len(by_sku) == 1 else None)
 
 
+# --- statements run on the driver -----------------------------------------------------------------------------
+#
+# A lookup reads a few rows through an index: SQLite answers in microseconds, and SQLAlchemy's execution of a
+# statement (its cache key, an execution context, result metadata, row objects) costs several times that. So
+# every lookup statement is a Core select built once, compiled once per dialect, and run on the DB-API cursor of
+# the caller's connection through ``Connection._cursor_execute``, SQLAlchemy's own path for driver-level
+# statements, so that its events, echo and error handling (wrapped errors, invalidated connections) still apply.
+# The values go through the columns' own type processors: a row holds what ``conn.execute`` would return.
+
+
+class _Compiled:
+    """One statement compiled for one dialect: the driver's SQL, how to pass its parameters, how to read rows."""
+
+    __slots__ = ("binds", "defaults", "keys", "names", "order", "processors", "sql")
+
+    def __init__(self, query: sa.Select[Any], dialect: Dialect) -> None:
+        compiled = query.compile(dialect=dialect)
+        if "POSTCOMPILE" in compiled.string:
+            raise ValueError("a lookup statement takes one value per parameter (no expanding IN)")
+        self.sql = compiled.string
+        # qmark (SQLite) takes the values in order, pyformat (psycopg2) by name
+        self.order = tuple(compiled.positiontup or ()) if compiled.positional else None
+        self.names = tuple(compiled.binds)
+        self.defaults = {name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required}
+        self.binds = [
+            (name, processor)
+            for name, bind in compiled.binds.items()
+            if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
+        ]
+        self.keys = tuple(str(column.key) for column in query.selected_columns)
+        self.processors: list[tuple[str, Callable[[Any], Any]]] | None = None  # from the first answer's types
+
+    def parameters(self, given: Mapping[str, Any]) -> Any:
+        if self.defaults or self.binds:
+            values = {**self.defaults, **given}
+            for name, processor in self.binds:
+                values[name] = processor(values[name])
+            given = values
+        if self.order is None:
+            return {name: given[name] for name in self.names}
+        return tuple([given[name] for name in self.order])
+
+    def read_with(self, query: sa.Select[Any], dialect: Dialect, description: Sequence[Any]) -> None:
+        # The driver's type codes choose the processor (psycopg2's numeric depends on them), as CursorResult does.
+        self.processors = [
+            (key, processor)
+            for key, column, described in zip(self.keys, query.selected_columns, description, strict=True)
+            if (processor := column.type.dialect_impl(dialect).result_processor(dialect, described[1])) is not None
+        ]
+
+
+class Statement:
+    """A select read on the DB-API cursor: :meth:`rows` returns what ``conn.execute(query).mappings()`` would,
+    as dicts, compiled once per dialect. ``query`` may be a function of the dialect's name."""
+
+    def __init__(self, query: sa.Select[Any] | Callable[[str], sa.Select[Any]]) -> None:
+        self._query = query
+        self._compiled: weakref.WeakKeyDictionary[Dialect, tuple[sa.Select[Any], _Compiled]] = (
+            weakref.WeakKeyDictionary()
+        )
+        # the dialect of the last call and its statement: a process has one warehouse engine, usually
+        self._last: tuple[Dialect | None, sa.Select[Any] | None, _Compiled | None] = (None, None, None)
+
+    def _for(self, dialect: Dialect) -> tuple[sa.Select[Any], _Compiled]:
+        found = self._compiled.get(dialect)
+        if found is None:
+            query = self._query if isinstance(self._query, sa.Select) else self._query(dialect.name)
+            found = self._compiled[dialect] = (query, _Compiled(query, dialect))
+        self._last = (dialect, *found)
+        return found
+
+    def rows(self, conn: Connection, parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The rows of the statement with these parameters, each as ``{column key: value}``."""
+        dialect, query, compiled = self._last
+        if dialect is not conn.dialect or query is None or compiled is None:
+            query, compiled = self._for(conn.dialect)
+        cursor = conn.connection.cursor()
+        try:
+            conn._cursor_execute(cursor, compiled.sql, compiled.parameters(parameters))
+            fetched = cursor.fetchall()
+            if compiled.processors is None:
+                compiled.read_with(query, conn.dialect, cursor.description)
+        finally:
+            cursor.close()
+        keys, processors = compiled.keys, compiled.processors
+        rows = [dict(zip(keys, row, strict=False)) for row in fetched]
+        if processors:
+            for row in rows:
+                for key, processor in processors:
+                    row[key] = processor(row[key])
+        return rows
+
+
 # --- finding one order ----------------------------------------------------------------------------------------
 
 
 _ORDERS = schema.fb_orders
-# Built once: a lookup's statement costs more to build than an indexed read of one row costs SQLite.
-_ID_BY_ID = sa.select(_ORDERS.c.order_id).where(_ORDERS.c.order_id == sa.bindparam("key"))
-_ID_BY_REFERENCE = sa.select(_ORDERS.c.order_id).where(_ORDERS.c.merchant_order_reference == sa.bindparam("key"))
+_HIT_COLUMNS = (
+    "order_id",
+    "merchant_order_reference",
+    "state",
+    "channel",
+    "created_at",
+    "buyer_name",
+    "buyer_email",
+    "currency",
+    "total",
+    "buyer_name_search",
+    "buyer_name_search_last_first",
+)
+#: what :func:`order_view` reads of the order (not ``raw``, Meta's copy of it)
+_VIEW_COLUMNS = (
+    "order_id",
+    "merchant_order_reference",
+    "state",
+    "channel",
+    "created_at",
+    "updated_at",
+    "acknowledged_at",
+    "synced_at",
+    "is_test_order",
+    "buyer_name",
+    "buyer_email",
+    "marketing_opt_in",
+    "ship_by_date",
+    *(f"ship_to_{part}" for part in _ADDRESS),
+    "currency",
+    "subtotal",
+    "shipping",
+    "tax",
+    "total",
+)
+
+
+def _by_key(*columns: str) -> tuple[Statement, Statement]:
+    """These columns of the order with an order id, and of the order with a merchant reference."""
+    select = sa.select(*(_ORDERS.c[c] for c in columns))
+    return (
+        Statement(select.where(_ORDERS.c.order_id == sa.bindparam("key"))),
+        Statement(select.where(_ORDERS.c.merchant_order_reference == sa.bindparam("key"))),
+    )
+
+
+_ID_BY_KEY = _by_key("order_id")
+_HIT_BY_KEY = _by_key(*_HIT_COLUMNS)
+_VIEW_BY_KEY = _by_key(*_VIEW_COLUMNS)
+
+
+def _order_row(conn: Connection, statements: tuple[Statement, Statement], key: str) -> dict[str, Any] | None:
+    """The order whose id is ``key``, else whose merchant reference is (exact; the case as stored is tried
+    first, then upper case, how the default generator writes them)."""
+    key = key.strip()
+    if not key:
+        return None
+    by_id, by_reference = statements
+    rows = by_id.rows(conn, {"key": key})
+    for reference in dict.fromkeys((key, key.upper())):
+        if rows:
+            break
+        rows = by_reference.rows(conn, {"key": reference})
+    return rows[0] if rows else None
 
 
 def order_id_of(conn: Connection, key: str) -> str | None:
     """The order id of ``key``: Meta's order id, else a merchant reference (exact; the reference's case as
     stored is tried first, then upper case, how the default generator writes them)."""
-    key = key.strip()
-    if not key:
-        return None
-    found = conn.execute(_ID_BY_ID, {"key": key}).scalar()
-    if found is not None:
-        return str(found)
-    for reference in dict.fromkeys((key, key.upper())):
-        found = conn.execute(_ID_BY_REFERENCE, {"key": reference}).scalar()
-        if found is not None:
-            return str(found)
-    return None
+    row = _order_row(conn, _ID_BY_KEY, key)
+    return None if row is None else str(row["order_id"])
 
 
-def _rows(conn: Connection, table: sa.Table, order_id: str, *order_by: Any) -> list[dict[str, Any]]:
-    query = sa.select(table).where(table.c.order_id == order_id)
-    if order_by:
-        query = query.order_by(*order_by)
-    return [dict(row) for row in conn.execute(query).mappings()]
+def _of_order(table: sa.Table, *order_by: Any, leave: Sequence[str] = ("raw", "synced_at")) -> Statement:
+    """The rows of one order (``:order_id``) in ``table``, without the columns to ``leave``."""
+    return Statement(
+        sa.select(*(c for c in table.c if c.name not in leave))
+        .where(table.c.order_id == sa.bindparam("order_id"))
+        .order_by(*order_by)
+    )
+
+
+_ITEMS = _of_order(schema.fb_order_items, schema.fb_order_items.c.item_id)
+_SHIPMENTS = _of_order(schema.fb_shipments, schema.fb_shipments.c.first_seen_at)
+_CANCELLATIONS = _of_order(schema.fb_cancellations, schema.fb_cancellations.c.first_seen_at)
+_REFUNDS = _of_order(schema.fb_refunds, schema.fb_refunds.c.first_seen_at)
+_RETURNS = _of_order(schema.fb_returns, schema.fb_returns.c.created_at, schema.fb_returns.c.return_id)
+_PAYMENTS = _of_order(schema.fb_payments, schema.fb_payments.c.payment_id)
+_TRANSACTIONS = _of_order(
+    schema.fb_transactions,
+    schema.fb_transactions.c.transaction_date,
+    schema.fb_transactions.c.transaction_id,
+    leave=("raw", "synced_at", "items", "tax_details"),
+)
+_PAYOUTS = Statement(
+    sa.select(*(c for c in schema.fb_payouts.c if c.name not in ("raw", "synced_at")))
+    .where(
+        schema.fb_payouts.c.payout_reference_id.in_(
+            sa.select(schema.fb_transactions.c.payout_reference_id).where(
+                schema.fb_transactions.c.order_id == sa.bindparam("order_id")
+            )
+        )
+    )
+    .order_by(schema.fb_payouts.c.payout_reference_id)
+)
+_ACTIONS = _of_order(
+    schema.fb_cs_actions, schema.fb_cs_actions.c.created_at, schema.fb_cs_actions.c.action_id, leave=()
+)
+
+
+def _outbox_statement(name: str) -> Statement:
+    table = schema.metadata.tables[name]
+    return Statement(
+        lambda dialect: sa.select(*outbox_columns(name, dialect)).where(table.c.order_id == sa.bindparam("order_id"))
+    )
+
+
+#: the order's rows of each outbox table, read as fb_order_updates reads them (every column as text, parsed)
+_OUTBOX = {name: _outbox_statement(name) for name in OUTBOX_TABLE_NAMES}
+
+
+def _requests_of(conn: Connection, order_id: str) -> list[OutboxRequest]:
+    """What ``outbox.requests_of(conn, [order_id])`` returns."""
+    return [
+        outbox_request(name, cast(Any, row))  # it reads a row as a mapping
+        for name, statement in _OUTBOX.items()
+        for row in statement.rows(conn, {"order_id": order_id})
+    ]
 
 
 def _quantities(pairs: Any) -> dict[str, int]:
@@ -233,11 +438,10 @@ def _returned(returns: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def _item_views(
-    conn: Connection, order_id: str, remaining: OrderRemaining | None, returned: dict[str, int]
+    rows: list[dict[str, Any]], remaining: OrderRemaining | None, returned: dict[str, int]
 ) -> list[ItemView]:
-    items = schema.fb_order_items
     views = []
-    for row in conn.execute(sa.select(items).where(items.c.order_id == order_id).order_by(items.c.item_id)).mappings():
+    for row in rows:
         left = remaining.items.get(str(row["item_id"])) if remaining is not None else None
         cancellable = 0 if left is None or (remaining and remaining.state == "FB_PROCESSING") else left.open
         views.append(
@@ -280,34 +484,6 @@ _DROP = ("raw", "order_id", "synced_at")
 
 def _plain(row: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k not in _DROP}
-
-
-def _finance(
-    conn: Connection, order_id: str
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
-    payments = [_plain(r) for r in _rows(conn, schema.fb_payments, order_id, schema.fb_payments.c.payment_id)]
-    tx = schema.fb_transactions
-    transactions = [
-        _plain({k: v for k, v in r.items() if k not in ("items", "tax_details")})
-        for r in _rows(conn, tx, order_id, tx.c.transaction_date, tx.c.transaction_id)
-    ]
-    references = sorted({str(t["payout_reference_id"]) for t in transactions if t.get("payout_reference_id")})
-    payouts = []
-    if references:
-        p = schema.fb_payouts
-        for row in conn.execute(
-            sa.select(p).where(p.c.payout_reference_id.in_(references)).order_by(p.c.payout_reference_id)
-        ).mappings():
-            payouts.append(_plain(dict(row)))
-    return payments, transactions, payouts
-
-
-def _actions(conn: Connection, order_id: str) -> list[dict[str, Any]]:
-    actions = schema.fb_cs_actions
-    rows = conn.execute(
-        sa.select(actions).where(actions.c.order_id == order_id).order_by(actions.c.created_at, actions.c.action_id)
-    ).mappings()
-    return [dict(row) for row in rows]
 
 
 def _items_text(lines: Any) -> str:
@@ -358,94 +534,90 @@ def _timeline(view: OrderView) -> list[Event]:
                 f"by {a.get('requested_by') or '?'} ({a.get('source') or '?'})",
             )
         )
-    epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
-    return sorted(events, key=lambda e: e.at or epoch)
+    return sorted(events, key=lambda e: e.at or _EPOCH)
 
 
 def order_view(engine: Engine | Connection, key: str) -> OrderView | None:
     """The order whose id or merchant reference is ``key``, with everything stored about it; None when none is."""
-    from fb_commerce.orders.updates.outbox import requests_of
     from fb_commerce.orders.updates.send import outlook
 
     with connected(engine) as conn:
-        order_id = order_id_of(conn, key)
-        if order_id is None:
+        row = _order_row(conn, _VIEW_BY_KEY, key)
+        if row is None:
             return None
-        row = conn.execute(sa.select(schema.fb_orders).where(schema.fb_orders.c.order_id == order_id)).mappings().one()
-        every_request = requests_of(conn, [order_id])
-        remaining, _queued = outlook(conn, order_id, requests=every_request)
-        left = remaining.orders.get(order_id)
-        returns = _rows(
-            conn, schema.fb_returns, order_id, schema.fb_returns.c.created_at, schema.fb_returns.c.return_id
-        )
-        payments, transactions, payouts = _finance(conn, order_id)
-        requests = sorted(
-            every_request,
-            key=lambda r: (r.created_at or dt.datetime.min.replace(tzinfo=dt.UTC), r.request_id),
-        )
-        shipping_left = None
-        if left is not None and left.shipping_charged is not None:
-            shipping_left = max(left.shipping_charged - left.shipping_refunded, ZERO)
-        view = OrderView(
-            order_id=order_id,
-            merchant_order_reference=row["merchant_order_reference"],
-            state=(left.state if left is not None else row["state"]),
-            channel=row["channel"],
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-            acknowledged_at=row["acknowledged_at"],
-            synced_at=row["synced_at"],
-            is_test_order=row["is_test_order"],
-            buyer_name=row["buyer_name"],
-            buyer_email=row["buyer_email"],
-            marketing_opt_in=row["marketing_opt_in"],
-            ship_by_date=row["ship_by_date"],
-            shipping_address={
-                "name": row["ship_to_name"],
-                "street1": row["ship_to_street1"],
-                "street2": row["ship_to_street2"],
-                "city": row["ship_to_city"],
-                "state": row["ship_to_state"],
-                "postal_code": row["ship_to_postal_code"],
-                "country": row["ship_to_country"],
-            },
-            currency=row["currency"],
-            subtotal=row["subtotal"],
-            shipping=row["shipping"],
-            tax=row["tax"],
-            total=row["total"],
-            items=_item_views(conn, order_id, left, _returned(returns)),
-            shipping_refunded=left.shipping_refunded if left is not None else ZERO,
-            can_refund_shipping=shipping_left,
-            shipments=[
-                _plain(r) | {"first_seen_at": r["first_seen_at"]}
-                for r in _rows(conn, schema.fb_shipments, order_id, schema.fb_shipments.c.first_seen_at)
-            ],
-            cancellations=[
-                _plain(r)
-                for r in _rows(conn, schema.fb_cancellations, order_id, schema.fb_cancellations.c.first_seen_at)
-            ],
-            refunds=[_plain(r) for r in _rows(conn, schema.fb_refunds, order_id, schema.fb_refunds.c.first_seen_at)],
-            returns=[_plain(r) for r in returns],
-            payments=payments,
-            transactions=transactions,
-            payouts=payouts,
-            requests=[_request_view(r) for r in requests],
-            actions=_actions(conn, order_id),
-            timeline=[],
-        )
+        order_id = str(row["order_id"])
+        at = {"order_id": order_id}
+        items, shipments, refunds = _ITEMS.rows(conn, at), _SHIPMENTS.rows(conn, at), _REFUNDS.rows(conn, at)
+        cancellations, returns = _CANCELLATIONS.rows(conn, at), _RETURNS.rows(conn, at)
+        payments, transactions = _PAYMENTS.rows(conn, at), _TRANSACTIONS.rows(conn, at)
+        # The payouts of the order's transactions: only asked for when one names a payout.
+        payouts = _PAYOUTS.rows(conn, at) if any(t["payout_reference_id"] for t in transactions) else []
+        actions = _ACTIONS.rows(conn, at)
+        every_request = _requests_of(conn, order_id)
+        # What load_remaining would read, from the rows read above; outlook reads nothing more.
+        stored = remaining_of_rows(row, items, shipments, refunds)
+        remaining, _queued = outlook(conn, order_id, remaining=stored, requests=every_request)
+    left = remaining.orders.get(order_id)
+    requests = sorted(every_request, key=lambda r: (r.created_at or _EPOCH, r.request_id))
+    shipping_left = None
+    if left is not None and left.shipping_charged is not None:
+        shipping_left = max(left.shipping_charged - left.shipping_refunded, ZERO)
+    view = OrderView(
+        order_id=order_id,
+        merchant_order_reference=row["merchant_order_reference"],
+        state=(left.state if left is not None else row["state"]),
+        channel=row["channel"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        acknowledged_at=row["acknowledged_at"],
+        synced_at=row["synced_at"],
+        is_test_order=row["is_test_order"],
+        buyer_name=row["buyer_name"],
+        buyer_email=row["buyer_email"],
+        marketing_opt_in=row["marketing_opt_in"],
+        ship_by_date=row["ship_by_date"],
+        shipping_address={part: row[f"ship_to_{part}"] for part in _ADDRESS},
+        currency=row["currency"],
+        subtotal=row["subtotal"],
+        shipping=row["shipping"],
+        tax=row["tax"],
+        total=row["total"],
+        items=_item_views(items, left, _returned(returns)),
+        shipping_refunded=left.shipping_refunded if left is not None else ZERO,
+        can_refund_shipping=shipping_left,
+        shipments=[_plain(r) for r in shipments],
+        cancellations=[_plain(r) for r in cancellations],
+        refunds=[_plain(r) for r in refunds],
+        returns=[_plain(r) for r in returns],
+        payments=[_plain(r) for r in payments],
+        transactions=[_plain(r) for r in transactions],
+        payouts=[_plain(r) for r in payouts],
+        requests=[_request_view(r) for r in requests],
+        actions=actions,
+        timeline=[],
+    )
     view.timeline = _timeline(view)
     return view
 
 
-@contextlib.contextmanager
-def connected(bind: Engine | Connection) -> Iterator[Connection]:
+class connected:
     """A connection from an engine (closed afterwards), or the caller's own connection (left open)."""
-    if isinstance(bind, Connection):
-        yield bind
-        return
-    with bind.connect() as conn:
-        yield conn
+
+    __slots__ = ("_bind", "_opened")
+
+    def __init__(self, bind: Engine | Connection) -> None:
+        self._bind = bind
+        self._opened: Connection | None = None
+
+    def __enter__(self) -> Connection:
+        if isinstance(self._bind, Connection):
+            return self._bind
+        self._opened = self._bind.connect()
+        return self._opened
+
+    def __exit__(self, *exc: object) -> None:
+        if self._opened is not None:
+            self._opened.close()
 
 
 # --- finding orders -------------------------------------------------------------------------------------------
@@ -480,15 +652,6 @@ def mentioned_keys(text: str) -> MentionedKeys:
     return MentionedKeys(tokens[:MAX_TEXT_TOKENS], emails, sender)
 
 
-def _prefix(conn: Connection, column: sa.ColumnElement[Any], prefix: str) -> sa.ColumnElement[bool]:
-    """``column`` starts with ``prefix``, as an index range: on PostgreSQL ``LIKE 'prefix%'`` (the index is
-    text_pattern_ops), on SQLite a range of the BINARY collation (SQLite's LIKE ignores case and would not use
-    the index)."""
-    if conn.dialect.name == "postgresql":
-        return column.startswith(prefix, autoescape=True)
-    return sa.and_(column >= prefix, column < prefix + "\U0010ffff")
-
-
 def merchant_day_bounds(
     created_from: dt.date | dt.datetime | None, created_to: dt.date | dt.datetime | None, timezone: str | None = None
 ) -> tuple[dt.datetime | None, dt.datetime | None]:
@@ -509,17 +672,70 @@ def merchant_day_bounds(
     return bound(created_from, False), bound(created_to, True)
 
 
+def _name_prefix(dialect: str, column: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
+    """``column`` starts with the name's words (:func:`_name_parameters`), as an index range: on PostgreSQL
+    ``LIKE 'prefix%'`` (the index is text_pattern_ops), on SQLite a range of the BINARY collation (SQLite's LIKE
+    ignores case and would not use the index)."""
+    if dialect == "postgresql":
+        return column.like(sa.bindparam("name_like"), escape="/")
+    return sa.and_(column >= sa.bindparam("name_from"), column < sa.bindparam("name_to"))
+
+
+def _name_parameters(words: str) -> dict[str, str]:
+    like = words.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return {"name_like": f"{like}%", "name_from": words, "name_to": words + "\U0010ffff"}
+
+
+@functools.lru_cache(maxsize=128)
+def _search(names: tuple[str, ...]) -> Statement:
+    """:func:`find_orders`' statement with these parameters, whose names say which criteria were given (a
+    pasted e-mail's ``token_<n>``, ``reference_<n>``, ``email_<n>``: one parameter per value)."""
+
+    def query(dialect: str) -> sa.Select[Any]:
+        orders = _ORDERS
+
+        def equal(column: sa.Column[Any], prefix: str) -> list[sa.ColumnElement[bool]]:
+            return [column == sa.bindparam(name) for name in names if name.startswith(prefix)]
+
+        mentioned = [
+            *equal(orders.c.order_id, "token_"),
+            *equal(orders.c.merchant_order_reference, "reference_"),
+            *equal(orders.c.buyer_email_search, "email_"),
+        ]
+        where = [sa.or_(*mentioned)] if mentioned else []
+        if "email" in names:
+            where.append(orders.c.buyer_email_search == sa.bindparam("email"))
+        if "name_from" in names:
+            where.append(
+                sa.or_(
+                    _name_prefix(dialect, orders.c.buyer_name_search),
+                    _name_prefix(dialect, orders.c.buyer_name_search_last_first),
+                )
+            )
+        if "state" in names:
+            where.append(orders.c.state == sa.bindparam("state"))
+        if "start" in names:
+            where.append(orders.c.created_at >= sa.bindparam("start"))
+        if "end" in names:
+            where.append(orders.c.created_at < sa.bindparam("end"))
+        return (
+            sa.select(*(orders.c[c] for c in _HIT_COLUMNS))
+            .where(*where)
+            .order_by(orders.c.created_at.desc(), orders.c.order_id.desc())
+            .limit(sa.bindparam("limit", type_=sa.Integer()))
+        )
+
+    return Statement(query)
+
+
 def find_order(engine: Engine | Connection, key: str) -> OrderHit | None:
     """The order whose id or merchant reference is ``key``, as a result line (what a search box shows first)."""
     with connected(engine) as conn:
-        order_id = order_id_of(conn, key)
-        if order_id is None:
-            return None
-        row = conn.execute(_HIT_BY_ID, {"key": order_id}).mappings().first()
+        row = _order_row(conn, _HIT_BY_KEY, key)
     if row is None:
         return None
-    how = "order id" if order_id == key.strip() else "reference"
-    return _hit(dict(row), [(how, None)])
+    how = "order id" if row["order_id"] == key.strip() else "reference"
+    return _hit(row, [(how, None)])
 
 
 def find_orders(
@@ -544,76 +760,96 @@ def find_orders(
     :param created_to: last day (included) or instant (excluded).
     :raises ValueError: no criterion, or a name without a letter or digit.
     """
-    orders = schema.fb_orders
-    limit = max(1, min(int(limit), MAX_LIMIT))
-    with connected(engine) as conn:
-        where: list[sa.ColumnElement[bool]] = []
-        why: list[tuple[str, Any]] = []
-        if text is not None:
-            keys = mentioned_keys(text)
-            ors: list[sa.ColumnElement[bool]] = []
-            if keys.tokens:
-                references = list(dict.fromkeys([*keys.tokens, *(t.upper() for t in keys.tokens)]))
-                ors += [orders.c.order_id.in_(keys.tokens), orders.c.merchant_order_reference.in_(references)]
-            if keys.emails:
-                ors.append(orders.c.buyer_email_search.in_(keys.emails))
-            if not ors:
-                return []
-            where.append(sa.or_(*ors))
-            why.append(("text", keys))
-        if email is not None:
-            if not email.strip():
-                raise ValueError("email: empty")
-            where.append(orders.c.buyer_email_search == email_search(email))
-            why.append(("e-mail", email.strip().lower()))
-        if name is not None:
-            words = search_text(name)
-            if not words:
-                raise ValueError(f"name: {name!r} has no letter or digit to search for")
-            where.append(
-                sa.or_(
-                    _prefix(conn, orders.c.buyer_name_search, words),
-                    _prefix(conn, orders.c.buyer_name_search_last_first, words),
-                )
-            )
-            why.append(("name", words))
-        if state is not None:
-            where.append(orders.c.state == state.strip().upper())
-            why.append(("state", state.strip().upper()))
+    values: dict[str, Any] = {"limit": max(1, min(int(limit), MAX_LIMIT))}
+    why: list[tuple[str, Any]] = []
+    if text is not None:
+        keys = mentioned_keys(text)
+        if not keys.tokens and not keys.emails:
+            return []
+        references = list(dict.fromkeys([*keys.tokens, *(t.upper() for t in keys.tokens)]))
+        for kind, found in (("token", keys.tokens), ("reference", references), ("email", keys.emails)):
+            values.update((f"{kind}_{n}", value) for n, value in enumerate(found))
+        why.append(("text", keys))
+    if email is not None:
+        if not email.strip():
+            raise ValueError("email: empty")
+        values["email"] = email_search(email)
+        why.append(("e-mail", email.strip().lower()))
+    if name is not None:
+        words = search_text(name)
+        if not words:
+            raise ValueError(f"name: {name!r} has no letter or digit to search for")
+        values.update(_name_parameters(words))
+        why.append(("name", words))
+    if state is not None:
+        values["state"] = state.strip().upper()
+        why.append(("state", values["state"]))
+    if created_from is not None or created_to is not None:
         start, end = merchant_day_bounds(created_from, created_to)
-        if start is not None:
-            where.append(orders.c.created_at >= start)
-        if end is not None:
-            where.append(orders.c.created_at < end)
-        if start is not None or end is not None:
-            why.append(("date", None))
-        if not where:
-            raise ValueError("give at least one of text, email, name, state, created_from, created_to")
-        query = (
-            sa.select(*(orders.c[c] for c in _HIT_COLUMNS))
-            .where(*where)
-            .order_by(orders.c.created_at.desc(), orders.c.order_id.desc())
-            .limit(limit)
-        )
-        return [_hit(dict(row), why) for row in conn.execute(query).mappings()]
+        values.update((bound, value) for bound, value in (("start", start), ("end", end)) if value is not None)
+        why.append(("date", None))
+    if not why:
+        raise ValueError("give at least one of text, email, name, state, created_from, created_to")
+    with connected(engine) as conn:
+        rows = _search(tuple(values)).rows(conn, values)
+    return [_hit(row, why) for row in rows]
 
 
-_HIT_COLUMNS = (
-    "order_id",
-    "merchant_order_reference",
-    "state",
-    "channel",
-    "created_at",
-    "buyer_name",
-    "buyer_email",
-    "currency",
-    "total",
-    "buyer_name_search",
-    "buyer_name_search_last_first",
+# --- returns awaiting customer service -------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class AwaitingReturn:
+    """One return the buyer asked for, with how long it has waited."""
+
+    return_id: str
+    order_id: str
+    merchant_order_reference: str | None
+    buyer_name: str | None
+    requested_at: dt.datetime | None
+    age: dt.timedelta | None
+
+    @property
+    def age_text(self) -> str:
+        if self.age is None:
+            return "unknown"
+        days, hours = self.age.days, self.age.seconds // 3600
+        return f"{days} d {hours} h" if days else f"{hours} h {self.age.seconds % 3600 // 60} min"
+
+
+_RETURNS_OF = schema.fb_returns
+# By the index on (return_status, created_at) (0008_lookup), not a read of every return.
+_AWAITING = Statement(
+    sa.select(
+        _RETURNS_OF.c.return_id,
+        _RETURNS_OF.c.order_id,
+        _ORDERS.c.merchant_order_reference,
+        _ORDERS.c.buyer_name,
+        _RETURNS_OF.c.created_at,
+    )
+    .select_from(_RETURNS_OF.outerjoin(_ORDERS, _ORDERS.c.order_id == _RETURNS_OF.c.order_id))
+    .where(_RETURNS_OF.c.return_status == REQUESTED)
+    .order_by(_RETURNS_OF.c.created_at.asc().nulls_last(), _RETURNS_OF.c.return_id)
+    .limit(sa.bindparam("limit", type_=sa.Integer()))
 )
 
 
-_HIT_BY_ID = sa.select(*(_ORDERS.c[c] for c in _HIT_COLUMNS)).where(_ORDERS.c.order_id == sa.bindparam("key"))
+def awaiting_returns(engine: Engine | Connection, *, now: dt.datetime, limit: int = 200) -> list[AwaitingReturn]:
+    """Returns in state REQUESTED (asked for by the buyer, not yet answered), oldest first, with their order's
+    reference and buyer."""
+    with connected(engine) as conn:
+        rows = _AWAITING.rows(conn, {"limit": limit})
+    return [
+        AwaitingReturn(
+            return_id=row["return_id"],
+            order_id=row["order_id"],
+            merchant_order_reference=row["merchant_order_reference"],
+            buyer_name=row["buyer_name"],
+            requested_at=row["created_at"],
+            age=(now - row["created_at"]) if row["created_at"] is not None else None,
+        )
+        for row in rows
+    ]
 
 
 def _hit(row: Mapping[str, Any], why: Sequence[tuple[str, Any]]) -> OrderHit:
@@ -645,11 +881,15 @@ def _hit(row: Mapping[str, Any], why: Sequence[tuple[str, Any]]) -> OrderHit:
 
 
 __all__ = [
+    "AwaitingReturn",
     "Event",
     "ItemView",
     "MentionedKeys",
     "OrderHit",
     "OrderView",
+    "Statement",
+    "awaiting_returns",
+    "connected",
     "find_order",
     "find_orders",
     "jsonable",

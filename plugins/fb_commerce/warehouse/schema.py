@@ -277,6 +277,8 @@ fb_returns = _order_edge_table(
     _json("items"),
     _json("item_return_quantities", "[{key: item id, value: quantity}]"),
     _json("item_return_reasons", "[{key: item id, value: reason}]"),
+    # 0008_lookup: the returns awaiting customer service, oldest first (cs.lookup.awaiting_returns)
+    sa.Index("ix_fb_returns_return_status_created_at", "return_status", "created_at"),
     comment=(
         "Returns (beta API) as read back from Meta. Written by fb_orders_sync; read by customer service "
         "(refund of a return) and finance."
