@@ -218,7 +218,7 @@ def span(rows: int) -> tuple[dt.datetime, dt.datetime]:
 def child_main(url: str, rows: int, page_size: int, reconciled: bool) -> int:
     """Load ``rows`` transactions with the product's functions (and reconcile their days when ``reconciled``);
     report JSON on the last line of stdout."""
-    from fb_commerce.finance.load import sale_payments, store_payouts, store_transactions
+    from fb_commerce.finance.load import make_durable, sale_payments, store_payouts, store_transactions
     from fb_commerce.warehouse.engine import create_warehouse_engine
 
     engine = create_warehouse_engine(url)
@@ -233,14 +233,15 @@ def child_main(url: str, rows: int, page_size: int, reconciled: bool) -> int:
     counts = {"payouts": 0, "transactions": 0, "tax_lines": 0, "payments": 0}
     started = time.perf_counter()
     for page in pages(payout, payout_count(rows), page_size):
-        counts["payouts"] += store_payouts(engine, page, synced_at=synced_at)
+        counts["payouts"] += store_payouts(engine, page, synced_at=synced_at, durable=False)
     for page in pages(transaction, rows, page_size):
         found, missing = sale_payments(page)
         assert not missing
-        stored, lines, paid = store_transactions(engine, page, synced_at=synced_at, payments=found)
+        stored, lines, paid = store_transactions(engine, page, synced_at=synced_at, payments=found, durable=False)
         counts["transactions"] += stored
         counts["tax_lines"] += lines
         counts["payments"] += paid
+    make_durable(engine)  # as load_finance ends
     loaded = time.perf_counter() - started - generation
     reconciling, issues = time.perf_counter(), 0
     if reconciled:
