@@ -34,10 +34,11 @@ import contextlib
 import dataclasses
 import datetime as dt
 import gc
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -54,11 +55,12 @@ from fb_commerce.finance.extract import (
 from fb_commerce.graph.client import GraphClient
 from fb_commerce.orders.values import UnreadableValue, dig, edge, money, timestamp
 from fb_commerce.warehouse.bulk import bulk_upsert
-from fb_commerce.warehouse.page_writer import insert_rows
+from fb_commerce.warehouse.page_writer import insert_streamed
 from fb_commerce.warehouse.schema import fb_payments, fb_payouts, fb_transaction_tax_details, fb_transactions
 from fb_commerce.warehouse.upsert import transaction
 
 Row = dict[str, Any]
+_T = TypeVar("_T")
 
 
 # --- reading values ---------------------------------------------------------------------------------------------
@@ -228,22 +230,26 @@ def transaction_rows(txn: Mapping[str, Any], *, synced_at: dt.datetime) -> tuple
     return row, lines
 
 
+#: the amount columns of fb_payments: (column, path in the payment, the path as errors name it)
+_PAYMENT_AMOUNTS = tuple(
+    (column, path, ".".join(path))
+    for column, path in (
+        ("items_amount", ("subtotal", "items")),
+        ("shipping_amount", ("subtotal", "shipping")),
+        ("tax_amount", ("tax",)),
+        ("total_amount", ("total_amount",)),
+        ("captured_amount", ("transaction_details", "captured_amount")),
+    )
+)
+
+
 def payment_row(payment: Mapping[str, Any], order_id: str, *, synced_at: dt.datetime) -> Row:
     """A ``fb_payments`` row: what one shipment captured; amounts exact, in one currency."""
     payment_id = _text(payment.get("id"))
     if payment_id is None:
         raise UnreadableValue(f"payment of order {order_id} without id: {str(dict(payment))[:200]}")
     where = f"payment {payment_id}"
-    amounts = {
-        column: money_value(dig(payment, *path), f"{where} {'.'.join(path)}")
-        for column, path in (
-            ("items_amount", ("subtotal", "items")),
-            ("shipping_amount", ("subtotal", "shipping")),
-            ("tax_amount", ("tax",)),
-            ("total_amount", ("total_amount",)),
-            ("captured_amount", ("transaction_details", "captured_amount")),
-        )
-    }
+    amounts = {column: money_value(dig(payment, *path), f"{where} {name}") for column, path, name in _PAYMENT_AMOUNTS}
     remitted = payment.get("tax_remitted")
     if remitted is not None and not isinstance(remitted, bool):
         raise UnreadableValue(f"{where} tax_remitted: {str(remitted)[:100]!r} is not true or false")
@@ -320,17 +326,27 @@ def _stored_keys(connection: Connection, wanted: Sequence[tuple[sa.Table, Iterab
     return found
 
 
-def _store(connection: Connection, table: sa.Table, rows: list[Row], stored: set[Any]) -> None:
-    """Upsert by the (one-column) primary key: keys not ``stored`` yet go straight in (COPY on PostgreSQL), stored
-    ones through the bulk upsert that leaves unchanged rows as they are."""
-    if not rows:
-        return
-    (key,) = table.primary_key.columns
-    new = [row for row in rows if row[key.name] not in stored]
-    if new:
-        insert_rows(connection, table, new)
-    if len(new) < len(rows):
-        bulk_upsert(connection, table, [row for row in rows if row[key.name] in stored], skip_unchanged=True)
+def _insert_new(connection: Connection, table: sa.Table, rows: Iterator[Row]) -> None:
+    """Insert rows whose keys are not stored, as they are mapped (COPY on PostgreSQL: the server parses the first
+    ones while the next are mapped). Every row of a table carries the same columns (the mapping's)."""
+    first = next(rows, None)
+    if first is not None:
+        insert_streamed(connection, table, tuple(first), itertools.chain([first], rows))
+
+
+def _store(
+    connection: Connection,
+    table: sa.Table,
+    objects: Mapping[Any, _T],
+    stored: set[Any],
+    mapping: Callable[[_T], Row],
+) -> None:
+    """Upsert the objects (by their key) by the one-column primary key: keys not ``stored`` yet go straight in,
+    mapped as they are written, stored ones through the bulk upsert that leaves unchanged rows as they are."""
+    _insert_new(connection, table, (mapping(obj) for key, obj in objects.items() if key not in stored))
+    old = [mapping(obj) for key, obj in objects.items() if key in stored]
+    if old:
+        bulk_upsert(connection, table, old, skip_unchanged=True)
 
 
 @contextlib.contextmanager
@@ -382,9 +398,10 @@ def store_payouts(
     :param durable: False: the commit does not wait for the disk (see :func:`make_durable`).
     """
     rows = [payout_row(p, synced_at=synced_at) for p in payouts]
+    by_key = {row["payout_reference_id"]: row for row in rows}
     with _page(engine, durable) as connection:
-        (stored,) = _stored_keys(connection, [(fb_payouts, (row["payout_reference_id"] for row in rows))])
-        _store(connection, fb_payouts, rows, stored)
+        (stored,) = _stored_keys(connection, [(fb_payouts, by_key)])
+        _store(connection, fb_payouts, by_key, stored, lambda row: row)
     return len(rows)
 
 
@@ -403,30 +420,37 @@ def store_transactions(
     :param durable: False: the commit does not wait for the disk (see :func:`make_durable`).
     :return: (transactions, tax lines, payments) stored.
     """
-    mapped = [transaction_rows(t, synced_at=synced_at) for t in transactions]
-    rows = [row for row, _ in mapped]
-    lines = [line for _, group in mapped for line in group]
-    payment_rows = [payment_row(p, order_id, synced_at=synced_at) for order_id, p in payments]
-    if not rows and not payment_rows:
+    objects = list(transactions)
+    paying = list(payments)
+    if not objects and not paying:
         return 0, 0, 0
+    # by id, the last of an id given twice winning (as the upserts do); an object without one is kept for its
+    # mapping to refuse
+    by_id = {_text(t.get("id")): t for t in objects}
+    payment_by_id = {_text(p.get("id")): (order_id, p) for order_id, p in paying}
+    lines: list[Row] = []
+
+    def transaction_row(txn: Mapping[str, Any]) -> Row:
+        row, group = transaction_rows(txn, synced_at=synced_at)
+        lines.extend(group)
+        return row
+
+    def pay_row(paid: tuple[str, Mapping[str, Any]]) -> Row:
+        return payment_row(paid[1], paid[0], synced_at=synced_at)
+
     with _page(engine, durable) as connection:
         stored, paid = _stored_keys(
-            connection,
-            [
-                (fb_transactions, (row["transaction_id"] for row in rows)),
-                (fb_payments, (row["payment_id"] for row in payment_rows)),
-            ],
+            connection, [(fb_transactions, by_id.keys() - {None}), (fb_payments, payment_by_id.keys() - {None})]
         )
-        _store(connection, fb_transactions, rows, stored)
+        _store(connection, fb_transactions, by_id, stored, transaction_row)
         # Only a transaction stored already can have tax lines (their foreign key): a new one has none to delete,
         # and a page of new transactions deletes nothing.
         table = fb_transaction_tax_details
         for part in _slices(sorted(stored)):
             connection.execute(sa.delete(table).where(table.c.transaction_id.in_(part)))
-        if lines:
-            insert_rows(connection, table, lines)  # none of them is stored now
-        _store(connection, fb_payments, payment_rows, paid)
-    return len(rows), len(lines), len({row["payment_id"] for row in payment_rows})
+        _insert_new(connection, table, iter(lines))  # none of them is stored now
+        _store(connection, fb_payments, payment_by_id, paid, pay_row)
+    return len(objects), len(lines), len(payment_by_id)
 
 
 @dataclass
