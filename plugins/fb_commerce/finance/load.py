@@ -22,10 +22,15 @@ are (``synced_at`` included), and the tax lines of each transaction are replaced
 per page. Loading the same window again therefore leaves identical rows.
 
 Rows go through the warehouse's bulk writers, as the orders' pages do: the keys of a page already stored are looked
-up first (one query per table); new rows and the replaced tax lines go straight in
-(:func:`~fb_commerce.warehouse.page_writer.insert_rows`: COPY on PostgreSQL, one ``executemany`` on SQLite), rows
-already stored through :func:`~fb_commerce.warehouse.bulk.bulk_upsert` (COPY into a staging table, then one
-``INSERT ... ON CONFLICT DO UPDATE ... WHERE`` something changed).
+up first (one query for the transactions and payments together); new rows and the replaced tax lines go straight in,
+mapped as they are written (:func:`~fb_commerce.warehouse.page_writer.insert_streamed`: COPY on PostgreSQL, which
+parses the first rows while the next are mapped, one ``executemany`` on SQLite), rows already stored through
+:func:`~fb_commerce.warehouse.bulk.bulk_upsert` (COPY into a staging table, then one
+``INSERT ... ON CONFLICT DO UPDATE ... WHERE`` something changed). Only the tax lines of transactions stored already
+are deleted (a new one has none: their foreign key), so a page of new transactions deletes nothing.
+
+:func:`load_finance` commits its pages without waiting for the disk (PostgreSQL) and waits once, at the end, before
+it reports (:func:`make_durable`): what it reports stored is on disk.
 """
 
 from __future__ import annotations

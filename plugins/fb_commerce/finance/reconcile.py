@@ -8,7 +8,9 @@ compares exactly) and a message. Rules take bind parameters computed here (:func
 UTC bounds, cut-off timestamps such as "N business days before as_of", the tolerance and the fee schedule. SQL
 never does time-zone math, so the same files run on SQLite and PostgreSQL.
 
-:func:`reconcile` is set-based: each rule's rows go into a temporary table with their issue key
+:func:`reconcile` is set-based: what several rules read is staged once per run first (``staged/*.sql`` under the
+rules' folder, each into the temporary table ``tmp_fb_staged_<name>``: the pairing of refunds with REFUND
+transactions); each rule's rows go into a temporary table with their issue key
 (:func:`issue_key_expression`: the rule and its ids, the same on every run), the merchant's business date is
 joined from a temporary table of the window's days, and three statements bring ``fb_reconciliation_issues`` up to
 date: new keys are inserted open, keys seen again are refreshed (a resolved one reopens), and open issues of the
