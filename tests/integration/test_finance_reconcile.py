@@ -585,6 +585,22 @@ def test_a_rule_outside_its_window_or_with_an_unknown_parameter_is_refused(wareh
         run(warehouse_engine, folder=tmp_path)
 
 
+def test_a_staged_step_is_read_by_the_rules_and_a_failing_one_is_named(warehouse_engine, tmp_path):
+    (tmp_path / "staged").mkdir()
+    (tmp_path / "staged" / "start.sql").write_text("-- the window's start, once\nSELECT :window_start AS at;\n")
+    (tmp_path / "from_staged.sql").write_text(
+        "SELECT s.at AS event_at, 'O1' AS order_id, NULL AS shipment_id, NULL AS refund_id,"
+        " NULL AS transaction_id, NULL AS payout_reference_id, NULL AS jurisdiction, 'USD' AS currency,"
+        " 1 AS expected_cents, 2 AS actual_cents, 'x' AS message FROM tmp_fb_staged_start AS s\n"
+    )
+    result = run(warehouse_engine, folder=tmp_path)
+    assert result.kinds["from_staged"].found == 1
+    assert only(warehouse_engine, "from_staged")["business_date"] == WINDOW[0].date()
+    (tmp_path / "staged" / "start.sql").write_text("SELECT nothing FROM no_such_table\n")
+    with pytest.raises(ReconcileError, match="staged step start failed"):
+        run(warehouse_engine, folder=tmp_path)
+
+
 def test_business_days_before_skips_weekends():
     assert business_days_before(AS_OF, 3, "UTC") == dt.datetime(2026, 3, 5, tzinfo=UTC)  # Tue -> Thu
     saturday = dt.datetime(2026, 3, 7, 12, tzinfo=UTC)

@@ -22,20 +22,28 @@ are (``synced_at`` included), and the tax lines of each transaction are replaced
 per page. Loading the same window again therefore leaves identical rows.
 
 Rows go through the warehouse's bulk writers, as the orders' pages do: the keys of a page already stored are looked
-up first (one query per table); new rows and the replaced tax lines go straight in
-(:func:`~fb_commerce.warehouse.page_writer.insert_rows`: COPY on PostgreSQL, one ``executemany`` on SQLite), rows
-already stored through :func:`~fb_commerce.warehouse.bulk.bulk_upsert` (COPY into a staging table, then one
-``INSERT ... ON CONFLICT DO UPDATE ... WHERE`` something changed).
+up first (one query for the transactions and payments together); new rows and the replaced tax lines go straight in,
+mapped as they are written (:func:`~fb_commerce.warehouse.page_writer.insert_streamed`: COPY on PostgreSQL, which
+parses the first rows while the next are mapped, one ``executemany`` on SQLite), rows already stored through
+:func:`~fb_commerce.warehouse.bulk.bulk_upsert` (COPY into a staging table, then one
+``INSERT ... ON CONFLICT DO UPDATE ... WHERE`` something changed). Only the tax lines of transactions stored already
+are deleted (a new one has none: their foreign key), so a page of new transactions deletes nothing.
+
+:func:`load_finance` commits its pages without waiting for the disk (PostgreSQL) and waits once, at the end, before
+it reports (:func:`make_durable`): what it reports stored is on disk.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import gc
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -52,11 +60,12 @@ from fb_commerce.finance.extract import (
 from fb_commerce.graph.client import GraphClient
 from fb_commerce.orders.values import UnreadableValue, dig, edge, money, timestamp
 from fb_commerce.warehouse.bulk import bulk_upsert
-from fb_commerce.warehouse.page_writer import insert_rows
+from fb_commerce.warehouse.page_writer import insert_streamed
 from fb_commerce.warehouse.schema import fb_payments, fb_payouts, fb_transaction_tax_details, fb_transactions
 from fb_commerce.warehouse.upsert import transaction
 
 Row = dict[str, Any]
+_T = TypeVar("_T")
 
 
 # --- reading values ---------------------------------------------------------------------------------------------
@@ -64,6 +73,18 @@ Row = dict[str, Any]
 
 def money_value(value: Any, field: str) -> tuple[Decimal | None, str | None]:
     """A money object (``{"amount": "-0.33", "currency": "USD"}``) or a bare amount (``"-0.33"``), exactly."""
+    if value.__class__ is dict:
+        text = value.get("amount")
+        if text.__class__ is str:
+            # The common case, read here at once (a load reads ten amounts per transaction); anything else, and
+            # every refusal, is money()'s.
+            try:
+                number = Decimal(text)
+            except InvalidOperation:
+                pass
+            else:
+                if number.is_finite():
+                    return number, value.get("currency")
     if value is None or isinstance(value, dict):
         return money(value, field)
     return money({"amount": value}, field)
@@ -71,6 +92,14 @@ def money_value(value: Any, field: str) -> tuple[Decimal | None, str | None]:
 
 def rate(value: Any, field: str) -> Decimal | None:
     """``"8.25%"`` as ``Decimal("0.0825")``; a bare number as it is; absent as None."""
+    if value.__class__ is str and value.endswith("%"):  # the common case, at once; refusals below
+        try:
+            number = Decimal(value[:-1])
+        except InvalidOperation:
+            pass
+        else:
+            if number.is_finite():
+                return number / 100
     if value is None or value == "":
         return None
     text = str(value).strip()
@@ -88,10 +117,14 @@ def rate(value: Any, field: str) -> Decimal | None:
 
 def one_currency(field: str, *currencies: str | None) -> str | None:
     """The one currency the amounts of an object share; two different ones raise (no exchange is made here)."""
-    found = {c for c in currencies if c}
-    if len(found) > 1:
-        raise UnreadableValue(f"{field}: amounts in more than one currency ({', '.join(sorted(found))})")
-    return found.pop() if found else None
+    found = None
+    for currency in currencies:
+        if currency and currency != found:
+            if found is not None:
+                named = sorted({c for c in currencies if c})
+                raise UnreadableValue(f"{field}: amounts in more than one currency ({', '.join(named)})")
+            found = currency
+    return found
 
 
 def tax_detail_list(value: Any) -> list[dict[str, Any]]:
@@ -132,8 +165,14 @@ def payout_row(payout: Mapping[str, Any], *, synced_at: dt.datetime) -> Row:
 
 def tax_line_rows(txn: Mapping[str, Any], transaction_id: str, currency: str | None) -> list[Row]:
     """The tax lines of a transaction (see the module's docstring for which ``tax_details`` they come from)."""
+    return _tax_lines(txn, edge(dict(txn), "items"), transaction_id, currency)
+
+
+def _tax_lines(
+    txn: Mapping[str, Any], items: list[dict[str, Any]], transaction_id: str, currency: str | None
+) -> list[Row]:
     sources: list[tuple[str | None, dict[str, Any]]] = []
-    for item in edge(dict(txn), "items"):
+    for item in items:
         sources.extend((_text(item.get("id")), line) for line in tax_detail_list(item.get("tax_details")))
     if not sources:
         sources = [(None, line) for line in tax_detail_list(txn.get("tax_details"))]
@@ -166,12 +205,12 @@ def transaction_rows(txn: Mapping[str, Any], *, synced_at: dt.datetime) -> tuple
     fee, fee_currency = money_value(txn.get("processing_fee"), f"{where} processing_fee")
     net, net_currency = money_value(txn.get("net_payment_amount"), f"{where} net_payment_amount")
     currency = one_currency(where, fee_currency, net_currency)
-    lines = tax_line_rows(txn, transaction_id, currency)
+    items = edge(dict(txn), "items")
+    lines = _tax_lines(txn, items, transaction_id, currency)
     currency = currency or one_currency(where, *(line["currency"] for line in lines))
     amounts = [line["item_tax_amount"] for line in lines if line["item_tax_amount"] is not None]
     details = txn.get("order_details")
     order: dict[str, Any] = details if isinstance(details, dict) else {}
-    items = edge(dict(txn), "items")
     row = {
         "transaction_id": transaction_id,
         "transaction_type": _text(txn.get("transaction_type")),
@@ -196,22 +235,26 @@ def transaction_rows(txn: Mapping[str, Any], *, synced_at: dt.datetime) -> tuple
     return row, lines
 
 
+#: the amount columns of fb_payments: (column, path in the payment, the path as errors name it)
+_PAYMENT_AMOUNTS = tuple(
+    (column, path, ".".join(path))
+    for column, path in (
+        ("items_amount", ("subtotal", "items")),
+        ("shipping_amount", ("subtotal", "shipping")),
+        ("tax_amount", ("tax",)),
+        ("total_amount", ("total_amount",)),
+        ("captured_amount", ("transaction_details", "captured_amount")),
+    )
+)
+
+
 def payment_row(payment: Mapping[str, Any], order_id: str, *, synced_at: dt.datetime) -> Row:
     """A ``fb_payments`` row: what one shipment captured; amounts exact, in one currency."""
     payment_id = _text(payment.get("id"))
     if payment_id is None:
         raise UnreadableValue(f"payment of order {order_id} without id: {str(dict(payment))[:200]}")
     where = f"payment {payment_id}"
-    amounts = {
-        column: money_value(dig(payment, *path), f"{where} {'.'.join(path)}")
-        for column, path in (
-            ("items_amount", ("subtotal", "items")),
-            ("shipping_amount", ("subtotal", "shipping")),
-            ("tax_amount", ("tax",)),
-            ("total_amount", ("total_amount",)),
-            ("captured_amount", ("transaction_details", "captured_amount")),
-        )
-    }
+    amounts = {column: money_value(dig(payment, *path), f"{where} {name}") for column, path, name in _PAYMENT_AMOUNTS}
     remitted = payment.get("tax_remitted")
     if remitted is not None and not isinstance(remitted, bool):
         raise UnreadableValue(f"{where} tax_remitted: {str(remitted)[:100]!r} is not true or false")
@@ -256,7 +299,7 @@ def sale_payments(transactions: Iterable[Mapping[str, Any]]) -> tuple[list[tuple
 # --- loading ------------------------------------------------------------------------------------------------------
 
 
-#: keys per ``IN (...)`` list: SQLite binds at most 32,766 values per statement
+#: keys per key lookup: SQLite binds at most 32,766 values per statement
 KEYS_PER_STATEMENT = 10_000
 
 
@@ -265,59 +308,154 @@ def _slices(keys: Sequence[Any]) -> Iterator[Sequence[Any]]:
         yield keys[start : start + KEYS_PER_STATEMENT]
 
 
-def _store(connection: Connection, table: sa.Table, rows: list[Row]) -> None:
-    """Upsert by the (one-column) primary key: keys not stored yet go straight in (COPY on PostgreSQL), stored
-    ones through the bulk upsert that leaves unchanged rows as they are."""
-    if not rows:
-        return
-    (key,) = table.primary_key.columns
-    keys = sorted({row[key.name] for row in rows})
-    stored: set[Any] = set()
-    for part in _slices(keys):
-        stored.update(connection.execute(sa.select(key).where(key.in_(part))).scalars())
-    new = [row for row in rows if row[key.name] not in stored]
-    if new:
-        insert_rows(connection, table, new)
-    if len(new) < len(rows):
-        bulk_upsert(connection, table, [row for row in rows if row[key.name] in stored], skip_unchanged=True)
+def _stored_keys(connection: Connection, wanted: Sequence[tuple[sa.Table, Iterable[Any]]]) -> list[set[Any]]:
+    """Which of the keys of each (table, keys) are stored already: one statement for all the tables (a round trip
+    per page, not per table), more only past :data:`KEYS_PER_STATEMENT` keys."""
+    parts: list[tuple[int, sa.Column[Any], list[Any]]] = []
+    for number, (table, keys) in enumerate(wanted):
+        (column,) = table.primary_key.columns
+        parts.extend((number, column, list(part)) for part in _slices(sorted(set(keys))))
+    found: list[set[Any]] = [set() for _ in wanted]
+    while parts:
+        batch, size = [], 0
+        while parts and size + len(parts[0][2]) <= KEYS_PER_STATEMENT:
+            batch.append(parts.pop(0))
+            size += len(batch[-1][2])
+        selects = [
+            sa.select(sa.literal(number).label("n"), column.label("k")).where(column.in_(keys))
+            for number, column, keys in batch
+        ]
+        query = selects[0] if len(selects) == 1 else sa.union_all(*selects)
+        for number, key in connection.execute(query):
+            found[number].add(key)
+    return found
 
 
-def store_payouts(engine: Engine, payouts: Iterable[Mapping[str, Any]], *, synced_at: dt.datetime) -> int:
-    """Upsert payouts by ``payout_reference_id`` in one transaction; unchanged rows are left alone."""
-    rows = [payout_row(p, synced_at=synced_at) for p in payouts]
+def _insert_new(connection: Connection, table: sa.Table, rows: Iterator[Row]) -> None:
+    """Insert rows whose keys are not stored, as they are mapped (COPY on PostgreSQL: the server parses the first
+    ones while the next are mapped). Every row of a table carries the same columns (the mapping's)."""
+    first = next(rows, None)
+    if first is not None:
+        insert_streamed(connection, table, tuple(first), itertools.chain([first], rows))
+
+
+def _store(
+    connection: Connection,
+    table: sa.Table,
+    objects: Mapping[Any, _T],
+    stored: set[Any],
+    mapping: Callable[[_T], Row],
+) -> None:
+    """Upsert the objects (by their key) by the one-column primary key: keys not ``stored`` yet go straight in,
+    mapped as they are written, stored ones through the bulk upsert that leaves unchanged rows as they are."""
+    _insert_new(connection, table, (mapping(obj) for key, obj in objects.items() if key not in stored))
+    old = [mapping(obj) for key, obj in objects.items() if key in stored]
+    if old:
+        bulk_upsert(connection, table, old, skip_unchanged=True)
+
+
+@contextlib.contextmanager
+def _young_objects_only() -> Iterator[None]:
+    """While a page is stored, garbage collections scan only the objects made since it started.
+
+    A page's objects (its JSON, its rows) live through a few collections, which then run a full one every dozen
+    pages or so, each scanning every object of the process (modules, SQLAlchemy's caches: tens of ms each, a
+    fifth of a load's CPU). What exists when the page starts is frozen out of those scans and put back after
+    (unless something else froze objects, as a forking server does: those stay as they are).
+    """
+    frozen = gc.get_freeze_count() == 0
+    if frozen:
+        gc.freeze()
+    try:
+        yield
+    finally:
+        if frozen:
+            gc.unfreeze()
+
+
+@contextlib.contextmanager
+def _page(engine: Engine | Connection, durable: bool) -> Iterator[Connection]:
+    """The page's transaction. With ``durable=False`` (PostgreSQL, on a transaction of its own) its commit does not
+    wait for the WAL to reach the disk, most of a page's cost on a busy disk; :func:`make_durable` at the end of
+    the load waits once for all of them (WAL is flushed in order). A crash before that loses only pages of a load
+    that has not returned, which its retry stores again."""
+    owned = isinstance(engine, Engine) or not engine.in_transaction()
     with transaction(engine) as connection:
-        _store(connection, fb_payouts, rows)
+        if owned and not durable and connection.dialect.name == "postgresql":
+            connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
+        yield connection
+
+
+def make_durable(engine: Engine | Connection) -> None:
+    """Wait until every page committed with ``durable=False`` is on disk: one transaction that commits
+    synchronously (on PostgreSQL a transaction id makes its commit write and flush WAL, and the pages' before it)."""
+    with transaction(engine) as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.text("SELECT pg_current_xact_id()"))
+
+
+@_young_objects_only()
+def store_payouts(
+    engine: Engine, payouts: Iterable[Mapping[str, Any]], *, synced_at: dt.datetime, durable: bool = True
+) -> int:
+    """Upsert payouts by ``payout_reference_id`` in one transaction; unchanged rows are left alone.
+
+    :param durable: False: the commit does not wait for the disk (see :func:`make_durable`).
+    """
+    rows = [payout_row(p, synced_at=synced_at) for p in payouts]
+    by_key = {row["payout_reference_id"]: row for row in rows}
+    with _page(engine, durable) as connection:
+        (stored,) = _stored_keys(connection, [(fb_payouts, by_key)])
+        _store(connection, fb_payouts, by_key, stored, lambda row: row)
     return len(rows)
 
 
+@_young_objects_only()
 def store_transactions(
     engine: Engine | Connection,
     transactions: Iterable[Mapping[str, Any]],
     *,
     synced_at: dt.datetime,
     payments: Iterable[tuple[str, Mapping[str, Any]]] = (),
+    durable: bool = True,
 ) -> tuple[int, int, int]:
     """Upsert transactions by ``transaction_id``, replace their tax lines and upsert the payments given (as
     (order id, payment)) by ``payment_id``, in one transaction.
 
+    :param durable: False: the commit does not wait for the disk (see :func:`make_durable`).
     :return: (transactions, tax lines, payments) stored.
     """
-    mapped = [transaction_rows(t, synced_at=synced_at) for t in transactions]
-    rows = [row for row, _ in mapped]
-    lines = [line for _, group in mapped for line in group]
-    payment_rows = [payment_row(p, order_id, synced_at=synced_at) for order_id, p in payments]
-    if not rows and not payment_rows:
+    objects = list(transactions)
+    paying = list(payments)
+    if not objects and not paying:
         return 0, 0, 0
-    ids = sorted({row["transaction_id"] for row in rows})
-    with transaction(engine) as connection:
-        _store(connection, fb_transactions, rows)
+    # by id, the last of an id given twice winning (as the upserts do); an object without one is kept for its
+    # mapping to refuse
+    by_id = {_text(t.get("id")): t for t in objects}
+    payment_by_id = {_text(p.get("id")): (order_id, p) for order_id, p in paying}
+    lines: list[Row] = []
+
+    def transaction_row(txn: Mapping[str, Any]) -> Row:
+        row, group = transaction_rows(txn, synced_at=synced_at)
+        lines.extend(group)
+        return row
+
+    def pay_row(paid: tuple[str, Mapping[str, Any]]) -> Row:
+        return payment_row(paid[1], paid[0], synced_at=synced_at)
+
+    with _page(engine, durable) as connection:
+        stored, paid = _stored_keys(
+            connection, [(fb_transactions, by_id.keys() - {None}), (fb_payments, payment_by_id.keys() - {None})]
+        )
+        _store(connection, fb_transactions, by_id, stored, transaction_row)
+        # Only a transaction stored already can have tax lines (their foreign key): a new one has none to delete,
+        # and a page of new transactions deletes nothing.
         table = fb_transaction_tax_details
-        for part in _slices(ids):
+        for part in _slices(sorted(stored)):
             connection.execute(sa.delete(table).where(table.c.transaction_id.in_(part)))
-        if lines:
-            insert_rows(connection, table, lines)  # none of them is stored now
-        _store(connection, fb_payments, payment_rows)
-    return len(rows), len(lines), len({row["payment_id"] for row in payment_rows})
+        _insert_new(connection, table, iter(lines))  # none of them is stored now
+        _store(connection, fb_payments, payment_by_id, paid, pay_row)
+    return len(objects), len(lines), len(payment_by_id)
 
 
 @dataclass
@@ -383,7 +521,7 @@ def load_finance(
     result = FinanceLoad(node=node, start=start, end=end)
     for payouts in _data(payout_pages(client, node, start, end, page_size=page_size)):
         result.pages_read[PAYOUTS] += 1
-        result.payouts += store_payouts(engine, payouts, synced_at=synced_at)
+        result.payouts += store_payouts(engine, payouts, synced_at=synced_at, durable=False)
     read: set[str] = set()  # orders whose payments were read by a call of their own in this load
     for transactions in _data(transaction_pages(client, node, start, end, page_size=page_size)):
         result.pages_read[TRANSACTIONS] += 1
@@ -393,16 +531,20 @@ def load_finance(
             for page in order_payment_pages(client, order_id):
                 result.pages_read[PAYMENTS] += 1
                 payments.extend((order_id, payment) for payment in page.get("data") or [])
-        stored, lines, paid = store_transactions(engine, transactions, synced_at=synced_at, payments=payments)
+        stored, lines, paid = store_transactions(
+            engine, transactions, synced_at=synced_at, payments=payments, durable=False
+        )
         result.transactions += stored
         result.tax_lines += lines
         result.payments += paid
+    make_durable(engine)  # the pages' commits did not wait for the disk: once, here, before the load reports
     return result
 
 
 __all__ = [
     "FinanceLoad",
     "load_finance",
+    "make_durable",
     "money_value",
     "payment_row",
     "payout_row",

@@ -8,7 +8,9 @@ compares exactly) and a message. Rules take bind parameters computed here (:func
 UTC bounds, cut-off timestamps such as "N business days before as_of", the tolerance and the fee schedule. SQL
 never does time-zone math, so the same files run on SQLite and PostgreSQL.
 
-:func:`reconcile` is set-based: each rule's rows go into a temporary table with their issue key
+:func:`reconcile` is set-based: what several rules read is staged once per run first (``staged/*.sql`` under the
+rules' folder, each into the temporary table ``tmp_fb_staged_<name>``: the pairing of refunds with REFUND
+transactions); each rule's rows go into a temporary table with their issue key
 (:func:`issue_key_expression`: the rule and its ids, the same on every run), the merchant's business date is
 joined from a temporary table of the window's days, and three statements bring ``fb_reconciliation_issues`` up to
 date: new keys are inserted open, keys seen again are refreshed (a resolved one reopens), and open issues of the
@@ -20,7 +22,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 import re
+import time
 import zoneinfo
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
@@ -38,7 +42,11 @@ from fb_commerce.warehouse import schema
 from fb_commerce.warehouse.types import UtcDateTime
 from fb_commerce.warehouse.upsert import dialect_insert, transaction
 
+log = logging.getLogger(__name__)
+
 RULES_DIR = Path("sql") / "finance" / "reconcile"
+#: under the rules' folder: what several rules read, each file staged once per run as ``tmp_fb_staged_<name>``
+STAGED_DIR = "staged"
 #: what every rule returns, in this order (extra columns are ignored)
 RULE_COLUMNS = (
     "event_at",
@@ -227,19 +235,35 @@ def load_rules(folder: Path | None = None, kinds: Iterable[str] | None = None) -
     return rules
 
 
-def _rule_select(kind: str, sql: str, parameters: dict[str, Any]) -> sa.Subquery:
-    """The rule as a subquery with typed columns and typed bind parameters (UTC timestamps bind the way the
-    warehouse stores them)."""
+def load_staged(folder: Path | None = None) -> dict[str, str]:
+    """The SQL of each staged step by name (its file name in ``staged/`` under the rules' folder), in name order."""
+    staged = (folder if folder is not None else rules_dir()) / STAGED_DIR
+    return {path.stem: path.read_text(encoding="utf-8") for path in sorted(staged.glob("*.sql"))}
+
+
+def staged_table(name: str) -> str:
+    """The temporary table a staged step fills and the rules read."""
+    return f"tmp_fb_staged_{name}"
+
+
+def _typed_text(what: str, sql: str, parameters: dict[str, Any]) -> sa.TextClause:
+    """One SELECT of a rule or staged step with typed bind parameters (UTC timestamps bind the way the warehouse
+    stores them)."""
     sql = strip_query(without_comments(sql))
-    text = sa.text(sql)
     names = set(_BIND.findall(sql))  # as sa.text() finds them
     unknown = sorted(names - set(parameters))
     if unknown:
-        raise ReconcileError(f"rule {kind} uses unknown parameter(s) {', '.join(unknown)}; known: {sorted(parameters)}")
+        raise ReconcileError(f"{what} uses unknown parameter(s) {', '.join(unknown)}; known: {sorted(parameters)}")
     binds = [
         sa.bindparam(name, parameters[name], type_=UtcDateTime() if isinstance(parameters[name], dt.datetime) else None)
         for name in sorted(names)
     ]
+    return sa.text(sql).bindparams(*binds)
+
+
+def _rule_select(kind: str, sql: str, parameters: dict[str, Any]) -> sa.Subquery:
+    """The rule as a subquery with typed columns and typed bind parameters."""
+    text = _typed_text(f"rule {kind}", sql, parameters)
     columns: list[sa.ColumnClause[Any]] = [
         sa.column("event_at", UtcDateTime()),
         *(sa.column(name, sa.String()) for name in RULE_COLUMNS[1:8]),
@@ -247,7 +271,7 @@ def _rule_select(kind: str, sql: str, parameters: dict[str, Any]) -> sa.Subquery
         sa.column("actual_cents", sa.BigInteger()),
         sa.column("message", sa.Text()),
     ]
-    return text.bindparams(*binds).columns(*columns).subquery(f"found_{kind}")
+    return text.columns(*columns).subquery(f"found_{kind}")
 
 
 def issue_key_expression(kind: str, found: Any) -> sa.ColumnElement[str]:
@@ -298,18 +322,20 @@ def _drop_temp_tables(connection: Connection) -> None:
 
 
 class CreateTempTableAs(Executable, ClauseElement):
-    """``CREATE TEMPORARY TABLE <name> AS SELECT * FROM (<query>)``, bind parameters processed as usual."""
+    """``CREATE TEMPORARY TABLE <name> AS SELECT * FROM (<query>)`` (a text query as it is), bind parameters
+    processed as usual."""
 
     inherit_cache = False
 
-    def __init__(self, name: str, query: sa.Subquery) -> None:
+    def __init__(self, name: str, query: sa.Subquery | sa.TextClause) -> None:
         self.name = name
         self.query = query
 
 
 @compiles(CreateTempTableAs)
 def _create_temp_table_as(element: CreateTempTableAs, compiler: Any, **kw: Any) -> str:
-    return f"CREATE TEMPORARY TABLE {element.name} AS " + compiler.process(sa.select(element.query), **kw)
+    query = element.query if isinstance(element.query, sa.TextClause) else sa.select(element.query)
+    return f"CREATE TEMPORARY TABLE {element.name} AS " + compiler.process(query, **kw)
 
 
 def _collect(connection: Connection, kind: str, sql: str, parameters: dict[str, Any]) -> None:
@@ -341,6 +367,20 @@ def _collect(connection: Connection, kind: str, sql: str, parameters: dict[str, 
         ) from None
     except sa.exc.DBAPIError as exc:
         raise ReconcileError(f"rule {kind} failed: {str(exc.orig).splitlines()[0]}") from exc
+
+
+def _stage(connection: Connection, staged: dict[str, str], parameters: dict[str, Any]) -> None:
+    """Each staged step into its temporary table, before the rules that read it."""
+    for name, sql in staged.items():
+        table = staged_table(name)
+        started = time.perf_counter()
+        try:
+            connection.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
+            query = _typed_text(f"staged step {name}", sql, parameters)
+            connection.execute(CreateTempTableAs(table, query))
+        except sa.exc.DBAPIError as exc:
+            raise ReconcileError(f"staged step {name} failed: {str(exc.orig).splitlines()[0]}") from exc
+        log.debug("reconciliation staged %s in %.2f s", table, time.perf_counter() - started)
 
 
 def _check_dated(connection: Connection) -> None:
@@ -383,6 +423,7 @@ def reconcile(
     if window_end <= window_start:
         raise ReconcileError(f"empty window [{window_start}, {window_end})")
     rules = load_rules(folder, kinds)
+    staged = load_staged(folder)
     parameters = rule_parameters(settings, window_start, window_end, as_of, timezone)
     days = business_days(window_start, window_end, timezone)
     first_day, last_day = days[0][0], days[-1][0]
@@ -391,10 +432,14 @@ def reconcile(
         if connection.dialect.name == "postgresql":
             # the rules hash-join and aggregate whole tables: in the default 4 MB those spill to disk
             connection.execute(sa.text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
+        _analyze_changed(connection, [*rules.values(), *staged.values()])
         _fresh_temp_tables(connection)
         connection.execute(sa.insert(DAYS), [{"business_date": d, "day_start": s, "day_end": e} for d, s, e in days])
+        _stage(connection, staged, parameters)
         for kind, sql in rules.items():
+            started = time.perf_counter()
             _collect(connection, kind, sql, parameters)
+            log.debug("reconciliation rule %s ran in %.2f s", kind, time.perf_counter() - started)
         _check_dated(connection)
         found_counts = _counts(connection, sa.select(FOUND.c.kind, sa.func.count()).group_by(FOUND.c.kind))
         new_counts = _counts(
@@ -425,6 +470,8 @@ def reconcile(
             .group_by(issues.c.kind),
         )
         _drop_temp_tables(connection)
+        for name in staged:
+            connection.execute(sa.text(f"DROP TABLE IF EXISTS {staged_table(name)}"))
     result = {
         kind: KindCounts(
             found=found_counts.get(kind, 0),
@@ -435,6 +482,29 @@ def reconcile(
         for kind in rules
     }
     return ReconcileResult(result, first_day, last_day)
+
+
+def _analyze_changed(connection: Connection, rules: Iterable[str]) -> None:
+    """PostgreSQL: ANALYZE the warehouse tables the rules read that changed enough since their last statistics for
+    autovacuum to analyze them (its default threshold), now rather than later. Right after a large load the
+    planner otherwise expects a handful of rows and nests loops over a million."""
+    if connection.dialect.name != "postgresql":
+        return
+    text = " ".join(without_comments(sql) for sql in rules)
+    names = sorted(name for name in schema.metadata.tables if re.search(rf"\b{name}\b", text))
+    changed = connection.execute(
+        sa.text(
+            "SELECT s.relname FROM pg_stat_user_tables AS s JOIN pg_class AS c ON c.oid = s.relid"
+            " WHERE s.schemaname = current_schema() AND s.relname = ANY(:names)"
+            " AND s.n_mod_since_analyze > 50 + 0.1 * greatest(c.reltuples, 0) ORDER BY s.relname"
+        ),
+        {"names": names},
+    ).scalars()
+    preparer = connection.dialect.identifier_preparer
+    for name in list(changed):
+        started = time.perf_counter()
+        connection.exec_driver_sql(f"ANALYZE {preparer.quote(name)}")
+        log.debug("ANALYZE %s before the rules: %.2f s", name, time.perf_counter() - started)
 
 
 def _counts(connection: Connection, query: sa.Select[Any]) -> dict[str, int]:

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -158,3 +158,16 @@ def insert_rows(connection: Connection, table: sa.Table, rows: Sequence[dict[str
     (the transaction is then rolled back whole, nothing stored twice) and is upserted on SQLite.
     """
     _write(connection, table, rows, (), new=True)
+
+
+def insert_streamed(
+    connection: Connection, table: sa.Table, columns: Sequence[str], rows: Iterable[dict[str, Any]]
+) -> None:
+    """Insert ``rows`` as :func:`insert_rows` does, read as they are written: every row carries exactly
+    ``columns`` and a key the caller found absent, and no key twice (nothing is collapsed here).
+
+    ``rows`` may be a generator that maps each row as it is asked for: on PostgreSQL COPY reads it as it goes, so
+    the server parses the first rows while the next ones are made.
+    """
+    upsert = _upsert_for(connection, table, tuple(columns), ())
+    upsert.run(connection, table, cast(Sequence[dict[str, Any]], rows), new=True)  # run() reads them once, in order
