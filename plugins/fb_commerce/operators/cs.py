@@ -81,7 +81,8 @@ def _reason_param(default: str, reasons: dict[str, str]) -> Param:
 
 
 def _text_param(title: str, section: str, description: str | None = None) -> Param:
-    described = {"description": description} if description else {}  # a null description is not valid JSON Schema
+    # a null description is not valid JSON Schema: none at all then
+    described: dict[str, Any] = {"description": description} if description else {}
     return Param(None, type=["null", "string"], maxLength=1000, title=title, section=section, **described)
 
 
