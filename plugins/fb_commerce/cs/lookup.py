@@ -55,6 +55,7 @@ CENT = Decimal("0.01")
 _EPOCH = dt.datetime.min.replace(tzinfo=dt.UTC)
 #: the parts of a shipping address (columns ``ship_to_<part>`` of fb_orders)
 _ADDRESS = ("name", "street1", "street2", "city", "state", "postal_code", "country")
+_ADDRESS_COLUMNS = tuple((part, f"ship_to_{part}") for part in _ADDRESS)
 
 
 def money_text(value: Decimal | None) -> str | None:
@@ -424,6 +425,8 @@ class Statement:
                 cursor.close()
         if compiled.dicts is None:
             compiled.read_with(query, conn.dialect, cursor.description)
+        if not fetched:  # most of an order's tables have nothing for it
+            return []
         read = compiled.dicts if as_dicts else compiled.tuples
         assert read is not None
         try:
@@ -610,26 +613,32 @@ def _returned(returns: list[dict[str, Any]]) -> dict[str, int]:
 def _item_views(
     rows: list[dict[str, Any]], remaining: OrderRemaining | None, returned: dict[str, int]
 ) -> list[ItemView]:
+    if remaining is None:
+        left_of: dict[str, Any] = {}
+        shippable = cancellable = False
+    else:
+        left_of = remaining.items
+        shippable, cancellable = remaining.state in ("CREATED", "IN_PROGRESS"), remaining.state != "FB_PROCESSING"
     views = []
     for row in rows:
-        left = remaining.items.get(str(row["item_id"])) if remaining is not None else None
-        cancellable = 0 if left is None or (remaining and remaining.state == "FB_PROCESSING") else left.open
+        item_id = str(row["item_id"])
+        left = left_of.get(item_id)
         views.append(
             ItemView(
-                item_id=str(row["item_id"]),
-                retailer_id=row["retailer_id"],
-                product_name=row["product_name"],
-                price_per_unit=row["price_per_unit"],
-                ordered=int(row["quantity"] or 0),
-                shipped=left.shipped if left else int(row["quantity_fulfilled"] or 0),
-                cancelled=left.cancelled if left else int(row["quantity_cancelled"] or 0),
-                refunded=left.refunded_quantity if left else 0,
-                refunded_amount=left.refunded_amount if left else ZERO,
-                returned=returned.get(str(row["item_id"]), 0),
-                can_ship=left.open if left and remaining and remaining.state in ("CREATED", "IN_PROGRESS") else 0,
-                can_cancel=cancellable,
-                can_refund=left.refundable_quantity if left else 0,
-                can_refund_amount=left.refundable_amount if left else None,
+                item_id,
+                row["retailer_id"],
+                row["product_name"],
+                row["price_per_unit"],
+                int(row["quantity"] or 0),
+                int(row["quantity_fulfilled"] or 0) if left is None else left.shipped,
+                int(row["quantity_cancelled"] or 0) if left is None else left.cancelled,
+                0 if left is None else left.refunded_quantity,
+                ZERO if left is None else left.refunded_amount,
+                returned.get(item_id, 0),
+                left.open if left is not None and shippable else 0,
+                left.open if left is not None and cancellable else 0,
+                0 if left is None else left.refundable_quantity,
+                None if left is None else left.refundable_amount,
             )
         )
     return views
@@ -652,8 +661,8 @@ def _request_view(request: Any) -> dict[str, Any]:
 _DROP = ("raw", "order_id", "synced_at")
 
 
-def _plain(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in row.items() if k not in _DROP}
+def _plain(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in row.items() if k not in _DROP} for row in rows] if rows else []
 
 
 def _items_text(lines: Any) -> str:
@@ -719,14 +728,16 @@ def order_view(engine: Engine | Connection, key: str) -> OrderView | None:
         cancellations, returns = _CANCELLATIONS.rows(conn, at), _RETURNS.rows(conn, at)
         payments, transactions = _PAYMENTS.rows(conn, at), _TRANSACTIONS.rows(conn, at)
         # The payouts of the order's transactions: only asked for when one names a payout.
-        payouts = _PAYOUTS.rows(conn, at) if any(t["payout_reference_id"] for t in transactions) else []
+        payouts = (
+            _PAYOUTS.rows(conn, at) if transactions and any(t["payout_reference_id"] for t in transactions) else []
+        )
         actions = _ACTIONS.rows(conn, at)
         every_request = _requests_of(conn, order_id)
         # What load_remaining would read, from the rows read above; outlook reads nothing more.
         stored = remaining_of_rows(row, items, shipments, refunds)
         remaining, _queued = outlook(conn, order_id, remaining=stored, requests=every_request)
     left = remaining.orders.get(order_id)
-    requests = sorted(every_request, key=lambda r: (r.created_at or _EPOCH, r.request_id))
+    requests = sorted(every_request, key=lambda r: (r.created_at or _EPOCH, r.request_id)) if every_request else []
     shipping_left = None
     if left is not None and left.shipping_charged is not None:
         shipping_left = max(left.shipping_charged - left.shipping_refunded, ZERO)
@@ -744,7 +755,7 @@ def order_view(engine: Engine | Connection, key: str) -> OrderView | None:
         buyer_email=row["buyer_email"],
         marketing_opt_in=row["marketing_opt_in"],
         ship_by_date=row["ship_by_date"],
-        shipping_address={part: row[f"ship_to_{part}"] for part in _ADDRESS},
+        shipping_address={part: row[column] for part, column in _ADDRESS_COLUMNS},
         currency=row["currency"],
         subtotal=row["subtotal"],
         shipping=row["shipping"],
@@ -753,14 +764,14 @@ def order_view(engine: Engine | Connection, key: str) -> OrderView | None:
         items=_item_views(items, left, _returned(returns)),
         shipping_refunded=left.shipping_refunded if left is not None else ZERO,
         can_refund_shipping=shipping_left,
-        shipments=[_plain(r) for r in shipments],
-        cancellations=[_plain(r) for r in cancellations],
-        refunds=[_plain(r) for r in refunds],
-        returns=[_plain(r) for r in returns],
-        payments=[_plain(r) for r in payments],
-        transactions=[_plain(r) for r in transactions],
-        payouts=[_plain(r) for r in payouts],
-        requests=[_request_view(r) for r in requests],
+        shipments=_plain(shipments),
+        cancellations=_plain(cancellations),
+        refunds=_plain(refunds),
+        returns=_plain(returns),
+        payments=_plain(payments),
+        transactions=_plain(transactions),
+        payouts=_plain(payouts),
+        requests=[_request_view(r) for r in requests] if requests else [],
         actions=actions,
         timeline=[],
     )
