@@ -361,7 +361,7 @@ class _Compiled:
                     if processor is not None:
                         processor(value)
                 except _REFUSED as found:
-                    return ValueError(f"{key}: cannot read {value!r} exactly ({found})")
+                    return ValueError(f"{key}: cannot read {value!r:.80} exactly ({found})")
         return exc
 
 
