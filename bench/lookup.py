@@ -250,8 +250,9 @@ def lookups(orders: int, samples: int) -> dict[str, list[Callable[[Any], Any]]]:
 def capture(engine: sa.Engine, call: Callable[[Any], Any]) -> list[tuple[str, Any]]:
     """The statements (driver SQL and parameters) ``call`` runs, on a connection of its own: a connection that
     once had a listener keeps paying for event dispatch, which the measured one must not (production has none).
-    ``cs.lookup`` runs its statements on the DB-API cursor through ``Connection._cursor_execute``, which fires
-    ``before_cursor_execute`` like any SQLAlchemy execution: every statement is seen."""
+    ``cs.lookup`` runs its statements through ``Connection._cursor_execute`` on a connection with a listener (on
+    the driver directly only when nothing listens), which fires ``before_cursor_execute`` like any SQLAlchemy
+    execution: every statement is seen."""
     seen: list[tuple[str, Any]] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:

@@ -258,3 +258,72 @@ def test_a_statement_reads_what_sqlalchemy_reads_and_its_events_see_it(engine) -
         broken = Statement(sa.select(orders.c.order_id).where(sa.literal_column("no_such_column") == 1))
         with pytest.raises(sa.exc.DBAPIError):  # wrapped as SQLAlchemy wraps it
             broken.rows(conn, {})
+    with engine.connect() as conn:  # no listener: run by the driver directly, errors wrapped all the same
+        with pytest.raises(sa.exc.DBAPIError):
+            broken.rows(conn, {})
+        expected = [tuple(r) for r in conn.execute(query, {"state": "IN_PROGRESS"})]
+        assert Statement(query).tuples(conn, {"state": "IN_PROGRESS"}) == expected
+
+
+def _store_as_is(conn: sa.Connection, rows: list[dict[str, object]]) -> None:
+    """Orders written by SQL with these values as they are, not through the column types (values the types
+    would never write: offsets, no microseconds, a date alone)."""
+    conn.execute(
+        sa.text(
+            "INSERT INTO fb_orders (order_id, state, created_at, acknowledged_at, subtotal, total,"
+            " acknowledge_attempts, first_seen_at, synced_at)"
+            " VALUES (:order_id, 'CREATED', :created_at, :acknowledged_at, :subtotal, :total, 0, :seen, :seen)"
+        ),
+        [{"acknowledged_at": None, "subtotal": None, "seen": "2026-01-01 00:00:00", **row} for row in rows],
+    )
+
+
+def test_a_statement_reads_times_and_amounts_as_sqlalchemy_does(warehouse_engine) -> None:
+    """The fused readers of UtcDateTime and Money (cs.lookup._result_processor) against SQLAlchemy's."""
+    sqlite = warehouse_engine.dialect.name == "sqlite"
+    big = "1234567890123.45" if sqlite else "9999999999999999.99"  # SQLite keeps a double: 15 digits
+    with warehouse_engine.begin() as conn:
+        _store_as_is(
+            conn,
+            [
+                {"order_id": "e1", "created_at": "2025-12-01 10:00:00.123456", "total": float(big) if sqlite else big},
+                {"order_id": "e2", "created_at": "2025-12-01 10:00:00", "total": -0.01, "subtotal": 0},
+                {"order_id": "e3", "created_at": "2025-12-01T10:00:00+02:00", "total": 20},
+                {"order_id": "e4", "created_at": "2025-12-01 23:59:59.999999-05:30", "total": 19.99},
+                {"order_id": "e5", "created_at": None, "total": None},
+                {"order_id": "e6", "created_at": "2025-12-01", "acknowledged_at": "0001-01-01 00:00:00", "total": 0.5},
+            ],
+        )
+    orders = schema.fb_orders
+    query = sa.select(orders).where(orders.c.order_id.like("e%")).order_by(orders.c.order_id)
+    with warehouse_engine.connect() as conn:
+        if not sqlite:  # the driver's times in another zone than UTC
+            conn.exec_driver_sql("SET TIME ZONE 'Asia/Kolkata'")
+        rows = Statement(query).rows(conn, {})
+        assert rows == [dict(r) for r in conn.execute(query).mappings()]
+        assert Statement(query).tuples(conn, {}) == [tuple(r) for r in conn.execute(query)]
+    by_id = {row["order_id"]: row for row in rows}
+    assert by_id["e1"]["created_at"] == dt.datetime(2025, 12, 1, 10, 0, 0, 123456, tzinfo=dt.UTC)
+    assert by_id["e1"]["total"] == Decimal(big) and str(by_id["e2"]["total"]) == "-0.01"
+    assert str(by_id["e2"]["subtotal"]) == "0.00" and str(by_id["e3"]["total"]) == "20.00"
+    assert by_id["e3"]["created_at"] == dt.datetime(2025, 12, 1, 8, tzinfo=dt.UTC)
+    assert by_id["e4"]["created_at"] == dt.datetime(2025, 12, 2, 5, 29, 59, 999999, tzinfo=dt.UTC)
+    assert by_id["e5"]["created_at"] is None and by_id["e5"]["total"] is None
+    assert by_id["e6"]["created_at"] == dt.datetime(2025, 12, 1, tzinfo=dt.UTC)
+    assert by_id["e6"]["acknowledged_at"] == dt.datetime(1, 1, 1, tzinfo=dt.UTC)
+    assert all(row["created_at"] is None or row["created_at"].tzinfo is dt.UTC for row in rows)
+
+
+def test_a_statement_refuses_what_sqlalchemy_refuses_naming_the_column(warehouse_engine) -> None:
+    sqlite = warehouse_engine.dialect.name == "sqlite"
+    with warehouse_engine.begin() as conn:
+        _store_as_is(conn, [{"order_id": "bad", "created_at": None, "total": float("inf") if sqlite else "NaN"}])
+    orders = schema.fb_orders
+    query = sa.select(orders.c.order_id, orders.c.total).where(orders.c.order_id == "bad")
+    with warehouse_engine.connect() as conn:
+        with pytest.raises(ValueError, match="not a finite number"):
+            conn.execute(query).all()
+        with pytest.raises(ValueError, match=r"^total: cannot read .* exactly .*not a finite number"):
+            Statement(query).rows(conn, {})
+        with pytest.raises(ValueError, match=r"^total: "):
+            Statement(query).tuples(conn, {})

@@ -20,16 +20,18 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import operator
 import re
 import weakref
 import zoneinfo
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.engine.default import DefaultDialect
 
 from fb_commerce.orders.alerts import REQUESTED
 from fb_commerce.orders.mapping import email_search, search_text
@@ -37,7 +39,9 @@ from fb_commerce.orders.updates.outbox import _columns_of as outbox_columns
 from fb_commerce.orders.updates.outbox import _request as outbox_request
 from fb_commerce.orders.updates.remaining import ZERO, OrderRemaining, remaining_of_rows
 from fb_commerce.orders.updates.requests import OUTBOX_TABLE_NAMES, OutboxRequest
+from fb_commerce.orders.updates.send import outlook
 from fb_commerce.warehouse import schema
+from fb_commerce.warehouse.types import Money, UtcDateTime
 
 #: the most orders :func:`find_orders` returns
 MAX_LIMIT = 500
@@ -51,6 +55,7 @@ CENT = Decimal("0.01")
 _EPOCH = dt.datetime.min.replace(tzinfo=dt.UTC)
 #: the parts of a shipping address (columns ``ship_to_<part>`` of fb_orders)
 _ADDRESS = ("name", "street1", "street2", "city", "state", "postal_code", "country")
+_ADDRESS_COLUMNS = tuple((part, f"ship_to_{part}") for part in _ADDRESS)
 
 
 def money_text(value: Decimal | None) -> str | None:
@@ -77,7 +82,7 @@ def jsonable(value: Any, decimal: Callable[[Decimal], Any] = money_text) -> Any:
 # --- what a lookup returns -------------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class OrderHit:
     """One order found by :func:`find_orders`, with what a result list shows and why it was found."""
 
@@ -181,16 +186,130 @@ class OrderView:
 #
 # A lookup reads a few rows through an index: SQLite answers in microseconds, and SQLAlchemy's execution of a
 # statement (its cache key, an execution context, result metadata, row objects) costs several times that. So
-# every lookup statement is a Core select built once, compiled once per dialect, and run on the DB-API cursor of
-# the caller's connection through ``Connection._cursor_execute``, SQLAlchemy's own path for driver-level
-# statements, so that its events, echo and error handling (wrapped errors, invalidated connections) still apply.
-# The values go through the columns' own type processors: a row holds what ``conn.execute`` would return.
+# every lookup statement is a Core select built once, compiled once per dialect, and run on the DB-API connection
+# of the caller's connection. When nothing listens to its cursor executions and it does not echo (production),
+# the driver runs it directly (sqlite3's Connection.execute makes its cursor in C); else it goes through
+# ``Connection._cursor_execute``, SQLAlchemy's own path for driver-level statements, so that events and echo
+# apply. Either way a driver error goes through SQLAlchemy's error handling (wrapped errors, invalidated
+# connections). The values go through the columns' own type processors, or for the warehouse's UtcDateTime and
+# Money through the same steps without TypeDecorator's layers (:func:`_result_processor`): a row holds what
+# ``conn.execute`` would return.
+
+_combine = dt.datetime.combine
+
+
+def _utc_datetime_processor(impl: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
+    """UtcDateTime's reading, fused: the dialect's own processor (SQLite: ``fromisoformat`` of the stored text),
+    then UTC attached to a naive value, an aware one converted to UTC. ``combine`` is ``replace(tzinfo=UTC)``
+    at a fifth of its cost (a keyword call of ``replace`` costs ten times the parse)."""
+
+    def read(value: Any) -> dt.datetime | None:
+        if impl is not None:
+            value = impl(value)
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return _combine(value, value.time(), dt.UTC)
+        return value.astimezone(dt.UTC)
+
+    return read
+
+
+def _money_processor(money: Money, impl: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
+    """Money's reading, fused: the dialect's own processor (SQLite: ``Decimal("%.2f" % stored float)``), then
+    :meth:`Money.quantize`, whose finite-Decimal case is inlined; anything else (not finite, not a Decimal) goes
+    to it, which refuses what it cannot read exactly."""
+    quantum = Decimal(1).scaleb(-money.scale)
+
+    def read(value: Any) -> Decimal | None:
+        if impl is not None:
+            value = impl(value)
+        if value is None:
+            return None
+        if type(value) is Decimal and value.is_finite():
+            return value.quantize(quantum, ROUND_HALF_UP)
+        return money.quantize(value)
+
+    return read
+
+
+def _result_processor(column_type: sa.types.TypeEngine[Any], dialect: Dialect, coltype: Any) -> Any:
+    """What reads a column of this type from the driver: SQLAlchemy's processor (None: the value as it is), or
+    for UtcDateTime and Money (not overridden) the same steps fused."""
+    impl_type: Any = column_type.dialect_impl(dialect)
+    kind = type(impl_type)
+    if isinstance(impl_type, UtcDateTime) and kind.process_result_value is UtcDateTime.process_result_value:
+        return _utc_datetime_processor(impl_type.impl_instance.result_processor(dialect, coltype))
+    if isinstance(impl_type, Money) and kind.process_result_value is Money.process_result_value:
+        return _money_processor(impl_type, impl_type.impl_instance.result_processor(dialect, coltype))
+    return impl_type.result_processor(dialect, coltype)
+
+
+def _reader(
+    keys: Sequence[str], processors: Sequence[Callable[[Any], Any] | None], as_dicts: bool
+) -> Callable[[list[Any]], list[Any]]:
+    """``rows -> [{key: value}]`` (or ``[(value, ...)]``) for these columns: a function made from source, a dict
+    display (a tuple) per row with each processor called in place, not for a NULL when the processor reads NULL
+    as None (every SQLAlchemy processor does); twice as fast as ``dict(zip())`` and a loop over the processors.
+    The source holds only the keys (as literals) and the names of the processors and values."""
+    names: dict[str, Any] = {}
+    values = []
+    for n, processor in enumerate(processors):
+        value = f"v{n}"
+        if processor is not None:
+            names[f"p{n}"] = processor
+            value = f"(None if v{n} is None else p{n}(v{n}))" if _reads_null_as_none(processor) else f"p{n}(v{n})"
+        values.append(value)
+    if as_dicts:
+        row = "{" + ", ".join(f"{key!r}: {value}" for key, value in zip(keys, values, strict=True)) + "}"
+    else:
+        row = "(" + "".join(f"{value}, " for value in values) + ")"
+    unpacked = "".join(f"v{n}, " for n in range(len(processors)))
+    return cast(Callable[[list[Any]], list[Any]], eval(f"lambda rows: [{row} for {unpacked}in rows]", names))  # noqa: S307
+
+
+def _reads_null_as_none(processor: Callable[[Any], Any]) -> bool:
+    try:
+        return processor(None) is None
+    except Exception:  # noqa: BLE001 - then it is called for NULL too, and raises as SQLAlchemy would
+        return False
+
+
+#: what a type's processor raises for a value it cannot read (Money: ValueError, decimal's InvalidOperation)
+_REFUSED = (ValueError, TypeError, ArithmeticError)
+
+
+def _picker(order: tuple[str, ...] | None, names: tuple[str, ...]) -> Callable[[Mapping[str, Any]], Any]:
+    """What takes the driver's parameters from a mapping: a tuple in ``order`` (qmark), else a dict of
+    ``names`` (pyformat)."""
+    if order is None:
+        return lambda given: {name: given[name] for name in names}
+    if len(order) == 1:
+        (name,) = order
+        return lambda given: (given[name],)
+    if not order:
+        return lambda given: ()
+    return cast(Callable[[Mapping[str, Any]], Any], operator.itemgetter(*order))  # a tuple from two names on
 
 
 class _Compiled:
     """One statement compiled for one dialect: the driver's SQL, how to pass its parameters, how to read rows."""
 
-    __slots__ = ("binds", "defaults", "keys", "names", "order", "processors", "sql")
+    __slots__ = (
+        "binds",
+        "defaults",
+        "dicts",
+        "direct",
+        "keys",
+        "names",
+        "on_connection",
+        "order",
+        "parameters",
+        "pick",
+        "processors",
+        "sql",
+        "tuples",
+    )
 
     def __init__(self, query: sa.Select[Any], dialect: Dialect) -> None:
         compiled = query.compile(dialect=dialect)
@@ -207,30 +326,49 @@ class _Compiled:
             if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
         ]
         self.keys = tuple(str(column.key) for column in query.selected_columns)
-        self.processors: list[tuple[str, Callable[[Any], Any]]] | None = None  # from the first answer's types
+        # all three made from the first answer's types
+        self.processors: list[Callable[[Any], Any] | None] = []
+        self.dicts: Callable[[list[Any]], list[dict[str, Any]]] | None = None
+        self.tuples: Callable[[list[Any]], list[tuple[Any, ...]]] | None = None
+        # run by the driver unless the dialect runs statements its own way; sqlite3 makes the cursor in C
+        self.direct = type(dialect).do_execute is DefaultDialect.do_execute
+        self.on_connection = dialect.driver == "pysqlite"
+        # the driver's parameters from the caller's: in order (qmark) or by name (pyformat), after the defaults
+        # and the bind processors when there are any
+        self.pick = _picker(self.order, self.names)
+        self.parameters = self._processed if self.defaults or self.binds else self.pick
 
-    def parameters(self, given: Mapping[str, Any]) -> Any:
-        if self.defaults or self.binds:
-            values = {**self.defaults, **given}
-            for name, processor in self.binds:
-                values[name] = processor(values[name])
-            given = values
-        if self.order is None:
-            return {name: given[name] for name in self.names}
-        return tuple([given[name] for name in self.order])
+    def _processed(self, given: Mapping[str, Any]) -> Any:
+        values = {**self.defaults, **given}
+        for name, processor in self.binds:
+            values[name] = processor(values[name])
+        return self.pick(values)
 
     def read_with(self, query: sa.Select[Any], dialect: Dialect, description: Sequence[Any]) -> None:
         # The driver's type codes choose the processor (psycopg2's numeric depends on them), as CursorResult does.
-        self.processors = [
-            (key, processor)
-            for key, column, described in zip(self.keys, query.selected_columns, description, strict=True)
-            if (processor := column.type.dialect_impl(dialect).result_processor(dialect, described[1])) is not None
+        processors = self.processors = [
+            _result_processor(column.type, dialect, described[1])
+            for column, described in zip(query.selected_columns, description, strict=True)
         ]
+        self.dicts = _reader(self.keys, processors, as_dicts=True)
+        self.tuples = _reader(self.keys, processors, as_dicts=False)
+
+    def refusal(self, fetched: list[Any], exc: Exception) -> Exception:
+        """What a value the reader refused is refused with: naming its column (the reader does not say)."""
+        for row in fetched:
+            for key, processor, value in zip(self.keys, self.processors, row, strict=True):
+                try:
+                    if processor is not None:
+                        processor(value)
+                except _REFUSED as found:
+                    return ValueError(f"{key}: cannot read {value!r:.80} exactly ({found})")
+        return exc
 
 
 class Statement:
-    """A select read on the DB-API cursor: :meth:`rows` returns what ``conn.execute(query).mappings()`` would,
-    as dicts, compiled once per dialect. ``query`` may be a function of the dialect's name."""
+    """A select read on the DB-API connection: :meth:`rows` returns what ``conn.execute(query).mappings()``
+    would, as dicts, :meth:`tuples` the same rows as tuples; compiled once per dialect. ``query`` may be a
+    function of the dialect's name."""
 
     def __init__(self, query: sa.Select[Any] | Callable[[str], sa.Select[Any]]) -> None:
         self._query = query
@@ -250,43 +388,59 @@ class Statement:
 
     def rows(self, conn: Connection, parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
         """The rows of the statement with these parameters, each as ``{column key: value}``."""
+        return self._read(conn, parameters, True)
+
+    def tuples(self, conn: Connection, parameters: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """The rows of the statement with these parameters, each as a tuple of the selected columns."""
+        return self._read(conn, parameters, False)
+
+    def _read(self, conn: Connection, parameters: Mapping[str, Any], as_dicts: bool) -> list[Any]:
         dialect, query, compiled = self._last
         if dialect is not conn.dialect or query is None or compiled is None:
             query, compiled = self._for(conn.dialect)
-        cursor = conn.connection.cursor()
+        sql, values = compiled.sql, compiled.parameters(parameters)
+        pooled = conn._dbapi_connection
+        if (
+            pooled is not None
+            and compiled.direct
+            and not (conn._has_events or conn.engine._has_events or conn._echo or conn.dialect._has_events)
+        ):
+            driver: Any = pooled.dbapi_connection
+            cursor = None
+            try:
+                if compiled.on_connection:
+                    cursor = driver.execute(sql, values)
+                else:
+                    cursor = driver.cursor()
+                    cursor.execute(sql, values)
+                fetched: Any = cursor.fetchall()
+            except BaseException as exc:  # noqa: BLE001 - handled as _cursor_execute does: wrapped, re-raised
+                conn._handle_dbapi_exception(exc, sql, values, cursor, None)
+        else:
+            cursor = conn.connection.cursor()
+            try:
+                conn._cursor_execute(cursor, sql, values)
+                fetched = cursor.fetchall()
+            finally:
+                cursor.close()
+        if compiled.dicts is None:
+            compiled.read_with(query, conn.dialect, cursor.description)
+        if not fetched:  # most of an order's tables have nothing for it
+            return []
+        read = compiled.dicts if as_dicts else compiled.tuples
+        assert read is not None
         try:
-            conn._cursor_execute(cursor, compiled.sql, compiled.parameters(parameters))
-            fetched = cursor.fetchall()
-            if compiled.processors is None:
-                compiled.read_with(query, conn.dialect, cursor.description)
-        finally:
-            cursor.close()
-        keys, processors = compiled.keys, compiled.processors
-        rows = [dict(zip(keys, row, strict=False)) for row in fetched]
-        if processors:
-            for row in rows:
-                for key, processor in processors:
-                    row[key] = processor(row[key])
-        return rows
+            return read(fetched)
+        except _REFUSED as exc:
+            raise compiled.refusal(fetched, exc) from exc
 
 
 # --- finding one order ----------------------------------------------------------------------------------------
 
 
 _ORDERS = schema.fb_orders
-_HIT_COLUMNS = (
-    "order_id",
-    "merchant_order_reference",
-    "state",
-    "channel",
-    "created_at",
-    "buyer_name",
-    "buyer_email",
-    "currency",
-    "total",
-    "buyer_name_search",
-    "buyer_name_search_last_first",
-)
+#: what :func:`find_orders` reads of an order: :class:`OrderHit`'s fields, in their order
+_HIT_COLUMNS = tuple(f.name for f in fields(OrderHit) if f.name != "matched_by")
 #: what :func:`order_view` reads of the order (not ``raw``, Meta's copy of it)
 _VIEW_COLUMNS = (
     "order_id",
@@ -325,26 +479,30 @@ _HIT_BY_KEY = _by_key(*_HIT_COLUMNS)
 _VIEW_BY_KEY = _by_key(*_VIEW_COLUMNS)
 
 
-def _order_row(conn: Connection, statements: tuple[Statement, Statement], key: str) -> dict[str, Any] | None:
+def _order_row(
+    conn: Connection, statements: tuple[Statement, Statement], key: str, read: Callable[..., list[Any]] = Statement.rows
+) -> Any:
     """The order whose id is ``key``, else whose merchant reference is (exact; the case as stored is tried
-    first, then upper case, how the default generator writes them)."""
+    first, then upper case, how the default generator writes them): its row as ``read`` returns it (a dict, or
+    a tuple with :meth:`Statement.tuples`), None when there is none."""
     key = key.strip()
     if not key:
         return None
     by_id, by_reference = statements
-    rows = by_id.rows(conn, {"key": key})
-    for reference in dict.fromkeys((key, key.upper())):
-        if rows:
-            break
-        rows = by_reference.rows(conn, {"key": reference})
+    rows = read(by_id, conn, {"key": key})
+    if not rows:
+        for reference in dict.fromkeys((key, key.upper())):
+            rows = read(by_reference, conn, {"key": reference})
+            if rows:
+                break
     return rows[0] if rows else None
 
 
 def order_id_of(conn: Connection, key: str) -> str | None:
     """The order id of ``key``: Meta's order id, else a merchant reference (exact; the reference's case as
     stored is tried first, then upper case, how the default generator writes them)."""
-    row = _order_row(conn, _ID_BY_KEY, key)
-    return None if row is None else str(row["order_id"])
+    row = _order_row(conn, _ID_BY_KEY, key, Statement.tuples)
+    return None if row is None else str(row[0])
 
 
 def _of_order(table: sa.Table, *order_by: Any, leave: Sequence[str] = ("raw", "synced_at")) -> Statement:
@@ -356,7 +514,22 @@ def _of_order(table: sa.Table, *order_by: Any, leave: Sequence[str] = ("raw", "s
     )
 
 
-_ITEMS = _of_order(schema.fb_order_items, schema.fb_order_items.c.item_id)
+#: what the view reads of an order line: what :class:`ItemView` and the units remaining need
+_ITEM_COLUMNS = (
+    "item_id",
+    "retailer_id",
+    "product_name",
+    "price_per_unit",
+    "quantity",
+    "quantity_in_progress",
+    "quantity_fulfilled",
+    "quantity_cancelled",
+)
+_ITEMS = _of_order(
+    schema.fb_order_items,
+    schema.fb_order_items.c.item_id,
+    leave=tuple(c.name for c in schema.fb_order_items.c if c.name not in _ITEM_COLUMNS),
+)
 _SHIPMENTS = _of_order(schema.fb_shipments, schema.fb_shipments.c.first_seen_at)
 _CANCELLATIONS = _of_order(schema.fb_cancellations, schema.fb_cancellations.c.first_seen_at)
 _REFUNDS = _of_order(schema.fb_refunds, schema.fb_refunds.c.first_seen_at)
@@ -440,26 +613,32 @@ def _returned(returns: list[dict[str, Any]]) -> dict[str, int]:
 def _item_views(
     rows: list[dict[str, Any]], remaining: OrderRemaining | None, returned: dict[str, int]
 ) -> list[ItemView]:
+    if remaining is None:
+        left_of: dict[str, Any] = {}
+        shippable = cancellable = False
+    else:
+        left_of = remaining.items
+        shippable, cancellable = remaining.state in ("CREATED", "IN_PROGRESS"), remaining.state != "FB_PROCESSING"
     views = []
     for row in rows:
-        left = remaining.items.get(str(row["item_id"])) if remaining is not None else None
-        cancellable = 0 if left is None or (remaining and remaining.state == "FB_PROCESSING") else left.open
+        item_id = str(row["item_id"])
+        left = left_of.get(item_id)
         views.append(
             ItemView(
-                item_id=str(row["item_id"]),
-                retailer_id=row["retailer_id"],
-                product_name=row["product_name"],
-                price_per_unit=row["price_per_unit"],
-                ordered=int(row["quantity"] or 0),
-                shipped=left.shipped if left else int(row["quantity_fulfilled"] or 0),
-                cancelled=left.cancelled if left else int(row["quantity_cancelled"] or 0),
-                refunded=left.refunded_quantity if left else 0,
-                refunded_amount=left.refunded_amount if left else ZERO,
-                returned=returned.get(str(row["item_id"]), 0),
-                can_ship=left.open if left and remaining and remaining.state in ("CREATED", "IN_PROGRESS") else 0,
-                can_cancel=cancellable,
-                can_refund=left.refundable_quantity if left else 0,
-                can_refund_amount=left.refundable_amount if left else None,
+                item_id,
+                row["retailer_id"],
+                row["product_name"],
+                row["price_per_unit"],
+                int(row["quantity"] or 0),
+                int(row["quantity_fulfilled"] or 0) if left is None else left.shipped,
+                int(row["quantity_cancelled"] or 0) if left is None else left.cancelled,
+                0 if left is None else left.refunded_quantity,
+                ZERO if left is None else left.refunded_amount,
+                returned.get(item_id, 0),
+                left.open if left is not None and shippable else 0,
+                left.open if left is not None and cancellable else 0,
+                0 if left is None else left.refundable_quantity,
+                None if left is None else left.refundable_amount,
             )
         )
     return views
@@ -482,8 +661,8 @@ def _request_view(request: Any) -> dict[str, Any]:
 _DROP = ("raw", "order_id", "synced_at")
 
 
-def _plain(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in row.items() if k not in _DROP}
+def _plain(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in row.items() if k not in _DROP} for row in rows] if rows else []
 
 
 def _items_text(lines: Any) -> str:
@@ -539,8 +718,6 @@ def _timeline(view: OrderView) -> list[Event]:
 
 def order_view(engine: Engine | Connection, key: str) -> OrderView | None:
     """The order whose id or merchant reference is ``key``, with everything stored about it; None when none is."""
-    from fb_commerce.orders.updates.send import outlook
-
     with connected(engine) as conn:
         row = _order_row(conn, _VIEW_BY_KEY, key)
         if row is None:
@@ -551,14 +728,16 @@ def order_view(engine: Engine | Connection, key: str) -> OrderView | None:
         cancellations, returns = _CANCELLATIONS.rows(conn, at), _RETURNS.rows(conn, at)
         payments, transactions = _PAYMENTS.rows(conn, at), _TRANSACTIONS.rows(conn, at)
         # The payouts of the order's transactions: only asked for when one names a payout.
-        payouts = _PAYOUTS.rows(conn, at) if any(t["payout_reference_id"] for t in transactions) else []
+        payouts = (
+            _PAYOUTS.rows(conn, at) if transactions and any(t["payout_reference_id"] for t in transactions) else []
+        )
         actions = _ACTIONS.rows(conn, at)
         every_request = _requests_of(conn, order_id)
         # What load_remaining would read, from the rows read above; outlook reads nothing more.
         stored = remaining_of_rows(row, items, shipments, refunds)
         remaining, _queued = outlook(conn, order_id, remaining=stored, requests=every_request)
     left = remaining.orders.get(order_id)
-    requests = sorted(every_request, key=lambda r: (r.created_at or _EPOCH, r.request_id))
+    requests = sorted(every_request, key=lambda r: (r.created_at or _EPOCH, r.request_id)) if every_request else []
     shipping_left = None
     if left is not None and left.shipping_charged is not None:
         shipping_left = max(left.shipping_charged - left.shipping_refunded, ZERO)
@@ -576,7 +755,7 @@ def order_view(engine: Engine | Connection, key: str) -> OrderView | None:
         buyer_email=row["buyer_email"],
         marketing_opt_in=row["marketing_opt_in"],
         ship_by_date=row["ship_by_date"],
-        shipping_address={part: row[f"ship_to_{part}"] for part in _ADDRESS},
+        shipping_address={part: row[column] for part, column in _ADDRESS_COLUMNS},
         currency=row["currency"],
         subtotal=row["subtotal"],
         shipping=row["shipping"],
@@ -585,14 +764,14 @@ def order_view(engine: Engine | Connection, key: str) -> OrderView | None:
         items=_item_views(items, left, _returned(returns)),
         shipping_refunded=left.shipping_refunded if left is not None else ZERO,
         can_refund_shipping=shipping_left,
-        shipments=[_plain(r) for r in shipments],
-        cancellations=[_plain(r) for r in cancellations],
-        refunds=[_plain(r) for r in refunds],
-        returns=[_plain(r) for r in returns],
-        payments=[_plain(r) for r in payments],
-        transactions=[_plain(r) for r in transactions],
-        payouts=[_plain(r) for r in payouts],
-        requests=[_request_view(r) for r in requests],
+        shipments=_plain(shipments),
+        cancellations=_plain(cancellations),
+        refunds=_plain(refunds),
+        returns=_plain(returns),
+        payments=_plain(payments),
+        transactions=_plain(transactions),
+        payouts=_plain(payouts),
+        requests=[_request_view(r) for r in requests] if requests else [],
         actions=actions,
         timeline=[],
     )
@@ -731,10 +910,10 @@ def _search(names: tuple[str, ...]) -> Statement:
 def find_order(engine: Engine | Connection, key: str) -> OrderHit | None:
     """The order whose id or merchant reference is ``key``, as a result line (what a search box shows first)."""
     with connected(engine) as conn:
-        row = _order_row(conn, _HIT_BY_KEY, key)
+        row = _order_row(conn, _HIT_BY_KEY, key, Statement.tuples)
     if row is None:
         return None
-    how = "order id" if row["order_id"] == key.strip() else "reference"
+    how = "order id" if row[0] == key.strip() else "reference"
     return _hit(row, [(how, None)])
 
 
@@ -791,7 +970,7 @@ def find_orders(
     if not why:
         raise ValueError("give at least one of text, email, name, state, created_from, created_to")
     with connected(engine) as conn:
-        rows = _search(tuple(values)).rows(conn, values)
+        rows = _search(tuple(values)).tuples(conn, values)
     return [_hit(row, why) for row in rows]
 
 
@@ -838,46 +1017,38 @@ def awaiting_returns(engine: Engine | Connection, *, now: dt.datetime, limit: in
     """Returns in state REQUESTED (asked for by the buyer, not yet answered), oldest first, with their order's
     reference and buyer."""
     with connected(engine) as conn:
-        rows = _AWAITING.rows(conn, {"limit": limit})
+        rows = _AWAITING.tuples(conn, {"limit": limit})
     return [
         AwaitingReturn(
-            return_id=row["return_id"],
-            order_id=row["order_id"],
-            merchant_order_reference=row["merchant_order_reference"],
-            buyer_name=row["buyer_name"],
-            requested_at=row["created_at"],
-            age=(now - row["created_at"]) if row["created_at"] is not None else None,
+            return_id,
+            order_id,
+            reference,
+            buyer_name,
+            requested_at,
+            None if requested_at is None else now - requested_at,
         )
-        for row in rows
+        for return_id, order_id, reference, buyer_name, requested_at in rows
     ]
 
 
-def _hit(row: Mapping[str, Any], why: Sequence[tuple[str, Any]]) -> OrderHit:
-    matched: list[str] = []
+def _hit(row: Sequence[Any], why: Sequence[tuple[str, Any]]) -> OrderHit:
+    """The result line of a row of :data:`_HIT_COLUMNS` (OrderHit's fields, in their order)."""
+    hit = OrderHit(*row)
+    matched = hit.matched_by
     for kind, value in why:
         if kind == "text":
             keys: MentionedKeys = value
-            if row["order_id"] in keys.tokens:
+            if hit.order_id in keys.tokens:
                 matched.append("order id in the text")
-            reference = row["merchant_order_reference"]
+            reference = hit.merchant_order_reference
             if reference and (reference in keys.tokens or reference in {t.upper() for t in keys.tokens}):
                 matched.append("reference in the text")
-            if row["buyer_email"] and row["buyer_email"].lower() in keys.emails:
-                matched.append("sender's e-mail" if row["buyer_email"].lower() == keys.sender else "e-mail in the text")
+            email = hit.buyer_email
+            if email and email.lower() in keys.emails:
+                matched.append("sender's e-mail" if email.lower() == keys.sender else "e-mail in the text")
         else:
             matched.append(kind)
-    return OrderHit(
-        order_id=str(row["order_id"]),
-        merchant_order_reference=row["merchant_order_reference"],
-        state=row["state"],
-        channel=row["channel"],
-        created_at=row["created_at"],
-        buyer_name=row["buyer_name"],
-        buyer_email=row["buyer_email"],
-        currency=row["currency"],
-        total=row["total"],
-        matched_by=matched,
-    )
+    return hit
 
 
 __all__ = [
