@@ -161,6 +161,38 @@ def test_a_refused_value_names_its_column(engine, writer):
     assert read(engine, fb_orders) == {}
 
 
+@pytest.mark.parametrize("writer", sorted(WRITERS))
+def test_repeated_values_are_processed_alike_and_refused_alike(engine, writer):
+    """Each distinct timestamp and amount is processed once per statement: equal values store equal results,
+    and a value of another class that compares equal (True == 1) is still refused."""
+    later = NOW.astimezone(dt.timezone(dt.timedelta(hours=-5)))  # the same instant in another zone
+    rows = [_row("1", total=Decimal("1.5")), _row("2", total=Decimal("1.50"), created_at=later)]
+    with engine.begin() as conn:
+        WRITERS[writer](conn, fb_orders, rows)
+    stored = read(engine, fb_orders)
+    assert stored[("1",)]["total"] == stored[("2",)]["total"] == Decimal("1.50")
+    assert stored[("2",)]["created_at"] == NOW and stored[("2",)]["created_at"].utcoffset() == dt.timedelta(0)
+    with pytest.raises(ValueError, match=r"fb_orders\.total"), engine.begin() as conn:
+        WRITERS[writer](conn, fb_orders, [_row("3", total=Decimal("1")), _row("4", total=True)])
+    assert set(read(engine, fb_orders)) == {("1",), ("2",)}
+
+
+def test_orders_raw_is_compressed_with_lz4_on_postgresql(engine):
+    """0008_orders: fb_orders.raw (a few kB an order) uses lz4 rather than pglz where the server has it."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite does not compress values")
+    with engine.connect() as conn:
+        methods = conn.execute(
+            sa.text("SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'")
+        ).scalar_one()
+        method = conn.execute(
+            sa.text(
+                "SELECT attcompression FROM pg_attribute WHERE attrelid = 'fb_orders'::regclass AND attname = 'raw'"
+            )
+        ).scalar_one()
+    assert method == ("l" if "lz4" in methods else "")
+
+
 def test_insert_and_upsert_store_the_same_rows_and_a_rerun_changes_nothing(engine, orders):
     rows, items = [order_row(o, NOW) for o in orders], [i for o in orders for i in item_rows(o, NOW)]
     with engine.begin() as conn:

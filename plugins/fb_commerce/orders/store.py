@@ -149,13 +149,12 @@ def store_page(bind: Engine | Connection, page: PageRows, *, generator: Referenc
             if row["state"] in ACKNOWLEDGED_STATES and (oid not in known or known[oid].acknowledged_at is None)
         ]
 
-        # New orders carry our columns in their insert; stored ones get them by update, only where unset.
+        # New orders carry our columns in their insert, NULL included, so a page's new orders are one statement;
+        # stored ones get them by update, only where unset.
         new = set(rows) - set(known)
         for oid in new:
-            if oid in references:
-                rows[oid]["merchant_order_reference"] = references[oid]
-            if rows[oid]["state"] in ACKNOWLEDGED_STATES:
-                rows[oid]["acknowledged_at"] = synced_at
+            rows[oid]["merchant_order_reference"] = references.get(oid)
+            rows[oid]["acknowledged_at"] = synced_at if rows[oid]["state"] in ACKNOWLEDGED_STATES else None
         # Orders just found absent, and so their items, are inserted (COPY on PostgreSQL); the rest upserted.
         insert_rows(connection, fb_orders, [row for oid, row in rows.items() if oid in new])
         write_rows(connection, fb_orders, [row for oid, row in rows.items() if oid not in new], keep=OURS)

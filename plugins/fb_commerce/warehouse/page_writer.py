@@ -18,16 +18,19 @@ The rows stored are the same as :func:`fb_commerce.warehouse.upsert.upsert` stor
 
 from __future__ import annotations
 
+import datetime as dt
 import operator
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from fb_commerce.warehouse.bulk import copy_rows, driver_cursor
+from fb_commerce.warehouse.types import Money, UtcDateTime
 from fb_commerce.warehouse.upsert import columns_to_update, dialect_insert, key_columns_of, on_conflict_update
 
 #: rows per multi-row INSERT on PostgreSQL: a page of orders (100) or of their items fits in one statement
@@ -42,7 +45,8 @@ class _Upsert:
     #: SQLite: the single-row statement (``?`` placeholders); PostgreSQL: the statement with ``VALUES %s``
     sql: str
     order: tuple[str, ...]
-    processors: tuple[tuple[int, Callable[[Any], Any]], ...]
+    #: (index in ``order``, bind processor, class of the values whose result is memoised, or None)
+    processors: tuple[tuple[int, Callable[[Any], Any], type | None], ...]
     #: PostgreSQL: one row's ``(%s, %s::JSONB, ...)``, casts included
     template: str = ""
 
@@ -54,14 +58,26 @@ class _Upsert:
         """
         values_of = operator.itemgetter(*self.order)
         single = len(self.order) == 1
+        # Timestamps and amounts repeat across a page's rows (synced_at is in every row, prices recur): each
+        # distinct value is processed once per call. Only for the exact class a column's result depends on by
+        # value alone (equal values, equal results), so True never stands in for 1 and is refused as before.
+        memos: list[dict[Any, Any]] = [{} for _ in self.processors]
         for row in rows:
             values = [values_of(row)] if single else list(values_of(row))
-            for index, process in self.processors:
-                if values[index] is not None:
-                    try:
-                        values[index] = process(values[index])
-                    except (ValueError, TypeError, ArithmeticError) as exc:
-                        raise ValueError(f"{table.name}.{self.order[index]}: {exc}") from exc
+            for (index, process, memoised), memo in zip(self.processors, memos, strict=True):
+                value = values[index]
+                if value is None:
+                    continue
+                known = value.__class__ is memoised
+                if known and (done := memo.get(value)) is not None:  # their results are never None
+                    values[index] = done
+                    continue
+                try:
+                    values[index] = done = process(value)
+                except (ValueError, TypeError, ArithmeticError) as exc:
+                    raise ValueError(f"{table.name}.{self.order[index]}: {exc}") from exc
+                if known:
+                    memo[value] = done
             yield tuple(values)
 
     def run(self, connection: Connection, table: sa.Table, rows: Sequence[dict[str, Any]], *, new: bool) -> None:
@@ -95,6 +111,17 @@ def _split_values(sql: str, columns: Sequence[str]) -> tuple[str, str]:
     return sql[:start] + "%s" + sql[end:], row
 
 
+def _memoised(column_type: sa.types.TypeEngine[Any]) -> type | None:
+    """The class of values whose bind processing may be memoised for a column of ``column_type``: equal values
+    give equal results for our UTC timestamps and rounded amounts (``Decimal("1.5")`` and ``Decimal("1.50")``
+    both store 1.50); None for any other type."""
+    if isinstance(column_type, UtcDateTime):
+        return dt.datetime
+    if isinstance(column_type, Money):
+        return Decimal
+    return None
+
+
 def _upsert_for(connection: Connection, table: sa.Table, columns: tuple[str, ...], keep: tuple[str, ...]) -> _Upsert:
     dialect = connection.dialect
     cache_key = (dialect.name, table.name, columns, keep)
@@ -115,10 +142,11 @@ def _upsert_for(connection: Connection, table: sa.Table, columns: tuple[str, ...
                 f"the page writer supports sqlite and postgresql+psycopg2, not {dialect.name}+{dialect.driver}"
             )
         processors = (
-            (i, table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) for i, name in enumerate(order)
+            (i, table.c[name].type.dialect_impl(dialect).bind_processor(dialect), _memoised(table.c[name].type))
+            for i, name in enumerate(order)
         )
         _STATEMENTS[cache_key] = _Upsert(
-            dialect.name, sql, order, tuple((i, process) for i, process in processors if process), template
+            dialect.name, sql, order, tuple(p for p in processors if p[1] is not None), template
         )
     return _STATEMENTS[cache_key]
 
