@@ -43,6 +43,9 @@ DEFAULT_OVERLAP = dt.timedelta(minutes=15)
 DEFAULT_LOOKBACK = dt.timedelta(days=30)
 #: the largest page commerce_orders serves (docs/graph-api.md §1.3 gives none; 100 is the conservative cap)
 MAX_PAGE_SIZE = 100
+#: pages fetched and mapped ahead of the one being stored (about 2 MB each): a slow commit (an SQLite WAL
+#: checkpoint) then no longer stops the fetching
+PREFETCH_PAGES = 6
 
 
 @dataclass
@@ -171,7 +174,7 @@ def pull_orders(
     # One connection for every page (each committed in its own transaction), not a pool checkout and ping each.
     with fewer_gc_passes(), engine.connect() as connection:
         # Mapped in the fetching thread too: that CPU work overlaps the warehouse's work on the previous page.
-        for rows in prefetched(map(read, pages)):
+        for rows in prefetched(map(read, pages), depth=PREFETCH_PAGES):
             stored = store_page(connection, rows, generator=generator)
             result.pages += 1
             result.add(stored)
