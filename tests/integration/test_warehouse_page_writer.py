@@ -174,6 +174,8 @@ def test_repeated_values_are_processed_alike_and_refused_alike(engine, writer):
     assert stored[("2",)]["created_at"] == NOW and stored[("2",)]["created_at"].utcoffset() == dt.timedelta(0)
     with pytest.raises(ValueError, match=r"fb_orders\.total"), engine.begin() as conn:
         WRITERS[writer](conn, fb_orders, [_row("3", total=Decimal("1")), _row("4", total=True)])
+    with pytest.raises(ValueError, match=r"fb_orders\.total"), engine.begin() as conn:
+        WRITERS[writer](conn, fb_orders, [_row("3", total=Decimal("sNaN"))])
     assert set(read(engine, fb_orders)) == {("1",), ("2",)}
 
 

@@ -69,10 +69,10 @@ class _Upsert:
                 if value is None:
                     continue
                 known = value.__class__ is memoised
-                if known and (done := memo.get(value)) is not None:  # their results are never None
-                    values[index] = done
-                    continue
-                try:
+                try:  # hashing may refuse too (a signalling NaN)
+                    if known and (done := memo.get(value)) is not None:  # their results are never None
+                        values[index] = done
+                        continue
                     values[index] = done = process(value)
                 except (ValueError, TypeError, ArithmeticError) as exc:
                     raise ValueError(f"{table.name}.{self.order[index]}: {exc}") from exc
