@@ -169,11 +169,12 @@ def pull_orders(
     )
 
     def read(page: dict[str, Any]) -> PageRows:
-        return PageRows.of(page.get("data") or [], synced_at=dt.datetime.now(dt.UTC))
+        return PageRows.of(page.get("data") or [], synced_at=dt.datetime.now(dt.UTC), dialect=engine.dialect)
 
     # One connection for every page (each committed in its own transaction), not a pool checkout and ping each.
     with fewer_gc_passes(), engine.connect() as connection:
-        # Mapped in the fetching thread too: that CPU work overlaps the warehouse's work on the previous page.
+        # Mapped and bind-processed in the fetching thread too: that CPU work overlaps the warehouse's work on the
+        # previous page.
         for rows in prefetched(map(read, pages), depth=PREFETCH_PAGES):
             stored = store_page(connection, rows, generator=generator)
             result.pages += 1
