@@ -13,7 +13,13 @@ from fb_commerce import defaults
 from fb_commerce.graph.client import GraphClient
 from fb_commerce.graph.errors import GraphTransientError
 from fb_commerce.orders import store as store_module
-from fb_commerce.orders.acknowledge import CANNOT_ACKNOWLEDGE, acknowledge_orders, orders_to_acknowledge
+from fb_commerce.orders.acknowledge import (
+    CANNOT_ACKNOWLEDGE,
+    Outcome,
+    acknowledge_orders,
+    orders_to_acknowledge,
+    record_outcomes,
+)
 from fb_commerce.orders.pull import pull_orders
 from fb_commerce.orders.readback import read_back
 from fb_commerce.orders.values import edge
@@ -262,3 +268,31 @@ def test_hourly_sweep_finds_what_meta_did_to_orders_outside_the_window(sandbox, 
     assert later.swept_after is not None and later.rows["fb_refunds"] == expected
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(fb_refunds)).scalar_one() == expected
+
+
+def test_outcomes_are_recorded_per_order_whatever_their_mix(sandbox, client, engine):
+    """One UPDATE per distinct answer: each order still gets its own state or error, and an order already
+    acknowledged keeps its first acknowledgement."""
+    pull_orders(client, engine, CMS)
+    first, second, third, fourth, known = (o.order_id for o in orders_to_acknowledge(engine)[:5])
+    at, later = dt.datetime(2026, 12, 1, 9, tzinfo=dt.UTC), dt.datetime(2026, 12, 1, 10, tzinfo=dt.UTC)
+    record_outcomes(engine, [Outcome(known, state="IN_PROGRESS")], at)
+    record_outcomes(
+        engine,
+        [
+            Outcome(first, state="IN_PROGRESS"),
+            Outcome(second, state="COMPLETED"),
+            Outcome(third, error_code=2361003, error_message="Invalid Order ID"),
+            Outcome(fourth, error_message="no result for this order in Meta's answer"),
+            Outcome(known, state="COMPLETED"),
+        ],
+        later,
+    )
+    rows = stored(engine)
+    assert (rows[first].state, rows[first].acknowledged_at) == ("IN_PROGRESS", later)
+    assert (rows[second].state, rows[second].acknowledged_at) == ("COMPLETED", later)
+    assert (rows[third].acknowledge_error_code, rows[third].acknowledge_error_message) == (2361003, "Invalid Order ID")
+    assert rows[fourth].acknowledge_error_code is None and rows[fourth].acknowledged_at is None
+    assert "no result" in rows[fourth].acknowledge_error_message
+    assert (rows[known].state, rows[known].acknowledged_at, rows[known].acknowledge_attempts) == ("IN_PROGRESS", at, 1)
+    assert [rows[oid].acknowledge_attempts for oid in (first, second, third, fourth)] == [1, 1, 1, 1]

@@ -16,7 +16,7 @@ from fb_commerce.graph.surface import ORDER_FIELDS, ORDER_STATES
 from fb_commerce.orders.mapping import item_rows, order_row
 from fb_commerce.orders.reference import default_reference
 from fb_commerce.orders.store import PageRows, store_page
-from fb_commerce.warehouse.page_writer import insert_rows, write_rows
+from fb_commerce.warehouse.page_writer import insert_rows, prepare, write_rows
 from fb_commerce.warehouse.schema import fb_order_items, fb_orders
 
 NOW = dt.datetime(2026, 11, 27, 12, 0, 0, 123456, tzinfo=dt.UTC)
@@ -159,6 +159,64 @@ def test_a_refused_value_names_its_column(engine, writer):
     with pytest.raises(ValueError, match=r"fb_orders\.total: .*not a finite number"), engine.begin() as conn:
         WRITERS[writer](conn, fb_orders, [_row("1", total="NaN")])
     assert read(engine, fb_orders) == {}
+
+
+@pytest.mark.parametrize("writer", sorted(WRITERS))
+def test_repeated_values_are_processed_alike_and_refused_alike(engine, writer):
+    """Each distinct timestamp and amount is processed once per statement: equal values store equal results,
+    and a value of another class that compares equal (True == 1) is still refused."""
+    later = NOW.astimezone(dt.timezone(dt.timedelta(hours=-5)))  # the same instant in another zone
+    rows = [_row("1", total=Decimal("1.5")), _row("2", total=Decimal("1.50"), created_at=later)]
+    with engine.begin() as conn:
+        WRITERS[writer](conn, fb_orders, rows)
+    stored = read(engine, fb_orders)
+    assert stored[("1",)]["total"] == stored[("2",)]["total"] == Decimal("1.50")
+    assert stored[("2",)]["created_at"] == NOW and stored[("2",)]["created_at"].utcoffset() == dt.timedelta(0)
+    with pytest.raises(ValueError, match=r"fb_orders\.total"), engine.begin() as conn:
+        WRITERS[writer](conn, fb_orders, [_row("3", total=Decimal("1")), _row("4", total=True)])
+    with pytest.raises(ValueError, match=r"fb_orders\.total"), engine.begin() as conn:
+        WRITERS[writer](conn, fb_orders, [_row("3", total=Decimal("sNaN"))])
+    assert set(read(engine, fb_orders)) == {("1",), ("2",)}
+
+
+@pytest.mark.parametrize("writer", sorted(WRITERS))
+def test_values_processed_ahead_store_the_same_rows_and_refuse_the_same(engine, writer, orders):
+    """``prepare`` (the pull's fetching thread) only does the writer's work earlier: the same rows are stored,
+    and a value it could not process is still refused by the write, naming its column."""
+    rows = [order_row(o, NOW) for o in orders]
+    with engine.begin() as conn:
+        WRITERS[writer](conn, fb_orders, rows)
+
+    def stored() -> dict:  # but first_seen_at, the time of the insert
+        return {key: {**row, "first_seen_at": None} for key, row in read(engine, fb_orders).items()}
+
+    plain = stored()
+    with engine.begin() as conn:
+        conn.execute(sa.delete(fb_orders))
+    memos = prepare(engine.dialect, fb_orders, rows)
+    assert memos["raw"] and memos["synced_at"] and memos["total"]
+    with engine.begin() as conn:
+        WRITERS[writer](conn, fb_orders, rows, memos=memos)
+    assert stored() == plain
+    refused = [_row("9", created_at=dt.datetime(2026, 1, 1))]
+    with pytest.raises(ValueError, match=r"fb_orders\.created_at: naive datetime"), engine.begin() as conn:
+        WRITERS[writer](conn, fb_orders, refused, memos=prepare(engine.dialect, fb_orders, refused))
+
+
+def test_orders_raw_is_compressed_with_lz4_on_postgresql(engine):
+    """0009_orders: fb_orders.raw (a few kB an order) uses lz4 rather than pglz where the server has it."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite does not compress values")
+    with engine.connect() as conn:
+        methods = conn.execute(
+            sa.text("SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'")
+        ).scalar_one()
+        method = conn.execute(
+            sa.text(
+                "SELECT attcompression FROM pg_attribute WHERE attrelid = 'fb_orders'::regclass AND attname = 'raw'"
+            )
+        ).scalar_one()
+    assert method == ("l" if "lz4" in methods else "")
 
 
 def test_insert_and_upsert_store_the_same_rows_and_a_rerun_changes_nothing(engine, orders):

@@ -32,6 +32,7 @@ from fb_commerce.graph.idempotency import idempotency_key
 from fb_commerce.graph.surface import ACKNOWLEDGE_MAX_ORDERS
 from fb_commerce.orders.states import CREATED, IN_PROGRESS
 from fb_commerce.warehouse.schema import fb_orders
+from fb_commerce.warehouse.upsert import transaction
 
 #: the commerce code of a refused acknowledgement (the whole batch when an order is still FB_PROCESSING)
 CANNOT_ACKNOWLEDGE = 2361009
@@ -178,39 +179,40 @@ def acknowledge_batch(send: Send, cms_id: str, batch: Sequence[PendingOrder]) ->
     return outcomes, calls
 
 
-def record_outcomes(engine: Engine, outcomes: Sequence[Outcome], at: dt.datetime) -> None:
-    """Store each order's outcome: acknowledged_at and the new state, or the error; one transaction."""
-    done = [{"b_id": o.order_id, "b_state": o.state} for o in outcomes if o.acknowledged]
-    failed = [
-        {"b_id": o.order_id, "b_code": o.error_code, "b_message": (o.error_message or "")[:2000]}
-        for o in outcomes
-        if not o.acknowledged
-    ]
+def record_outcomes(bind: Engine | Connection, outcomes: Sequence[Outcome], at: dt.datetime) -> None:
+    """Store each order's outcome: acknowledged_at and the new state, or the error; one transaction.
+
+    One UPDATE per distinct answer (a batch's orders mostly share one state, or one error), each naming its
+    orders by id, rather than one statement per order.
+
+    :param bind: the warehouse, or a connection outside any transaction (committed before this returns).
+    """
+    done: dict[str | None, list[str]] = {}
+    failed: dict[tuple[int | None, str], list[str]] = {}
+    for o in outcomes:
+        if o.acknowledged:
+            done.setdefault(o.state, []).append(o.order_id)
+        else:
+            failed.setdefault((o.error_code, (o.error_message or "")[:2000]), []).append(o.order_id)
     attempts = fb_orders.c.acknowledge_attempts + 1
-    with engine.begin() as connection:
-        if done:
+    with transaction(bind) as connection:
+        for state, ids in done.items():
             connection.execute(
                 sa.update(fb_orders)
-                .where(fb_orders.c.order_id == sa.bindparam("b_id"), fb_orders.c.acknowledged_at.is_(None))
+                .where(fb_orders.c.order_id.in_(ids), fb_orders.c.acknowledged_at.is_(None))
                 .values(
                     acknowledged_at=at,
-                    state=sa.bindparam("b_state"),
+                    state=state,
                     acknowledge_attempts=attempts,
                     acknowledge_error_code=None,
                     acknowledge_error_message=None,
-                ),
-                done,
+                )
             )
-        if failed:
+        for (code, message), ids in failed.items():
             connection.execute(
                 sa.update(fb_orders)
-                .where(fb_orders.c.order_id == sa.bindparam("b_id"))
-                .values(
-                    acknowledge_attempts=attempts,
-                    acknowledge_error_code=sa.bindparam("b_code"),
-                    acknowledge_error_message=sa.bindparam("b_message"),
-                ),
-                failed,
+                .where(fb_orders.c.order_id.in_(ids))
+                .values(acknowledge_attempts=attempts, acknowledge_error_code=code, acknowledge_error_message=message)
             )
 
 
@@ -218,21 +220,25 @@ def acknowledge_orders(
     client: GraphClient, engine: Engine, cms_id: str, *, batch_size: int = ACKNOWLEDGE_MAX_ORDERS
 ) -> AcknowledgeResult:
     """Acknowledge every stored order waiting for it; each batch's outcomes are committed before the next call."""
-    pending = orders_to_acknowledge(engine)
-    result = AcknowledgeResult(pending=len(pending))
+    result = AcknowledgeResult()
 
     def send(orders: list[dict[str, str]], key: str) -> dict[str, Any]:
         return client.post(f"{cms_id}/acknowledge_orders", {"idempotency_key": key, "orders": orders})
 
-    for batch in batches(pending, batch_size):
-        outcomes, calls = acknowledge_batch(send, cms_id, batch)
-        record_outcomes(engine, outcomes, dt.datetime.now(dt.UTC))
-        result.calls += calls
-        for outcome in outcomes:
-            if outcome.acknowledged:
-                result.acknowledged += 1
-            else:
-                result.failed += 1
-                label = str(outcome.error_code or "no answer")
-                result.errors[label] = result.errors.get(label, 0) + 1
+    # One connection for the run (each batch committed in its own transaction), not a pool checkout and ping each.
+    with engine.connect() as connection:
+        pending = orders_to_acknowledge(connection)
+        connection.commit()  # the read's transaction ends before the first call: each batch has its own
+        result.pending = len(pending)
+        for batch in batches(pending, batch_size):
+            outcomes, calls = acknowledge_batch(send, cms_id, batch)
+            record_outcomes(connection, outcomes, dt.datetime.now(dt.UTC))
+            result.calls += calls
+            for outcome in outcomes:
+                if outcome.acknowledged:
+                    result.acknowledged += 1
+                else:
+                    result.failed += 1
+                    label = str(outcome.error_code or "no answer")
+                    result.errors[label] = result.errors.get(label, 0) + 1
     return result

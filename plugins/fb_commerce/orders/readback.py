@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from fb_commerce.graph.client import GraphClient
 from fb_commerce.graph.fields import FieldSpec
@@ -103,10 +103,10 @@ def edge_objects(
     return edge(dict(order), name), 0
 
 
-def _store(engine: Engine, rows: Mapping[str, list[dict[str, Any]]]) -> None:
+def _store(connection: Connection, rows: Mapping[str, list[dict[str, Any]]]) -> None:
     """A page's edge rows, one multi-row upsert per table (see :mod:`fb_commerce.warehouse.page_writer`), one
-    transaction."""
-    with engine.begin() as connection:
+    transaction, committed here."""
+    with connection.begin():
         for table, table_rows in rows.items():
             if table_rows:
                 write_rows(connection, resolve_table(table), table_rows)
@@ -138,11 +138,30 @@ def read_back(
     last_sweep = read_watermark(engine, READ_BACK_SWEEP)
     if sweep_every is not None and (last_sweep is None or now - last_sweep >= sweep_every):
         result.swept_after = min(result.updated_after, now - sweep_window)
+    # One connection for every page (each committed in its own transaction), not a pool checkout and ping each.
+    with engine.connect() as connection:
+        newest = _read_listings(client, connection, cms_id, result, result.updated_after, edge_fields, page_size)
+    result.watermark = advance_watermark(engine, READ_BACK_WATERMARK, newest, now=now)
+    if result.swept_after is not None:
+        advance_watermark(engine, READ_BACK_SWEEP, now, now=now)
+    return result
+
+
+def _read_listings(
+    client: GraphClient,
+    connection: Connection,
+    cms_id: str,
+    result: ReadBackResult,
+    updated_after: dt.datetime,
+    edge_fields: Mapping[str, FieldSpec],
+    page_size: int,
+) -> dt.datetime | None:
+    """Every listing's pages stored, each page in its own transaction; the newest ``last_updated`` seen."""
     newest: dt.datetime | None = None
     for listing in LISTINGS:
         fields: dict[str, FieldSpec | None] = {"id": None, "last_updated": None}
         fields.update({name: edge_fields.get(name) for name in listing.edges})
-        since = result.swept_after if result.swept_after and listing.filters else result.updated_after
+        since = result.swept_after if result.swept_after and listing.filters else updated_after
         seen = 0
         for page in list_orders(
             client,
@@ -166,11 +185,8 @@ def read_back(
                     result.edge_calls += calls
                     build, table = READ_BACK_EDGES[name]
                     rows.setdefault(table, []).extend(build(str(order["id"]), obj, synced_at) for obj in objects)
-            _store(engine, rows)
+            _store(connection, rows)
             for table, table_rows in rows.items():
                 result.rows[table] += len(table_rows)
         result.orders[listing.name] = seen
-    result.watermark = advance_watermark(engine, READ_BACK_WATERMARK, newest, now=now)
-    if result.swept_after is not None:
-        advance_watermark(engine, READ_BACK_SWEEP, now, now=now)
-    return result
+    return newest

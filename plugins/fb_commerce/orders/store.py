@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 from fb_commerce.orders.mapping import item_rows, order_row
 from fb_commerce.orders.reference import ReferenceGenerator, generate_references, set_references
 from fb_commerce.orders.states import ACKNOWLEDGED_STATES, CREATED, FB_PROCESSING
-from fb_commerce.warehouse.page_writer import insert_rows, write_rows
+from fb_commerce.warehouse.page_writer import Memos, insert_rows, prepare, write_rows
 from fb_commerce.warehouse.schema import fb_order_items, fb_orders
 from fb_commerce.warehouse.upsert import transaction
 
@@ -96,17 +96,32 @@ class PageRows:
     synced_at: dt.datetime
     orders: dict[str, dict[str, Any]]
     items: list[dict[str, Any]]
+    #: by table name, the rows' values bind-processed ahead for ``dialect`` (see ``page_writer.prepare``)
+    memos: dict[str, Memos] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, orders: Sequence[dict[str, Any]], synced_at: dt.datetime) -> PageRows:
+    def of(
+        cls, orders: Sequence[dict[str, Any]], synced_at: dt.datetime, dialect: sa.Dialect | None = None
+    ) -> PageRows:
         """Map a page's ``data`` (orders with ``items`` expanded inline), read at ``synced_at``.
 
-        Pure, so the pull runs it next to the fetching, while the warehouse stores the previous page. Keyed, so
-        an order listed twice in a page is written once (PostgreSQL refuses a row twice per statement).
+        Pure, so the pull runs it next to the fetching, while the warehouse stores the previous page; with the
+        warehouse's ``dialect``, the values' bind processing is done there too. Keyed, so an order listed twice in
+        a page is written once (PostgreSQL refuses a row twice per statement).
         """
         rows = {row["order_id"]: row for row in (order_row(order, synced_at) for order in orders)}
-        items = {(item["order_id"], item["item_id"]): item for order in orders for item in item_rows(order, synced_at)}
-        return cls(synced_at, rows, list(items.values()))
+        items = list(
+            {
+                (item["order_id"], item["item_id"]): item for order in orders for item in item_rows(order, synced_at)
+            }.values()
+        )
+        memos = {}
+        if dialect is not None:
+            memos = {
+                fb_orders.name: prepare(dialect, fb_orders, list(rows.values())),
+                fb_order_items.name: prepare(dialect, fb_order_items, items),
+            }
+        return cls(synced_at, rows, items, memos)
 
 
 def store_page(bind: Engine | Connection, page: PageRows, *, generator: ReferenceGenerator) -> StoredPage:
@@ -149,18 +164,22 @@ def store_page(bind: Engine | Connection, page: PageRows, *, generator: Referenc
             if row["state"] in ACKNOWLEDGED_STATES and (oid not in known or known[oid].acknowledged_at is None)
         ]
 
-        # New orders carry our columns in their insert; stored ones get them by update, only where unset.
+        # New orders carry our columns in their insert, NULL included, so a page's new orders are one statement;
+        # stored ones get them by update, only where unset.
         new = set(rows) - set(known)
         for oid in new:
-            if oid in references:
-                rows[oid]["merchant_order_reference"] = references[oid]
-            if rows[oid]["state"] in ACKNOWLEDGED_STATES:
-                rows[oid]["acknowledged_at"] = synced_at
+            rows[oid]["merchant_order_reference"] = references.get(oid)
+            rows[oid]["acknowledged_at"] = synced_at if rows[oid]["state"] in ACKNOWLEDGED_STATES else None
         # Orders just found absent, and so their items, are inserted (COPY on PostgreSQL); the rest upserted.
-        insert_rows(connection, fb_orders, [row for oid, row in rows.items() if oid in new])
-        write_rows(connection, fb_orders, [row for oid, row in rows.items() if oid not in new], keep=OURS)
-        insert_rows(connection, fb_order_items, [item for item in items if item["order_id"] in new])
-        write_rows(connection, fb_order_items, [item for item in items if item["order_id"] not in new])
+        orders_memos, items_memos = page.memos.get(fb_orders.name), page.memos.get(fb_order_items.name)
+        insert_rows(connection, fb_orders, [row for oid, row in rows.items() if oid in new], memos=orders_memos)
+        write_rows(
+            connection, fb_orders, [row for oid, row in rows.items() if oid not in new], keep=OURS, memos=orders_memos
+        )
+        insert_rows(connection, fb_order_items, [item for item in items if item["order_id"] in new], memos=items_memos)
+        write_rows(
+            connection, fb_order_items, [item for item in items if item["order_id"] not in new], memos=items_memos
+        )
         set_references(connection, {oid: ref for oid, ref in references.items() if oid in known})
         _mark_acknowledged(connection, [oid for oid in acknowledged if oid in known], synced_at)
 

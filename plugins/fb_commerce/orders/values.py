@@ -25,9 +25,13 @@ def money(value: Any, field: str = "amount") -> tuple[Decimal | None, str | None
     if raw is None or raw == "":
         return None, value.get("currency")
     try:
-        if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+        # A string, Meta's form, as it is; bool is an int but never an amount.
+        if raw.__class__ is str:
+            parsed = Decimal(raw.strip())
+        elif isinstance(raw, bool) or not isinstance(raw, str | int | float):
             raise InvalidOperation
-        parsed = Decimal(str(raw).strip())
+        else:
+            parsed = Decimal(str(raw).strip())
     except InvalidOperation:
         raise UnreadableValue(f"{field}.amount: {str(raw)[:100]!r} is not a decimal amount") from None
     if not parsed.is_finite():
@@ -36,6 +40,8 @@ def money(value: Any, field: str = "amount") -> tuple[Decimal | None, str | None
 
 
 def amount(value: Any, field: str = "amount") -> Decimal | None:
+    if value is None:  # most optional amounts are absent: no tuple to build
+        return None
     return money(value, field)[0]
 
 

@@ -18,20 +18,35 @@ The rows stored are the same as :func:`fb_commerce.warehouse.upsert.upsert` stor
 
 from __future__ import annotations
 
+import datetime as dt
 import operator
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from fb_commerce.warehouse.bulk import copy_rows, driver_cursor
+from fb_commerce.warehouse.types import Money, UtcDateTime
 from fb_commerce.warehouse.upsert import columns_to_update, dialect_insert, key_columns_of, on_conflict_update
 
 #: rows per multi-row INSERT on PostgreSQL: a page of orders (100) or of their items fits in one statement
 POSTGRES_ROWS_PER_STATEMENT = 5_000
+
+Memos = dict[str, dict[Any, Any]]
+"""Bind-processed values by column name, then by the value (timestamps, amounts) or by its ``id`` (a JSON
+value of rows that are kept alive until they are written): see :func:`prepare`."""
+
+
+class _ById:
+    """Marks a column whose values are memoised by identity (JSON objects are unhashable)."""
+
+
+#: the key of a value that is not memoised
+_UNKEYED = object()
 
 
 @dataclass(frozen=True)
@@ -42,30 +57,54 @@ class _Upsert:
     #: SQLite: the single-row statement (``?`` placeholders); PostgreSQL: the statement with ``VALUES %s``
     sql: str
     order: tuple[str, ...]
-    processors: tuple[tuple[int, Callable[[Any], Any]], ...]
+    #: (index in ``order``, bind processor, class of the values whose result is memoised, _ById, or None)
+    processors: tuple[tuple[int, Callable[[Any], Any], type | None], ...]
     #: PostgreSQL: one row's ``(%s, %s::JSONB, ...)``, casts included
     template: str = ""
 
-    def params(self, table: sa.Table, rows: Sequence[dict[str, Any]]) -> Iterator[tuple[Any, ...]]:
+    def params(
+        self, table: sa.Table, rows: Sequence[dict[str, Any]], memos: Memos | None = None
+    ) -> Iterator[tuple[Any, ...]]:
         """Each row's values in statement order, bind-processed (NULL stays NULL), as they are consumed.
 
         A value its column refuses (a naive timestamp, an amount that is not a number) raises ValueError naming
-        the table and the column.
+        the table and the column. ``memos``: values processed ahead (:func:`prepare`), completed here.
         """
         values_of = operator.itemgetter(*self.order)
         single = len(self.order) == 1
+        # Timestamps and amounts repeat across a page's rows (synced_at is in every row, prices recur): each
+        # distinct value is processed once per call. Only for the exact class a column's result depends on by
+        # value alone (equal values, equal results), so True never stands in for 1 and is refused as before.
+        by_column = {} if memos is None else memos
+        columns = [by_column.setdefault(self.order[index], {}) for index, _, _ in self.processors]
         for row in rows:
             values = [values_of(row)] if single else list(values_of(row))
-            for index, process in self.processors:
-                if values[index] is not None:
-                    try:
-                        values[index] = process(values[index])
-                    except (ValueError, TypeError, ArithmeticError) as exc:
-                        raise ValueError(f"{table.name}.{self.order[index]}: {exc}") from exc
+            for (index, process, memoised), memo in zip(self.processors, columns, strict=True):
+                value = values[index]
+                if value is None:
+                    continue
+                key = _key(memoised, value)
+                try:  # hashing may refuse too (a signalling NaN)
+                    if key is not _UNKEYED and (done := memo.get(key)) is not None:  # results are never None
+                        values[index] = done
+                        continue
+                    values[index] = done = process(value)
+                except (ValueError, TypeError, ArithmeticError) as exc:
+                    raise ValueError(f"{table.name}.{self.order[index]}: {exc}") from exc
+                if key is not _UNKEYED and memoised is not _ById:  # an id is only as good as the rows kept
+                    memo[key] = done
             yield tuple(values)
 
-    def run(self, connection: Connection, table: sa.Table, rows: Sequence[dict[str, Any]], *, new: bool) -> None:
-        params = self.params(table, rows)
+    def run(
+        self,
+        connection: Connection,
+        table: sa.Table,
+        rows: Sequence[dict[str, Any]],
+        *,
+        new: bool,
+        memos: Memos | None = None,
+    ) -> None:
+        params = self.params(table, rows, memos)
         if self.dialect == "sqlite":
             connection.exec_driver_sql(self.sql, list(params))  # inserting or upserting costs SQLite the same
             return
@@ -95,6 +134,52 @@ def _split_values(sql: str, columns: Sequence[str]) -> tuple[str, str]:
     return sql[:start] + "%s" + sql[end:], row
 
 
+def _memoised(column_type: sa.types.TypeEngine[Any]) -> type | None:
+    """The class of values whose bind processing may be memoised for a column of ``column_type``: equal values
+    give equal results for our UTC timestamps and rounded amounts (``Decimal("1.5")`` and ``Decimal("1.50")``
+    both store 1.50); :class:`_ById` for JSON; None for any other type."""
+    if isinstance(column_type, UtcDateTime):
+        return dt.datetime
+    if isinstance(column_type, Money):
+        return Decimal
+    if isinstance(column_type, sa.JSON):
+        return _ById
+    return None
+
+
+def _key(memoised: type | None, value: Any) -> Any:
+    """The memo key of ``value`` in a column that memoises ``memoised`` (:func:`_memoised`)."""
+    if memoised is _ById:
+        return id(value)
+    return value if value.__class__ is memoised else _UNKEYED
+
+
+def prepare(dialect: sa.Dialect, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> Memos:
+    """The bind processing of ``rows``' timestamps, amounts and JSON done ahead, for :func:`write_rows` or
+    :func:`insert_rows` of these same rows, unchanged and kept alive until then (``memos=``).
+
+    The pull runs it in its fetching thread, while the warehouse stores the previous page, so the storing thread
+    has less to do. A value its column would refuse is left out here: the write refuses it, naming its column.
+    """
+    memos: Memos = {}
+    for column in table.columns:
+        process = column.type.dialect_impl(dialect).bind_processor(dialect)
+        memoised = _memoised(column.type)
+        if process is None or memoised is None:
+            continue
+        memo = memos[column.name] = {}
+        for row in rows:
+            value = row.get(column.name)
+            if value is None or (key := _key(memoised, value)) is _UNKEYED:
+                continue
+            try:
+                if key not in memo:
+                    memo[key] = process(value)
+            except (ValueError, TypeError, ArithmeticError):
+                continue
+    return memos
+
+
 def _upsert_for(connection: Connection, table: sa.Table, columns: tuple[str, ...], keep: tuple[str, ...]) -> _Upsert:
     dialect = connection.dialect
     cache_key = (dialect.name, table.name, columns, keep)
@@ -115,16 +200,22 @@ def _upsert_for(connection: Connection, table: sa.Table, columns: tuple[str, ...
                 f"the page writer supports sqlite and postgresql+psycopg2, not {dialect.name}+{dialect.driver}"
             )
         processors = (
-            (i, table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) for i, name in enumerate(order)
+            (i, table.c[name].type.dialect_impl(dialect).bind_processor(dialect), _memoised(table.c[name].type))
+            for i, name in enumerate(order)
         )
         _STATEMENTS[cache_key] = _Upsert(
-            dialect.name, sql, order, tuple((i, process) for i, process in processors if process), template
+            dialect.name, sql, order, tuple(p for p in processors if p[1] is not None), template
         )
     return _STATEMENTS[cache_key]
 
 
 def _write(
-    connection: Connection, table: sa.Table, rows: Sequence[dict[str, Any]], keep: Sequence[str], new: bool
+    connection: Connection,
+    table: sa.Table,
+    rows: Sequence[dict[str, Any]],
+    keep: Sequence[str],
+    new: bool,
+    memos: Memos | None,
 ) -> None:
     keys = key_columns_of(table, None)
     key_of = operator.itemgetter(*keys)
@@ -135,29 +226,37 @@ def _write(
     for row in unique.values():
         groups.setdefault(tuple(row), []).append(row)
     for columns, group in groups.items():
-        _upsert_for(connection, table, columns, tuple(keep)).run(connection, table, group, new=new)
+        _upsert_for(connection, table, columns, tuple(keep)).run(connection, table, group, new=new, memos=memos)
 
 
 def write_rows(
-    connection: Connection, table: sa.Table, rows: Sequence[dict[str, Any]], *, keep: Sequence[str] = ()
+    connection: Connection,
+    table: sa.Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    keep: Sequence[str] = (),
+    memos: Memos | None = None,
 ) -> None:
     """Upsert ``rows`` by primary key, in the caller's transaction.
 
     Rows with the same key collapse to the last one (as :func:`~fb_commerce.warehouse.upsert.upsert`; one
     statement may not update a row twice on PostgreSQL). Rows may carry different column sets (one statement
     per set); a column a row does not carry is never written. Columns in ``keep`` are written when a row is
-    inserted and never when it exists already.
+    inserted and never when it exists already. ``memos``: the rows' values processed ahead (:func:`prepare`).
     """
-    _write(connection, table, rows, keep, new=False)
+    _write(connection, table, rows, keep, new=False, memos=memos)
 
 
-def insert_rows(connection: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+def insert_rows(
+    connection: Connection, table: sa.Table, rows: Sequence[dict[str, Any]], *, memos: Memos | None = None
+) -> None:
     """Insert ``rows``, whose keys the caller found absent earlier in this transaction (COPY on PostgreSQL).
 
     The same rows as :func:`write_rows` would store. A key present after all fails the statement on PostgreSQL
-    (the transaction is then rolled back whole, nothing stored twice) and is upserted on SQLite.
+    (the transaction is then rolled back whole, nothing stored twice) and is upserted on SQLite. ``memos``: as
+    for :func:`write_rows`.
     """
-    _write(connection, table, rows, (), new=True)
+    _write(connection, table, rows, (), new=True, memos=memos)
 
 
 def insert_streamed(
