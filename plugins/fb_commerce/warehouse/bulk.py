@@ -1,6 +1,6 @@
 """Bulk upserts for large inputs (hundreds of thousands of rows, DataFrames) with bounded memory.
 
-PostgreSQL: each chunk is written as CSV into an in-memory buffer and COPYed into a temporary table (COPY is
+PostgreSQL: each chunk is streamed in COPY's text format into a temporary table (COPY is
 several times faster than INSERT), then one ``INSERT ... SELECT DISTINCT ON (key) ... ON CONFLICT DO UPDATE``
 moves everything into the target, all in one transaction. SQLite: each chunk is one ``executemany`` of the
 single-row upsert, which the sqlite3 module runs in C.
@@ -88,35 +88,53 @@ def iter_chunks(rows: Any, chunk_size: int) -> Iterator[Chunk]:
         yield from _mapping_chunks(itertools.chain([first], iterator), chunk_size)
 
 
-# --- PostgreSQL: CSV + COPY into a temporary table ----------------------------------------------------------
+# --- PostgreSQL: COPY (text format) into a temporary table --------------------------------------------------
 
 
-def _quoted(text: str) -> str:
-    return '"' + text.replace('"', '""') + '"'
+class _NulError(ValueError):
+    """A text value holds NUL, which PostgreSQL text cannot (the stream names the column)."""
+
+
+def _escaped(text: str) -> str:
+    """Text as a field of COPY's text format: backslash, tab, newline and carriage return escaped (a literal
+    ``\\N`` so stays text, never NULL). ``str.replace`` returns the text itself when there is nothing to replace,
+    so most fields cost a few scans; JSON's many quotes need no escaping here (CSV doubled them all)."""
+    if "\x00" in text:
+        raise _NulError
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _bytea(value: bytes | bytearray | memoryview) -> str:
+    return "\\\\x" + bytes(value).hex()  # bytea's hex input, its backslash escaped for the text format
 
 
 def _copy_field(value: Any) -> str:
-    """Any other value: quoted as text (an unquoted empty field would be NULL)."""
+    """Any other value: its text, escaped."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (dt.datetime, dt.date, dt.time)):
         return value.isoformat()
     if isinstance(value, float):
         return repr(value)
-    return _quoted(str(value))
+    from psycopg2.extensions import Binary  # COPY runs on psycopg2; LargeBinary's bind processing wraps bytes
+
+    if isinstance(value, Binary):
+        value = value.adapted
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return _bytea(value)
+    return _escaped(str(value))
 
 
-#: CSV fields of the common types by exact class: text is always quoted, since an unquoted empty field is NULL
-#: in COPY's CSV format and a quoted one the empty string (Python 3.11's csv module cannot write that
-#: distinction); numbers, booleans and ISO timestamps never need quotes. NULL is the empty field.
+#: text-format fields of the common types by exact class; numbers, booleans and ISO timestamps never need escapes.
+#: NULL is ``\\N``, the empty string the empty field.
 _FIELDS: dict[type, Callable[[Any], str]] = {
-    str: _quoted,
+    str: _escaped,
     int: str,
     Decimal: str,
     bool: lambda value: "true" if value else "false",
     dt.datetime: dt.datetime.isoformat,
     dt.date: dt.date.isoformat,
-    type(None): lambda _value: "",
+    type(None): lambda _value: "\\N",
 }
 
 
@@ -155,13 +173,15 @@ def driver_cursor(connection: Connection, statement: str) -> Iterator[Any]:
         cursor.close()
 
 
-class _CsvStream:
-    """The CSV lines of some rows as a file COPY reads from, rendered as it asks for them: the server parses
-    the rows already sent while the next ones are being rendered (and their values bind-processed, when the
-    rows come from a generator)."""
+class _CopyStream:
+    """The text-format lines of some rows as a file COPY reads from, rendered as it asks for them: the server
+    parses the rows already sent while the next ones are being rendered (and their values bind-processed, when
+    the rows come from a generator)."""
 
-    def __init__(self, tuples: Iterable[tuple[Any, ...]]) -> None:
+    def __init__(self, tuples: Iterable[tuple[Any, ...]], name: str, columns: Sequence[str]) -> None:
         self._tuples = iter(tuples)
+        self._name = name
+        self._columns = columns
         #: what a row raised (psycopg2 reports it as a cancelled COPY; the caller re-raises this instead)
         self.error: Exception | None = None
 
@@ -169,13 +189,18 @@ class _CsvStream:
         fields, other = _FIELDS.get, _copy_field
         lines: list[str] = []
         length = 0
+        values: tuple[Any, ...] = ()
         try:
             for values in self._tuples:
-                line = ",".join([fields(value.__class__, other)(value) for value in values]) + "\n"
+                line = "\t".join([fields(value.__class__, other)(value) for value in values]) + "\n"
                 lines.append(line)
                 length += len(line)
                 if 0 <= size <= length:
                     break
+        except _NulError:
+            column = next(c for c, v in zip(self._columns, values, strict=True) if "\x00" in str(v))
+            self.error = ValueError(f"{self._name}.{column}: text cannot hold a NUL character (0x00)")
+            raise self.error from None
         except Exception as exc:
             self.error = exc
             raise
@@ -186,15 +211,24 @@ class _CsvStream:
 COPY_READ_SIZE = 64 * 1024
 
 
-def copy_rows(connection: Connection, target: str, columns: Sequence[str], tuples: Iterable[tuple[Any, ...]]) -> None:
-    """``COPY target (columns) FROM STDIN`` of bind-processed tuples (CSV, streamed); PostgreSQL only.
+def copy_rows(
+    connection: Connection,
+    target: str,
+    columns: Sequence[str],
+    tuples: Iterable[tuple[Any, ...]],
+    *,
+    name: str | None = None,
+) -> None:
+    """``COPY target (columns) FROM STDIN`` of bind-processed tuples (text format, streamed); PostgreSQL only.
 
     :param target: the table's name as SQL (quoted where needed), e.g. from ``format_table``.
     :param tuples: the values in ``columns`` order; may be a generator, read once, as COPY goes.
+    :param name: the table named in errors (default ``target``): text holding NUL is refused as
+        ``ValueError("name.column: ...")``.
     """
     preparer = connection.dialect.identifier_preparer
-    sql = f"COPY {target} ({', '.join(preparer.quote(c) for c in columns)}) FROM STDIN WITH (FORMAT csv)"
-    stream = _CsvStream(tuples)
+    sql = f"COPY {target} ({', '.join(preparer.quote(c) for c in columns)}) FROM STDIN"
+    stream = _CopyStream(tuples, target if name is None else name, columns)
     with driver_cursor(connection, sql) as cursor:
         try:
             cursor.copy_expert(sql, stream, size=COPY_READ_SIZE)
@@ -241,7 +275,7 @@ def _postgres_bulk_upsert(
     for chunk_columns, tuples in itertools.chain([first], chunks):
         if chunk_columns != columns:
             raise ValueError(f"bulk chunks must carry the same columns: {columns} then {chunk_columns}")
-        copy_rows(connection, temp, columns, _processed(tuples, processors))
+        copy_rows(connection, temp, columns, _processed(tuples, processors), name=table.name)
     return max(connection.execute(stmt).rowcount, 0)
 
 
