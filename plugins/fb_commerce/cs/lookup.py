@@ -35,8 +35,7 @@ from sqlalchemy.engine.default import DefaultDialect
 
 from fb_commerce.orders.alerts import REQUESTED
 from fb_commerce.orders.mapping import email_search, search_text
-from fb_commerce.orders.updates.outbox import _columns_of as outbox_columns
-from fb_commerce.orders.updates.outbox import _request as outbox_request
+from fb_commerce.orders.updates.outbox import columns_of, request_of
 from fb_commerce.orders.updates.remaining import ZERO, OrderRemaining, remaining_of_rows
 from fb_commerce.orders.updates.requests import OUTBOX_TABLE_NAMES, OutboxRequest
 from fb_commerce.orders.updates.send import outlook
@@ -560,7 +559,7 @@ _ACTIONS = _of_order(
 def _outbox_statement(name: str) -> Statement:
     table = schema.metadata.tables[name]
     return Statement(
-        lambda dialect: sa.select(*outbox_columns(name, dialect)).where(table.c.order_id == sa.bindparam("order_id"))
+        lambda dialect: sa.select(*columns_of(name, dialect)).where(table.c.order_id == sa.bindparam("order_id"))
     )
 
 
@@ -571,7 +570,7 @@ _OUTBOX = {name: _outbox_statement(name) for name in OUTBOX_TABLE_NAMES}
 def _requests_of(conn: Connection, order_id: str) -> list[OutboxRequest]:
     """What ``outbox.requests_of(conn, [order_id])`` returns."""
     return [
-        outbox_request(name, cast(Any, row))  # it reads a row as a mapping
+        request_of(name, cast(Any, row))  # it reads a row as a mapping
         for name, statement in _OUTBOX.items()
         for row in statement.rows(conn, {"order_id": order_id})
     ]
