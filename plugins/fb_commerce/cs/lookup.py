@@ -425,6 +425,19 @@ class _Compiled:
         return exc
 
 
+#: :meth:`Statement.rows` finds the driver itself
+_ASK: Any = object()
+
+
+def direct_driver(conn: Connection) -> Any:
+    """The DB-API connection of ``conn`` when statements may run on it directly (nothing listens to its cursor
+    executions, nothing echoes), else None: then they go through ``Connection._cursor_execute``."""
+    pooled = conn._dbapi_connection
+    if pooled is None or conn._has_events or conn.engine._has_events or conn._echo or conn.dialect._has_events:
+        return None
+    return pooled.dbapi_connection
+
+
 class Statement:
     """A select read on the DB-API connection: :meth:`rows` returns what ``conn.execute(query).mappings()``
     would, as dicts, :meth:`tuples` the same rows as tuples; compiled once per dialect. ``query`` may be a
@@ -446,26 +459,23 @@ class Statement:
         self._last = (dialect, *found)
         return found
 
-    def rows(self, conn: Connection, parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """The rows of the statement with these parameters, each as ``{column key: value}``."""
-        return self._read(conn, parameters, True)
+    def rows(self, conn: Connection, parameters: Mapping[str, Any], driver: Any = _ASK) -> list[dict[str, Any]]:
+        """The rows of the statement with these parameters, each as ``{column key: value}``; ``driver`` is
+        :func:`direct_driver` of ``conn`` when the caller runs several statements (asked for each else)."""
+        return self._read(conn, parameters, True, driver)
 
-    def tuples(self, conn: Connection, parameters: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    def tuples(self, conn: Connection, parameters: Mapping[str, Any], driver: Any = _ASK) -> list[tuple[Any, ...]]:
         """The rows of the statement with these parameters, each as a tuple of the selected columns."""
-        return self._read(conn, parameters, False)
+        return self._read(conn, parameters, False, driver)
 
-    def _read(self, conn: Connection, parameters: Mapping[str, Any], as_dicts: bool) -> list[Any]:
+    def _read(self, conn: Connection, parameters: Mapping[str, Any], as_dicts: bool, driver: Any) -> list[Any]:
         dialect, query, compiled = self._last
         if dialect is not conn.dialect or query is None or compiled is None:
             query, compiled = self._for(conn.dialect)
         sql, values = compiled.sql, compiled.parameters(parameters)
-        pooled = conn._dbapi_connection
-        if (
-            pooled is not None
-            and compiled.direct
-            and not (conn._has_events or conn.engine._has_events or conn._echo or conn.dialect._has_events)
-        ):
-            driver: Any = pooled.dbapi_connection
+        if driver is _ASK:
+            driver = direct_driver(conn)
+        if driver is not None and compiled.direct:
             cursor = None
             try:
                 if compiled.on_connection:
@@ -628,12 +638,12 @@ def _outbox_statement(name: str) -> Statement:
 _OUTBOX = {name: _outbox_statement(name) for name in OUTBOX_TABLE_NAMES}
 
 
-def _requests_of(conn: Connection, order_id: str) -> list[OutboxRequest]:
-    """What ``outbox.requests_of(conn, [order_id])`` returns."""
+def _requests_of(conn: Connection, at: Mapping[str, Any], driver: Any) -> list[OutboxRequest]:
+    """What ``outbox.requests_of(conn, [at["order_id"]])`` returns."""
     return [
         request_of(name, cast(Any, row))  # it reads a row as a mapping
         for name, statement in _OUTBOX.items()
-        for row in statement.rows(conn, {"order_id": order_id})
+        for row in statement.rows(conn, at, driver)
     ]
 
 
@@ -783,16 +793,20 @@ def order_view(engine: Engine | Connection, key: str) -> OrderView | None:
         if row is None:
             return None
         order_id = str(row["order_id"])
-        at = {"order_id": order_id}
-        items, shipments, refunds = _ITEMS.rows(conn, at), _SHIPMENTS.rows(conn, at), _REFUNDS.rows(conn, at)
-        cancellations, returns = _CANCELLATIONS.rows(conn, at), _RETURNS.rows(conn, at)
-        payments, transactions = _PAYMENTS.rows(conn, at), _TRANSACTIONS.rows(conn, at)
+        at, on = {"order_id": order_id}, direct_driver(conn)
+        items, shipments, refunds = (
+            _ITEMS.rows(conn, at, on),
+            _SHIPMENTS.rows(conn, at, on),
+            _REFUNDS.rows(conn, at, on),
+        )
+        cancellations, returns = _CANCELLATIONS.rows(conn, at, on), _RETURNS.rows(conn, at, on)
+        payments, transactions = _PAYMENTS.rows(conn, at, on), _TRANSACTIONS.rows(conn, at, on)
         # The payouts of the order's transactions: only asked for when one names a payout.
         payouts = (
-            _PAYOUTS.rows(conn, at) if transactions and any(t["payout_reference_id"] for t in transactions) else []
+            _PAYOUTS.rows(conn, at, on) if transactions and any(t["payout_reference_id"] for t in transactions) else []
         )
-        actions = _ACTIONS.rows(conn, at)
-        every_request = _requests_of(conn, order_id)
+        actions = _ACTIONS.rows(conn, at, on)
+        every_request = _requests_of(conn, at, on)
         # What load_remaining would read, from the rows read above; outlook reads nothing more.
         stored = remaining_of_rows(row, items, shipments, refunds)
         remaining, _queued = outlook(conn, order_id, remaining=stored, requests=every_request)
