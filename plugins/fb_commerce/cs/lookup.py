@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import operator
 import re
 import weakref
 import zoneinfo
@@ -339,17 +338,21 @@ def _reads_null_as_none(processor: Callable[[Any], Any]) -> bool:
 _REFUSED = (ValueError, TypeError, ArithmeticError)
 
 
-def _picker(order: tuple[str, ...] | None, names: tuple[str, ...]) -> Callable[[Mapping[str, Any]], Any]:
+def _picker(
+    order: tuple[str, ...] | None, names: tuple[str, ...], defaults: Mapping[str, Any]
+) -> Callable[[Mapping[str, Any]], Any]:
     """What takes the driver's parameters from a mapping: a tuple in ``order`` (qmark), else a dict of
-    ``names`` (pyformat)."""
+    ``names`` (pyformat); a parameter with a default (a LIMIT's OFFSET 0) taken from ``defaults`` when not
+    given. A function made from source (a display of ``g[name]``): the names only as literals."""
+
+    def value(name: str) -> str:
+        return f"g.get({name!r}, d[{name!r}])" if name in defaults else f"g[{name!r}]"
+
     if order is None:
-        return lambda given: {name: given[name] for name in names}
-    if len(order) == 1:
-        (name,) = order
-        return lambda given: (given[name],)
-    if not order:
-        return lambda given: ()
-    return cast(Callable[[Mapping[str, Any]], Any], operator.itemgetter(*order))  # a tuple from two names on
+        values = "{" + ", ".join(f"{name!r}: {value(name)}" for name in names) + "}"
+    else:
+        values = "(" + "".join(f"{value(name)}, " for name in order) + ")"
+    return cast(Callable[[Mapping[str, Any]], Any], eval(f"lambda g: {values}", {"d": dict(defaults)}))  # noqa: S307
 
 
 class _Compiled:
@@ -395,8 +398,8 @@ class _Compiled:
         self.on_connection = dialect.driver == "pysqlite"
         # the driver's parameters from the caller's: in order (qmark) or by name (pyformat), after the defaults
         # and the bind processors when there are any
-        self.pick = _picker(self.order, self.names)
-        self.parameters = self._processed if self.defaults or self.binds else self.pick
+        self.pick = _picker(self.order, self.names, self.defaults)
+        self.parameters = self._processed if self.binds else self.pick
 
     def _processed(self, given: Mapping[str, Any]) -> Any:
         values = {**self.defaults, **given}
