@@ -986,8 +986,11 @@ def _search(names: tuple[str, ...]) -> Statement:
 
 def find_order(engine: Engine | Connection, key: str) -> OrderHit | None:
     """The order whose id or merchant reference is ``key``, as a result line (what a search box shows first)."""
-    with connected(engine) as conn:
-        row = _order_row(conn, _HIT_BY_KEY, key, Statement.tuples)
+    if isinstance(engine, Connection):  # the search box's connection: no context manager for one statement
+        row = _order_row(engine, _HIT_BY_KEY, key, Statement.tuples)
+    else:
+        with engine.connect() as conn:
+            row = _order_row(conn, _HIT_BY_KEY, key, Statement.tuples)
     if row is None:
         return None
     how = "order id" if row[0] == key.strip() else "reference"
@@ -1046,8 +1049,12 @@ def find_orders(
         why.append(("date", None))
     if not why:
         raise ValueError("give at least one of text, email, name, state, created_from, created_to")
-    with connected(engine) as conn:
-        rows = _search(tuple(values)).tuples(conn, values)
+    statement = _search(tuple(values))
+    if isinstance(engine, Connection):  # as find_order
+        rows = statement.tuples(engine, values)
+    else:
+        with engine.connect() as conn:
+            rows = statement.tuples(conn, values)
     return [_hit(row, why) for row in rows]
 
 
