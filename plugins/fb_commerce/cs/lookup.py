@@ -810,9 +810,11 @@ def order_view(engine: Engine | Connection, key: str) -> OrderView | None:
         )
         actions = _ACTIONS.rows(conn, at, on)
         every_request = _requests_of(conn, at, on)
-        # What load_remaining would read, from the rows read above; outlook reads nothing more.
-        stored = remaining_of_rows(row, items, shipments, refunds)
-        remaining, _queued = outlook(conn, order_id, remaining=stored, requests=every_request)
+        # What load_remaining would read, from the rows read above; outlook reads nothing more, and without a
+        # request (most orders) leaves it as it is.
+        remaining = remaining_of_rows(row, items, shipments, refunds)
+        if every_request:
+            remaining, _queued = outlook(conn, order_id, remaining=remaining, requests=every_request)
     left = remaining.orders.get(order_id)
     requests = sorted(every_request, key=lambda r: (r.created_at or _EPOCH, r.request_id)) if every_request else []
     shipping_left = None
