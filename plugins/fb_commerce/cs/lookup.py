@@ -246,8 +246,8 @@ def _memo(read: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """``read`` remembering what it returned per stored value: amounts and times repeat (prices, an order's
     created and updated times), and their Decimal and datetime are immutable, so the same object is what a new
     reading would return. Stored values that compare equal read the same (SQLite's ``40`` and ``40.0``: the
-    money processor formats both as ``40.00``), but for zeros (``-0.0`` reads as ``-0.00``), never remembered;
-    nor is a value that raises, or one that cannot be a key."""
+    money processor formats both as ``40.00``), but zeros (``-0.0`` reads as ``-0.00``): they are not remembered,
+    nor is a value that raises or cannot be a key."""
     seen: dict[Any, Any] = {}
     get = seen.get
 
@@ -271,7 +271,7 @@ def _json_processor(default: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """JSON read from text (SQLite) by msgspec's decoder, six times faster than ``json.loads`` and giving the
     same values for what it accepts; what it refuses (a number stored as such, NaN, a float out of range, a lone
     surrogate, NULL, broken JSON) goes to SQLAlchemy's ``default`` processor, which reads or refuses it as ever."""
-    decode = _JSON_DECODER.decode if _JSON_DECODER is not None else default
+    decode = _JSON_DECODER.decode
 
     def read(value: Any) -> Any:
         try:
