@@ -270,11 +270,14 @@ def _store_as_is(conn: sa.Connection, rows: list[dict[str, object]]) -> None:
     would never write: offsets, no microseconds, a date alone)."""
     conn.execute(
         sa.text(
-            "INSERT INTO fb_orders (order_id, state, created_at, acknowledged_at, subtotal, total,"
+            "INSERT INTO fb_orders (order_id, state, created_at, acknowledged_at, subtotal, total, raw,"
             " acknowledge_attempts, first_seen_at, synced_at)"
-            " VALUES (:order_id, 'CREATED', :created_at, :acknowledged_at, :subtotal, :total, 0, :seen, :seen)"
+            " VALUES (:order_id, 'CREATED', :created_at, :acknowledged_at, :subtotal, :total, :raw, 0, :seen, :seen)"
         ),
-        [{"acknowledged_at": None, "subtotal": None, "seen": "2026-01-01 00:00:00", **row} for row in rows],
+        [
+            {"acknowledged_at": None, "subtotal": None, "raw": None, "seen": "2026-01-01 00:00:00", **row}
+            for row in rows
+        ],
     )
 
 
@@ -312,6 +315,37 @@ def test_a_statement_reads_times_and_amounts_as_sqlalchemy_does(warehouse_engine
     assert by_id["e6"]["created_at"] == dt.datetime(2025, 12, 1, tzinfo=dt.UTC)
     assert by_id["e6"]["acknowledged_at"] == dt.datetime(1, 1, 1, tzinfo=dt.UTC)
     assert all(row["created_at"] is None or row["created_at"].tzinfo is dt.UTC for row in rows)
+
+
+def test_values_read_again_and_json_read_as_sqlalchemy_does(warehouse_engine) -> None:
+    """Amounts and times remembered per stored value, and JSON decoded by msgspec, read to the same objects as
+    SQLAlchemy's (compared by repr: ``Decimal("-0.00") == Decimal("0.00")``), twice over."""
+    sqlite = warehouse_engine.dialect.name == "sqlite"
+    same = "2025-12-01 10:00:00.000000"
+    json_texts = ['[{"id":"1","quantity":2}]', "123456789012345678901234567890", '"\\u00e9"', "1e400", "NaN"]
+    totals: list[object] = [0.0, -0.0, 40, 40.0, 19.99, 0, -0.01] if sqlite else ["0.00", "-0.00", "40", "40.00"]
+    with warehouse_engine.begin() as conn:
+        _store_as_is(
+            conn,
+            [
+                {
+                    "order_id": f"m{n}",
+                    "created_at": same,
+                    "acknowledged_at": same,
+                    "total": total,
+                    "raw": json_texts[n % len(json_texts)] if sqlite else json_texts[0],
+                }
+                for n, total in enumerate(totals)
+            ],
+        )
+    orders = schema.fb_orders
+    query = sa.select(orders.c.order_id, orders.c.created_at, orders.c.acknowledged_at, orders.c.total, orders.c.raw)
+    query = query.where(orders.c.order_id.like("m%")).order_by(orders.c.order_id)
+    with warehouse_engine.connect() as conn:
+        expected = repr([dict(r) for r in conn.execute(query).mappings()])
+        statement = Statement(query)
+        assert repr(statement.rows(conn, {})) == expected
+        assert repr(statement.rows(conn, {})) == expected
 
 
 def test_a_statement_refuses_what_sqlalchemy_refuses_naming_the_column(warehouse_engine) -> None:

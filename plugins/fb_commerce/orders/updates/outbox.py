@@ -161,17 +161,19 @@ def parse_value(raw: Any, rule: Column) -> Any:
 
 
 @functools.cache
-def _columns_of(table_name: str, dialect: str) -> tuple[Any, ...]:
+def columns_of(table_name: str, dialect: str) -> tuple[Any, ...]:
+    """The columns to select from an outbox table, each read raw so that ``request_of`` can check it."""
     # Built once per table and dialect: two dozen CASTs per select otherwise cost more than the query.
     table = _table(table_name)
     return tuple(_raw(table.c[rule.name], rule, dialect) for rule in COLUMNS[table_name])
 
 
 def _columns(table: sa.Table, dialect: str) -> list[Any]:
-    return list(_columns_of(table.name, dialect))
+    return list(columns_of(table.name, dialect))
 
 
-def _request(table_name: str, row: sa.RowMapping) -> OutboxRequest:
+def request_of(table_name: str, row: sa.RowMapping) -> OutboxRequest:
+    """The request of a row selected with ``columns_of``; a column that cannot be read is named in its errors."""
     errors: dict[str, str] = {}
     values: dict[str, Any] = {}
     for rule in COLUMNS[table_name]:
@@ -213,7 +215,7 @@ def _select(conn: Connection, where: Any = None, tables: Iterable[str] = OUTBOX_
         query = sa.select(*_columns(table, conn.dialect.name))
         if where is not None:
             query = query.where(where(table))
-        found.extend(_request(name, row) for row in conn.execute(query).mappings())
+        found.extend(request_of(name, row) for row in conn.execute(query).mappings())
     return found
 
 
