@@ -12,7 +12,8 @@ Rules (sandbox choices, consistent everywhere and documented in the README):
   rates, cumulatively in a fixed order, so the jurisdictions' cents add up exactly to the item's tax in every
   transaction, and an item's SALEs (REFUNDs) add up per jurisdiction to the split of all it captured (gave back);
 - transactions captured on one UTC day are paid out together ``payout_delay_days`` later (at that midnight); a day
-  whose net sum is not positive rolls over to the next day; a payout's amount is the sum of its transactions' net.
+  whose net sum is not positive rolls over into the next day's payout; a payout's amount is the sum of its
+  transactions' net.
 """
 
 from __future__ import annotations
@@ -163,11 +164,21 @@ def run_payouts(sb: Store, now: float) -> list[Payout]:
         taken.add(txn_id)
         due.setdefault(txn.payout_due, []).append(txn)
     made: list[Payout] = []
-    for day in sorted(due):
-        txns = due[day]
+    days = sorted(due)
+    carried: list[Transaction] = []
+    for index, day in enumerate(days):
+        txns = carried + due[day]
+        carried = []
         amount = sum((t.net for t in txns), ZERO)
         if amount <= 0:
-            for t in txns:  # nothing to pay that day: roll into the next day's payout
+            # nothing to pay that day: roll into the next day's payout. When that day is due too (a run catching up
+            # on several days), join it here: queued again, they would come back alone and roll on for ever.
+            if index + 1 < len(days):
+                for t in txns:
+                    t.payout_due = days[index + 1]
+                carried = txns
+                continue
+            for t in txns:
                 t.payout_due = day + 86400
                 heapq.heappush(sb.pending_payouts, (t.payout_due, t.id))
             continue
