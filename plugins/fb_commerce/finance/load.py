@@ -14,7 +14,12 @@ Mapping (pure functions, unit-tested):
   transaction's ``tax_amount`` is the lines' sum stored at cents (``NUMERIC(18,2)``, half away from zero);
 - a payment (one per shipment, docs/graph-api.md §3) comes inline in a SALE's ``order_details{payments}``; its
   shipment is the first of ``shipments``, its SALE ``transaction_details.transaction_id``. A SALE whose order came
-  without ``payments`` has them read from ``/{order_id}/payments``, once per order and load.
+  without ``payments`` has them read from ``/{order_id}/payments``, once per order and load;
+- a shipment that could have been captured in the window (first stored since its start, its order created before its
+  end) and whose payment is still not stored after the window's transactions (no SALE of its order came with it, as
+  when the SALE is late or missing) has it read from ``/{order_id}/payments`` too, one call per order
+  (:func:`unpaid_orders`): reconciliation dates a capture by its payment, and without one a missing SALE would stay
+  in flight.
 
 Loading is idempotent: payouts, transactions and payments are upserted by their natural key
 (``payout_reference_id``, ``transaction_id``, ``payment_id``) and rows whose values did not change are left as they
@@ -61,7 +66,14 @@ from fb_commerce.graph.client import GraphClient
 from fb_commerce.orders.values import UnreadableValue, dig, edge, money, timestamp
 from fb_commerce.warehouse.bulk import bulk_upsert
 from fb_commerce.warehouse.page_writer import insert_streamed
-from fb_commerce.warehouse.schema import fb_payments, fb_payouts, fb_transaction_tax_details, fb_transactions
+from fb_commerce.warehouse.schema import (
+    fb_orders,
+    fb_payments,
+    fb_payouts,
+    fb_shipments,
+    fb_transaction_tax_details,
+    fb_transactions,
+)
 from fb_commerce.warehouse.upsert import transaction
 
 Row = dict[str, Any]
@@ -500,6 +512,33 @@ class FinanceLoad:
         return out
 
 
+def unpaid_orders(engine: Engine | Connection, start: dt.datetime, end: dt.datetime) -> list[str]:
+    """The orders with a shipment that could have been captured in ``[start, end)`` and has no payment stored.
+
+    A shipment is stored after it ships and its payment is captured when it ships, so one captured in the window was
+    first stored at or after ``start``, of an order created before ``end``.
+    """
+    s, o, p = fb_shipments, fb_orders, fb_payments
+    query = (
+        sa.select(s.c.order_id)
+        .distinct()
+        .join(o, o.c.order_id == s.c.order_id)
+        .where(
+            s.c.first_seen_at >= start,
+            sa.or_(o.c.created_at.is_(None), o.c.created_at < end),
+            ~sa.exists().where(p.c.shipment_id == s.c.shipment_id),
+        )
+        .order_by(s.c.order_id)
+    )
+    with contextlib.ExitStack() as stack:
+        connection = engine if isinstance(engine, Connection) else stack.enter_context(engine.connect())
+        return list(connection.execute(query).scalars())
+
+
+#: orders whose payments are stored together, when read by calls of their own
+PAYMENT_BATCH = 100
+
+
 def _data(pages: Iterator[dict[str, Any]]) -> Iterator[Sequence[dict[str, Any]]]:
     for page in pages:
         yield list(page.get("data") or [])
@@ -523,20 +562,29 @@ def load_finance(
         result.pages_read[PAYOUTS] += 1
         result.payouts += store_payouts(engine, payouts, synced_at=synced_at, durable=False)
     read: set[str] = set()  # orders whose payments were read by a call of their own in this load
-    for transactions in _data(transaction_pages(client, node, start, end, page_size=page_size)):
-        result.pages_read[TRANSACTIONS] += 1
-        payments, missing = sale_payments(transactions)
-        for order_id in (o for o in missing if o not in read):
+
+    def read_payments(order_ids: Iterable[str], into: list[tuple[str, dict[str, Any]]]) -> None:
+        for order_id in (o for o in order_ids if o not in read):
             read.add(order_id)
             for page in order_payment_pages(client, order_id):
                 result.pages_read[PAYMENTS] += 1
-                payments.extend((order_id, payment) for payment in page.get("data") or [])
+                into.extend((order_id, payment) for payment in page.get("data") or [])
+
+    for transactions in _data(transaction_pages(client, node, start, end, page_size=page_size)):
+        result.pages_read[TRANSACTIONS] += 1
+        payments, missing = sale_payments(transactions)
+        read_payments(missing, payments)
         stored, lines, paid = store_transactions(
             engine, transactions, synced_at=synced_at, payments=payments, durable=False
         )
         result.transactions += stored
         result.tax_lines += lines
         result.payments += paid
+    unpaid = unpaid_orders(engine, start, end)
+    for first in range(0, len(unpaid), PAYMENT_BATCH):
+        payments = []
+        read_payments(unpaid[first : first + PAYMENT_BATCH], payments)
+        result.payments += store_transactions(engine, (), synced_at=synced_at, payments=payments, durable=False)[2]
     make_durable(engine)  # the pages' commits did not wait for the disk: once, here, before the load reports
     return result
 
@@ -554,4 +602,5 @@ __all__ = [
     "store_transactions",
     "tax_line_rows",
     "transaction_rows",
+    "unpaid_orders",
 ]
