@@ -25,7 +25,7 @@ import weakref
 import zoneinfo
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -190,10 +190,8 @@ class OrderView:
 # ``Connection._cursor_execute``, SQLAlchemy's own path for driver-level statements, so that events and echo
 # apply. Either way a driver error goes through SQLAlchemy's error handling (wrapped errors, invalidated
 # connections). The values go through the columns' own type processors, or for the warehouse's UtcDateTime and
-# Money through the same steps without TypeDecorator's layers (:func:`_result_processor`): a row holds what
-# ``conn.execute`` would return.
-
-_combine = dt.datetime.combine
+# Money through their fused ones, the same steps without TypeDecorator's layers (:func:`_result_processor`): a
+# row holds what ``conn.execute`` would return.
 
 try:
     import msgspec
@@ -201,41 +199,6 @@ try:
     _JSON_DECODER: Any = msgspec.json.Decoder()
 except ImportError:  # pragma: no cover - Airflow installs it
     _JSON_DECODER = None
-
-
-def _utc_datetime_processor(impl: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
-    """UtcDateTime's reading, fused: the dialect's own processor (SQLite: ``fromisoformat`` of the stored text),
-    then UTC attached to a naive value, an aware one converted to UTC. ``combine`` is ``replace(tzinfo=UTC)``
-    at a fifth of its cost (a keyword call of ``replace`` costs ten times the parse)."""
-
-    def read(value: Any) -> dt.datetime | None:
-        if impl is not None:
-            value = impl(value)
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return _combine(value, value.time(), dt.UTC)
-        return value.astimezone(dt.UTC)
-
-    return _memo(read)
-
-
-def _money_processor(money: Money, impl: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
-    """Money's reading, fused: the dialect's own processor (SQLite: ``Decimal("%.2f" % stored float)``), then
-    :meth:`Money.quantize`, whose finite-Decimal case is inlined; anything else (not finite, not a Decimal) goes
-    to it, which refuses what it cannot read exactly."""
-    quantum = Decimal(1).scaleb(-money.scale)
-
-    def read(value: Any) -> Decimal | None:
-        if impl is not None:
-            value = impl(value)
-        if value is None:
-            return None
-        if type(value) is Decimal and value.is_finite():
-            return value.quantize(quantum, ROUND_HALF_UP)
-        return money.quantize(value)
-
-    return _memo(read)
 
 
 #: the most values a processor remembers (then it starts again)
@@ -284,14 +247,13 @@ def _json_processor(default: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 def _result_processor(column_type: sa.types.TypeEngine[Any], dialect: Dialect, coltype: Any) -> Any:
     """What reads a column of this type from the driver: SQLAlchemy's processor (None: the value as it is), or
-    for UtcDateTime and Money (not overridden) the same steps fused, for JSON kept as text with the default
-    deserializer a faster decoder first."""
+    for UtcDateTime and Money their fused processor (the same steps in one function) remembering its values,
+    for JSON kept as text with the default deserializer a faster decoder first."""
     impl_type: Any = column_type.dialect_impl(dialect)
-    kind = type(impl_type)
-    if isinstance(impl_type, UtcDateTime) and kind.process_result_value is UtcDateTime.process_result_value:
-        return _utc_datetime_processor(impl_type.impl_instance.result_processor(dialect, coltype))
-    if isinstance(impl_type, Money) and kind.process_result_value is Money.process_result_value:
-        return _money_processor(impl_type, impl_type.impl_instance.result_processor(dialect, coltype))
+    if isinstance(impl_type, UtcDateTime | Money):
+        fused = impl_type.fused_result_processor(dialect, coltype)
+        if fused is not None:
+            return _memo(fused)
     default = impl_type.result_processor(dialect, coltype)
     if (
         isinstance(impl_type, sa.JSON)
