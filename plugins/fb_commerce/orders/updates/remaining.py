@@ -25,7 +25,7 @@ ZERO = Decimal("0.00")
 IN_CHUNK = 500
 
 
-@dataclass
+@dataclass(slots=True)
 class ItemRemaining:
     """One order line: its units by status and what was refunded of it."""
 
@@ -86,7 +86,7 @@ class Effect:
     shipment: ShipmentRef | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class OrderRemaining:
     """An order as fb_order_updates checks requests against it."""
 
@@ -142,7 +142,7 @@ class OrderRemaining:
             self.state = "COMPLETED"  # what Meta does once nothing is left open
 
 
-@dataclass
+@dataclass(slots=True)
 class Remaining:
     """The orders a run touches, and every tracking number in use with its shipment."""
 
