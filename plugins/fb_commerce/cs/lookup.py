@@ -473,6 +473,8 @@ class Statement:
                 fetched = cursor.fetchall()
             finally:
                 cursor.close()
+        if not fetched and compiled.dicts is not None:  # most of an order's tables have nothing for it
+            return []
         return compiled.read(query, conn.dialect, cursor, fetched, as_dicts)
 
 
