@@ -224,6 +224,7 @@ def warehouse(kind: str, base_url: str, workdir: Path, orders: int, keep: Path |
         )
     engine = create_warehouse_engine(url)
     if keep and order_count(engine) == orders:
+        upgrade(engine)  # a migration added since it was built
         print(f"  kept warehouse with {orders} orders", flush=True)
     else:
         engine.dispose()
