@@ -22,7 +22,11 @@ alone, on SQLite and PostgreSQL. Every statement's plan is printed once (EXPLAIN
 no full scan of a table with more than 10,000 rows.
 
     .venv/bin/python bench/lookup.py [--orders 1000000] [--samples 300] [--warehouses sqlite,postgresql]
-        [--postgres-url URL] [--plans]
+        [--postgres-url URL] [--plans] [--lookups view,id] [--repeat 3] [--keep DIR]
+
+``--keep DIR`` keeps the warehouses for the next run (the SQLite file in DIR, the PostgreSQL schema
+``fbc_bench_keep_<orders>``) and reuses them when they hold ``--orders`` orders: building 1,000,000 orders takes
+minutes. ``--repeat`` measures each lookup that many times in the run (a table per round).
 """
 
 from __future__ import annotations
@@ -196,27 +200,50 @@ def fill(engine: sa.Engine, orders: int) -> None:
     print(f"  filled with {orders} orders in {time.perf_counter() - started:.0f} s", flush=True)
 
 
+def order_count(engine: sa.Engine) -> int | None:
+    """How many orders a kept warehouse holds (None: not a built one)."""
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(schema.fb_orders)).scalar() or 0)
+    except sa.exc.DBAPIError:
+        return None
+
+
 @contextmanager
-def warehouse(kind: str, base_url: str, workdir: Path) -> Iterator[sa.Engine]:
-    """A new, migrated warehouse: a SQLite file, or a new schema of the PostgreSQL at ``base_url``."""
+def warehouse(kind: str, base_url: str, workdir: Path, orders: int, keep: Path | None) -> Iterator[sa.Engine]:
+    """A migrated warehouse of ``orders`` orders: a SQLite file, or a schema of the PostgreSQL at ``base_url``;
+    new (dropped afterwards), or with ``keep`` the kept one when it holds as many orders (else built and kept)."""
     schema_name = None
-    if kind == "postgresql":
-        schema_name = f"fbc_bench_{uuid.uuid4().hex[:10]}"
-        admin = sa.create_engine(base_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE SCHEMA "{schema_name}"'))
+    admin = sa.create_engine(base_url, isolation_level="AUTOCOMMIT") if kind == "postgresql" else None
+    if admin is not None:
+        schema_name = f"fbc_bench_keep_{orders}" if keep else f"fbc_bench_{uuid.uuid4().hex[:10]}"
         url = f"{base_url}{'&' if '?' in base_url else '?'}options=-csearch_path%3D{schema_name}"
     else:
-        url = f"sqlite:///{workdir / f'lookup-{uuid.uuid4().hex[:8]}.db'}"
+        url = (
+            f"sqlite:///{(keep or workdir) / (f'lookup-{orders}.db' if keep else f'lookup-{uuid.uuid4().hex[:8]}.db')}"
+        )
     engine = create_warehouse_engine(url)
-    upgrade(engine)
+    if keep and order_count(engine) == orders:
+        upgrade(engine)  # a migration added since it was built
+        print(f"  kept warehouse with {orders} orders", flush=True)
+    else:
+        engine.dispose()
+        if admin is not None:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema_name}" CASCADE'))
+                conn.execute(sa.text(f'CREATE SCHEMA "{schema_name}"'))
+        elif keep:
+            (keep / f"lookup-{orders}.db").unlink(missing_ok=True)
+        upgrade(engine)
+        fill(engine, orders)
     try:
         yield engine
     finally:
         engine.dispose()
-        if schema_name:
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP SCHEMA "{schema_name}" CASCADE'))
+        if admin is not None:
+            if not keep:
+                with admin.connect() as conn:
+                    conn.execute(sa.text(f'DROP SCHEMA "{schema_name}" CASCADE'))
             admin.dispose()
 
 
@@ -367,35 +394,57 @@ def main() -> int:
     parser.add_argument("--warehouses", default="sqlite,postgresql")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
     parser.add_argument("--plans", action="store_true", help="print every statement's plan (else only bad ones)")
+    parser.add_argument("--lookups", default="", help="only these lookups, e.g. view,id (default: all)")
+    parser.add_argument("--repeat", type=int, default=1, help="measure each lookup this many times")
+    parser.add_argument("--keep", type=Path, help="keep the warehouses in (and reuse them from) this folder")
     args = parser.parse_args()
     kinds = [k.strip() for k in args.warehouses.split(",") if k.strip()]
     if not kinds or set(kinds) - {"sqlite", "postgresql"}:
         parser.error("--warehouses takes sqlite, postgresql")
     calls = lookups(args.orders, args.samples)
-    results: list[tuple[str, str, float, float, float, float]] = []
+    wanted = [k.strip() for k in args.lookups.split(",") if k.strip()] or list(calls)
+    if set(wanted) - set(calls):
+        parser.error(f"--lookups takes {', '.join(calls)}")
+    calls = {name: calls[name] for name in wanted}
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+    rounds: list[list[tuple[str, str, float, float, float, float]]] = [[] for _ in range(max(1, args.repeat))]
     problems: list[str] = []
     with tempfile.TemporaryDirectory(prefix="fb-bench-lookup-") as workdir:
         for kind in kinds:
             print(f"{kind}:", flush=True)
-            with warehouse(kind, args.postgres_url, Path(workdir)) as engine:
-                fill(engine, args.orders)
+            with warehouse(kind, args.postgres_url, Path(workdir), args.orders, args.keep) as engine:
                 print("  plans:", flush=True)
                 problems += [f"{kind} {p}" for p in check_plans(engine, calls, args.plans)]
-                for name, kind_calls in calls.items():
-                    ours, alone, _ = measure(engine, kind_calls)
-                    results.append(
-                        (
-                            kind,
-                            name,
-                            statistics.median(ours),
-                            statistics.median(alone),
-                            percentile(ours, 0.99),
-                            percentile(alone, 0.99),
+                for results in rounds:
+                    for name, kind_calls in calls.items():
+                        ours, alone, _ = measure(engine, kind_calls)
+                        results.append(
+                            (
+                                kind,
+                                name,
+                                statistics.median(ours),
+                                statistics.median(alone),
+                                percentile(ours, 0.99),
+                                percentile(alone, 0.99),
+                            )
                         )
-                    )
-                    print(f"  {name}: measured {len(kind_calls)} lookups", flush=True)
+                        print(f"  {name}: measured {len(kind_calls)} lookups", flush=True)
+    met = True
+    for number, results in enumerate(rounds, 1):
+        met &= report(
+            results, args.orders, args.samples, f" (round {number} of {len(rounds)})" if len(rounds) > 1 else ""
+        )
+    print(f"full-table scans: {'none' if not problems else len(problems)}")
+    for problem in problems:
+        print(f"  {problem}")
+    return 0 if met and not problems else 1
+
+
+def report(results: list[tuple[str, str, float, float, float, float]], orders: int, samples: int, title: str) -> bool:
+    """Print one round's table; whether every lookup met the target."""
     print()
-    print(f"{args.orders} orders; {args.samples} lookups of each kind; times in ms")
+    print(f"{orders} orders; {samples} lookups of each kind; times in ms{title}")
     print(
         f"{'warehouse':<11} {'lookup':<10} {'p50 ours':>9} {'p50 db':>8} {'ratio':>6} "
         f"{'p99 ours':>9} {'p99 db':>8} {'ratio':>6} {'target':>7}  met"
@@ -409,10 +458,7 @@ def main() -> int:
             f"{kind:<11} {name:<10} {p50 * 1e3:>9.3f} {p50_db * 1e3:>8.3f} {r50:>6.2f} {p99 * 1e3:>9.3f} "
             f"{p99_db * 1e3:>8.3f} {r99:>6.2f} {'<= ' + str(TARGET_RATIO):>7}  {'yes' if ok else 'NO'}"
         )
-    print(f"full-table scans: {'none' if not problems else len(problems)}")
-    for problem in problems:
-        print(f"  {problem}")
-    return 0 if met and not problems else 1
+    return met
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from support import CS_NOW as NOW
 from support import meta_order, set_connections
 
 from fb_commerce import cli
-from fb_commerce.cs.lookup import Statement, find_order, find_orders, mentioned_keys, order_view
+from fb_commerce.cs.lookup import Batch, Statement, find_order, find_orders, mentioned_keys, order_view
 from fb_commerce.orders.mapping import name_search_columns, search_text
 from fb_commerce.orders.reference import default_reference
 from fb_commerce.orders.store import PageRows, store_page
@@ -263,6 +263,52 @@ def test_a_statement_reads_what_sqlalchemy_reads_and_its_events_see_it(engine) -
             broken.rows(conn, {})
         expected = [tuple(r) for r in conn.execute(query, {"state": "IN_PROGRESS"})]
         assert Statement(query).tuples(conn, {"state": "IN_PROGRESS"}) == expected
+
+
+def test_a_batch_reads_what_each_of_its_statements_reads(engine) -> None:
+    """One cursor for all on the driver directly; each statement its own way when something listens."""
+    orders, items = schema.fb_orders, schema.fb_order_items
+    statements = [
+        Statement(sa.select(orders).where(orders.c.order_id == sa.bindparam("order_id"))),
+        Statement(
+            sa.select(items).where(items.c.order_id == sa.bindparam("order_id")).order_by(items.c.item_id.desc())
+        ),
+        Statement(sa.select(schema.fb_refunds).where(schema.fb_refunds.c.order_id == sa.bindparam("order_id"))),
+    ]
+    batch, at = Batch(*statements), {"order_id": "10001"}
+    with engine.connect() as conn:
+        expected = [statement.rows(conn, at) for statement in statements]
+        assert [len(rows) for rows in expected] == [1, 1, 0]
+        assert batch.rows(conn, at) == expected
+        assert batch.rows(conn, {"order_id": "nothing"}) == [[], [], []]
+        broken = Batch(
+            statements[0], Statement(sa.select(orders.c.order_id).where(sa.literal_column("no_such_column") == 1))
+        )
+        with pytest.raises(sa.exc.DBAPIError):  # wrapped as SQLAlchemy wraps it
+            broken.rows(conn, at)
+    seen: list[str] = []
+    with engine.connect() as conn:
+        sa.event.listen(conn, "before_cursor_execute", lambda _c, _k, sql, *_: seen.append(sql))
+        assert batch.rows(conn, at) == expected and len(seen) == 3
+        with pytest.raises(sa.exc.DBAPIError):
+            broken.rows(conn, at)
+
+
+def test_the_order_view_is_the_same_read_on_the_driver_or_through_events(engine) -> None:
+    with engine.begin() as conn:
+        upsert(conn, schema.fb_shipments, [{"shipment_id": "s1", "order_id": "10001", "tracking_number": "1Z1"}])
+        upsert(conn, schema.fb_refunds, [{"refund_id": "f1", "order_id": "10001", "shipping": Decimal("1.00")}])
+    with engine.connect() as conn:
+        direct = order_view(conn, "10001")
+    seen: list[str] = []
+    with engine.connect() as conn:
+        sa.event.listen(conn, "before_cursor_execute", lambda _c, _k, sql, *_: seen.append(sql))
+        listened = order_view(conn, "10001")
+    assert direct is not None and direct == listened and len(seen) >= 12
+    assert [s["shipment_id"] for s in direct.shipments] == ["s1"] and direct.shipping_refunded == Decimal("1.00")
+    assert not {"raw", "order_id", "synced_at"} & {
+        k for rows in (direct.shipments, direct.refunds) for r in rows for k in r
+    }
 
 
 def _store_as_is(conn: sa.Connection, rows: list[dict[str, object]]) -> None:

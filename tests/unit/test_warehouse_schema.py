@@ -6,9 +6,11 @@ import datetime as dt
 import re
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from fb_commerce.warehouse import migrate, paths, schema
 from fb_commerce.warehouse.engine import create_warehouse_engine, describe_engine, mask_url
@@ -154,6 +156,47 @@ def test_money_quantizes_like_postgres() -> None:
     assert Money(18, 4).quantize("1.23456") == Decimal("1.2346")
     with pytest.raises(ValueError):
         money.quantize("Infinity")
+
+
+def outcome(read: Any, value: object) -> tuple[object, ...]:
+    """What ``read`` returns (its type and text too), or the kind of error it raises."""
+    try:
+        got = read(value)
+    except Exception as exc:  # compared, whatever it is
+        return ("refused", type(exc))
+    return (got, type(got), str(got))
+
+
+@pytest.mark.parametrize("dialect", [sqlite.dialect(), postgresql.psycopg2.dialect()])
+def test_fused_result_processors_read_what_sqlalchemy_reads(dialect: sa.Dialect) -> None:
+    """Money and UtcDateTime in one function each (cs.lookup's readers) against TypeDecorator's layers."""
+    paris = dt.timezone(dt.timedelta(hours=2))
+    cases: list[tuple[sa.types.TypeDecorator[object], list[object]]] = [
+        (Money(), [None, 12.345, 40, 40.0, -0.0, Decimal("12.345"), Decimal("-1.005")]),
+        (Money(18, 4), [1.23456, Decimal("7")]),
+        (
+            UtcDateTime(),
+            [None, dt.datetime(2026, 5, 1, 12, 0, 0, 7), dt.datetime(2026, 5, 1, 12, tzinfo=paris)]
+            if dialect.name == "postgresql"
+            else [None, "2026-05-01 12:00:00.000007", "2026-05-01 12:00:00", "2026-05-01"],
+        ),
+    ]
+    for column_type, values in cases:
+        impl = column_type.dialect_impl(dialect)
+        # psycopg2's type codes: numeric, timestamptz (SQLite's processors take none)
+        coltype = (1184 if isinstance(impl, UtcDateTime) else 1700) if dialect.name == "postgresql" else None
+        fused, layered = impl.fused_result_processor(dialect, coltype), impl.result_processor(dialect, coltype)  # type: ignore[attr-defined]
+        assert fused is not None and layered is not None
+        for value in values:
+            assert outcome(fused, value) == outcome(layered, value), value
+        for broken in (Decimal("NaN"), float("inf")) if isinstance(impl, Money) else ():
+            assert outcome(fused, broken) == outcome(layered, broken) == ("refused", ValueError)
+
+    class Cents(Money):
+        def process_result_value(self, value: object, dialect: sa.Dialect) -> Decimal | None:
+            return None
+
+    assert Cents().dialect_impl(dialect).fused_result_processor(dialect, None) is None  # type: ignore[attr-defined]
 
 
 # --- paths and engines --------------------------------------------------------------------------------------

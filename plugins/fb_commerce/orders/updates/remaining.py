@@ -25,7 +25,7 @@ ZERO = Decimal("0.00")
 IN_CHUNK = 500
 
 
-@dataclass
+@dataclass(slots=True)
 class ItemRemaining:
     """One order line: its units by status and what was refunded of it."""
 
@@ -86,7 +86,7 @@ class Effect:
     shipment: ShipmentRef | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class OrderRemaining:
     """An order as fb_order_updates checks requests against it."""
 
@@ -142,7 +142,7 @@ class OrderRemaining:
             self.state = "COMPLETED"  # what Meta does once nothing is left open
 
 
-@dataclass
+@dataclass(slots=True)
 class Remaining:
     """The orders a run touches, and every tracking number in use with its shipment."""
 
@@ -175,6 +175,8 @@ def _rows_where_in(conn: Connection, table: sa.Table, column: str, values: Itera
 
 
 def _int(value: Any) -> int:
+    if type(value) is int:  # what the warehouse holds: no conversion (an order view reads a few per line)
+        return value
     try:
         return int(value or 0)
     except (TypeError, ValueError):
@@ -187,32 +189,28 @@ def _item(row: Any) -> ItemRemaining:
     # The item status may be missing (older rows): then whatever is neither shipped nor cancelled is open.
     open_units = row["quantity_in_progress"]
     open_units = max(quantity - shipped - cancelled, 0) if open_units is None else _int(open_units)
+    # positional: item_id, retailer_id, quantity, open, shipped, cancelled, price_per_unit
     return ItemRemaining(
-        item_id=str(row["item_id"]),
-        retailer_id=row["retailer_id"],
-        quantity=quantity,
-        open=open_units,
-        shipped=shipped,
-        cancelled=cancelled,
-        price_per_unit=row["price_per_unit"],
+        str(row["item_id"]), row["retailer_id"], quantity, open_units, shipped, cancelled, row["price_per_unit"]
     )
 
 
 def _order(row: Any) -> OrderRemaining:
+    """The order of a row of fb_orders (or one shaped like it, which may lack ``acknowledged_at``)."""
     return OrderRemaining(
         order_id=str(row["order_id"]),
         state=row["state"],
-        acknowledged=row["acknowledged_at"] is not None,
+        acknowledged=row.get("acknowledged_at") is not None,
         currency=row["currency"],
         shipping_charged=row["shipping"],
         synced_at=row["synced_at"],
     )
 
 
-def _shipment_ref(row: Any) -> ShipmentRef:
+def _shipment_ref(row: Any, order_id: str) -> ShipmentRef:
     return ShipmentRef(
-        order_id=str(row["order_id"]),
-        label=f"shipment {row['shipment_id']} of order {row['order_id']}",
+        order_id=order_id,
+        label=f"shipment {row['shipment_id']} of order {order_id}",
         shipment_id=str(row["shipment_id"]),
         external_shipment_id=row["external_shipment_id"],
     )
@@ -229,11 +227,12 @@ def _add_refund(order: OrderRemaining, row: Any) -> None:
 
 
 def _add_shipment(remaining: Remaining, order: OrderRemaining, row: Any) -> None:
+    """A shipment of ``order`` (the row need not hold its order id)."""
     order.shipment_ids.add(str(row["shipment_id"]))
     if row["external_shipment_id"]:
         order.external_shipment_ids.add(row["external_shipment_id"])
     if row["tracking_number"]:
-        remaining.tracking_numbers[row["tracking_number"]] = _shipment_ref(row)
+        remaining.tracking_numbers[row["tracking_number"]] = _shipment_ref(row, order.order_id)
         order.stored_tracking_numbers.add(row["tracking_number"])
 
 
@@ -250,7 +249,7 @@ def load_remaining(conn: Connection, order_ids: Sequence[str], tracking_numbers:
     for row in _rows_where_in(conn, schema.fb_shipments, "order_id", remaining.orders):
         _add_shipment(remaining, remaining.orders[str(row["order_id"])], row)
     for row in _rows_where_in(conn, schema.fb_shipments, "tracking_number", tracking_numbers):
-        remaining.tracking_numbers.setdefault(row["tracking_number"], _shipment_ref(row))
+        remaining.tracking_numbers.setdefault(row["tracking_number"], _shipment_ref(row, str(row["order_id"])))
     for row in _rows_where_in(conn, schema.fb_refunds, "order_id", remaining.orders):
         _add_refund(remaining.orders[str(row["order_id"])], row)
     return remaining
@@ -263,9 +262,11 @@ def remaining_of_rows(
     refunds: Iterable[Any] = (),
 ) -> Remaining:
     """What one order allows, from rows shaped like the warehouse's (e.g. Meta's live answer mapped by
-    :mod:`fb_commerce.orders.mapping`) instead of the stored ones."""
+    :mod:`fb_commerce.orders.mapping`) instead of the stored ones; the rows of its shipments and refunds need
+    not hold its order id. ``order`` is a mapping, read as it is (not copied)."""
     remaining = Remaining()
-    built = remaining.orders[str(order["order_id"])] = _order({"acknowledged_at": None, **dict(order)})
+    built = _order(order)
+    remaining.orders[built.order_id] = built
     for row in items:
         item = _item(row)
         built.items[item.item_id] = item
