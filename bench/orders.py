@@ -69,6 +69,11 @@ DEFAULT_POSTGRES_URL = os.environ.get(
     "FB_COMMERCE_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 )
 TARGET_LATENCY_S = 90.0
+#: a run waits for the machine's other work to fall under this much of one core before it starts
+QUIET_LIMIT_CPU = 0.15
+#: a round in which others used more CPU seconds than this during one of its runs is run again (at most
+#: ``--repeat`` times)
+DISTURBED_CPU = 0.3
 DAG_ID = "fb_orders_sync"
 
 
@@ -121,8 +126,11 @@ def sandbox_process(orders: int, seed: int, log_dir: Path) -> Iterator[tuple[str
 
 
 @contextmanager
-def fresh_warehouse(base_url: str | None, workdir: Path) -> Iterator[Any]:
-    """An empty, migrated warehouse: a new schema of the PostgreSQL at ``base_url``, else a new SQLite file."""
+def fresh_warehouse(base_url: str | None, workdir: Path, backends: set[int] | None = None) -> Iterator[Any]:
+    """An empty, migrated warehouse: a new schema of the PostgreSQL at ``base_url``, else a new SQLite file.
+
+    :param backends: filled with the process ids of the PostgreSQL backends its connections talk to.
+    """
     import sqlalchemy as sa
 
     from fb_commerce.warehouse.engine import create_warehouse_engine
@@ -138,6 +146,10 @@ def fresh_warehouse(base_url: str | None, workdir: Path) -> Iterator[Any]:
     else:
         url = f"sqlite:///{workdir / f'warehouse-{uuid.uuid4().hex[:8]}.db'}"
     engine = create_warehouse_engine(url)  # as the DAG's operators open it
+    if schema and backends is not None:
+        sa.event.listen(
+            engine, "connect", lambda dbapi_connection, _record: backends.add(dbapi_connection.get_backend_pid())
+        )
     upgrade(engine)
     try:
         yield engine
@@ -149,7 +161,65 @@ def fresh_warehouse(base_url: str | None, workdir: Path) -> Iterator[Any]:
             admin.dispose()
 
 
-def ours(url: str, engine: Any, profile: Path | None = None) -> dict[str, Any]:
+def machine_busy_seconds() -> float:
+    """CPU seconds every core of the machine has been busy so far (user, system, interrupts, stolen), Linux."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = Path("/proc/stat").read_text().split()[1:9]
+    return sum(int(v) for v in (user, nice, system, irq, softirq, steal)) / os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far, its threads included; 0 once it is gone (Linux)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Meter:
+    """Wall and CPU seconds of one run: this process, the sandbox, the PostgreSQL backends serving this run, and
+    everything else the machine did meanwhile (``others``: other people's work, which makes a run unfair)."""
+
+    def __init__(self, sandbox_pid: int, backends: set[int] | None = None) -> None:
+        self.sandbox_pid = sandbox_pid
+        self.backends = backends if backends is not None else set()
+        self._start: tuple[float, ...] = ()
+
+    def _now(self) -> tuple[float, ...]:
+        return (
+            time.perf_counter(),
+            time.process_time(),
+            process_cpu_seconds(self.sandbox_pid),
+            sum(process_cpu_seconds(pid) for pid in self.backends),
+            machine_busy_seconds(),
+        )
+
+    def start(self) -> None:
+        self._start = self._now()
+
+    def stop(self) -> dict[str, float]:
+        seconds, cpu, sandbox, database, machine = (b - a for a, b in zip(self._start, self._now(), strict=True))
+        return {
+            "seconds": seconds,
+            "cpu": cpu,
+            "sandbox_cpu": sandbox,
+            "database_cpu": database,
+            "others_cpu": max(0.0, machine - cpu - sandbox - database),
+        }
+
+
+def wait_quiet(limit: float = QUIET_LIMIT_CPU, timeout: float = 60.0) -> float:
+    """Wait (up to ``timeout`` s) for a quarter of a second in which the machine's other work used less than
+    ``limit`` of one core; the seconds waited."""
+    started = time.perf_counter()
+    while True:
+        busy = machine_busy_seconds()
+        time.sleep(0.25)
+        if (machine_busy_seconds() - busy) / 0.25 < limit or time.perf_counter() - started > timeout:
+            return time.perf_counter() - started
+
+
+def ours(url: str, engine: Any, meter: Meter, profile: Path | None = None) -> dict[str, Any]:
     """Ingest and acknowledge with the functions fb_orders_sync's tasks call; with ``profile``, under
     pyinstrument (main thread), its call tree written there as text."""
     client = GraphClient(defaults.SANDBOX_ACCESS_TOKEN, defaults.SANDBOX_APP_SECRET, GraphSettings(base_url=url))
@@ -159,16 +229,15 @@ def ours(url: str, engine: Any, profile: Path | None = None) -> dict[str, Any]:
 
         profiler = Profiler(interval=0.0005)
         profiler.start()
-    started, cpu = time.perf_counter(), time.process_time()
+    meter.start()
     pulled = pull_orders(client, engine, CMS)
     acknowledged = acknowledge_orders(client, engine, CMS)
-    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    measured = meter.stop()
     if profiler is not None and profile is not None:
         profiler.stop()
         profile.write_text(profiler.output_text(unicode=False, color=False))
     return {
-        "seconds": seconds,
-        "cpu": cpu,
+        **measured,
         "calls": client.stats.calls,
         "pages": pulled.pages,
         "orders": pulled.orders,
@@ -179,7 +248,7 @@ def ours(url: str, engine: Any, profile: Path | None = None) -> dict[str, Any]:
     }
 
 
-def bare_loop(url: str) -> dict[str, Any]:
+def bare_loop(url: str, meter: Meter) -> dict[str, Any]:
     """The same HTTP calls with `requests` alone: list every page, then acknowledge the CREATED orders by 100."""
     session = requests.Session()
     root = f"{url}/{defaults.API_VERSION}"
@@ -192,7 +261,7 @@ def bare_loop(url: str) -> dict[str, Any]:
         "limit": MAX_PAGE_SIZE,
         **proof,
     }
-    started, cpu = time.perf_counter(), time.process_time()
+    meter.start()
     calls, created = 0, []
     target, query = f"{root}/{CMS}/commerce_orders", params
     while True:
@@ -210,8 +279,7 @@ def bare_loop(url: str) -> dict[str, Any]:
         body = form_encode({"idempotency_key": uuid.uuid4().hex, "orders": batch})
         session.post(f"{root}/{CMS}/acknowledge_orders", params=proof, data=body, headers=auth, timeout=60).json()
         calls += 1
-    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-    return {"seconds": seconds, "cpu": cpu, "calls": calls, "created": len(created)}
+    return {**meter.stop(), "calls": calls, "created": len(created)}
 
 
 def minimum_calls(admin: SandboxAdmin) -> tuple[int, int, int]:
@@ -236,12 +304,6 @@ def settle(postgres_urls: set[str]) -> None:
             engine.dispose()
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU seconds (user + system) a process has used so far, its threads included (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def throughput(
     url: str,
     sandbox_pid: int,
@@ -262,27 +324,41 @@ def throughput(
     sides = ["bare", *warehouses]
     postgres_urls = {u for u in warehouses.values() if u}
     runs: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
-    for round_number in range(repeat + 1):
+    counted = disturbed = 0
+    round_number = 0
+    while counted < repeat:
         # Round 0 warms up and is not counted; then each round starts one side further along.
         order = sides[round_number % len(sides) :] + sides[: round_number % len(sides)]
+        done: dict[str, dict[str, Any]] = {}
         for side in order:
             settle(postgres_urls)
             admin.reset()
-            sandbox_cpu = cpu_seconds(sandbox_pid)
+            waited = wait_quiet()
+            backends: set[int] = set()
+            meter = Meter(sandbox_pid, backends)
             if side == "bare":
-                run = bare_loop(url)
+                run = bare_loop(url, meter)
             else:
-                with fresh_warehouse(warehouses[side], workdir) as engine:
-                    run = ours(url, engine, profile_dir / f"orders-{side}.txt" if profile_dir else None)
-            sandbox_cpu = cpu_seconds(sandbox_pid) - sandbox_cpu
+                with fresh_warehouse(warehouses[side], workdir, backends) as engine:
+                    run = ours(url, engine, meter, profile_dir / f"orders-{side}.txt" if profile_dir else None)
+            done[side] = run
             label = f"round {round_number}" if round_number else "warm-up"
             print(
-                f"  {label:>8} {side:>10}: {run['seconds']:.2f} s, {run['calls']} calls "
-                f"(CPU s: sandbox {sandbox_cpu:.2f}, this process {run['cpu']:.2f})",
+                f"  {label:>8} {side:>10}: {run['seconds']:.2f} s, {run['calls']} calls; CPU s: this process "
+                f"{run['cpu']:.2f}, sandbox {run['sandbox_cpu']:.2f}, database {run['database_cpu']:.2f}, "
+                f"others {run['others_cpu']:.2f} (waited {waited:.1f} s for quiet)",
                 flush=True,
             )
-            if round_number:
-                runs[side].append(run)
+        round_number += 1
+        if round_number == 1:
+            continue
+        if max(run["others_cpu"] for run in done.values()) > DISTURBED_CPU and disturbed < repeat:
+            disturbed += 1
+            print(f"  (round disturbed: others used more than {DISTURBED_CPU} CPU s in one run; run again)")
+            continue
+        counted += 1
+        for side, run in done.items():
+            runs[side].append(run)
     return {"minimum_pages": pages, "minimum_acks": acks, "orders": orders, "runs": runs}
 
 
