@@ -17,10 +17,16 @@ A sandbox with 10,000 orders of about 3 items runs as its own process (`fb-comme
     statements; as any round after the first of a longer bench). Then ``--repeat`` rounds each run every side
     once, back to back, in an order that rotates from round to round (no side always runs first or after a
     given other); between two runs the disks are synced and PostgreSQL checkpointed, so one run's writes are not
-    flushed during the next. Each round gives one ratio per warehouse, ours over the bare loop of the same
-    round (measured minutes apart at most, so under the same load), and the verdict is the median of those
-    ratios: a slow moment of the machine costs the round it falls in, not the verdict. The medians and bests of
-    each side, and the ratio of the bests, are printed alongside.
+    flushed during the next, and each run starts when the machine's other work has fallen below a seventh of a
+    core. Each run reports the CPU seconds of this process, the sandbox, the PostgreSQL backends serving it and
+    everything else (``others``); a round in which others took more than 0.3 CPU s during one of its runs is
+    run again (at most ``--repeat`` times), since its sides did not run in the same conditions. Each round
+    gives one ratio per warehouse, ours over the bare loop of the same round (seconds apart, so under the same
+    load), and the verdict is the median of those ratios: a slow moment of the machine costs the round it falls
+    in, not the verdict. The medians and bests of each side, and the ratio of the bests, are printed alongside.
+    What stays noise: the speed of the cores themselves varies with the host (the sandbox's own CPU seconds for
+    the same calls swing by half between runs), which no count of others' work shows; the rotating rounds and
+    the median spread it over both sides.
 (c) With ``--latency``: the real thing. A temporary AIRFLOW_HOME, `airflow db migrate`, the pool, then `airflow
     api-server`, `scheduler`, `dag-processor` and `triggerer` (LocalExecutor) as subprocesses; fb_orders_sync is
     unpaused and a first run ingests the shop; then an order is created through the sandbox admin API and its state
