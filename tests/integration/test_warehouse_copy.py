@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 
 from fb_commerce.warehouse.bulk import bind_processors, bulk_upsert, copy_rows
 from fb_commerce.warehouse.page_writer import insert_rows
-from fb_commerce.warehouse.schema import fb_orders
+from fb_commerce.warehouse.schema import fb_orders, fb_shipments
 from fb_commerce.warehouse.types import JSON_TYPE, Money, UtcDateTime
 
 pytestmark = pytest.mark.postgres
@@ -122,13 +122,20 @@ def _order(**overrides: Any) -> dict[str, Any]:
 
 
 def test_text_holding_nul_is_refused_naming_its_column(warehouse):
-    """PostgreSQL text cannot hold NUL: refused before anything is stored, naming the column (in JSON the server
-    refuses the ``\\u0000`` escape, naming it too)."""
+    """PostgreSQL text cannot hold NUL: refused before anything is stored, naming the column (in JSONB the server
+    refuses the ``\\u0000`` escape, naming it too; json keeps the escape as sent, so fb_orders.raw reads back the
+    NUL it was given)."""
     with pytest.raises(ValueError, match=r"^fb_orders\.buyer_name: .*NUL"), warehouse.begin() as conn:
         insert_rows(conn, fb_orders, [_order(order_id="0"), _order(buyer_name="a\x00b")])
     with pytest.raises(ValueError, match=r"^fb_orders\.state: .*NUL"), warehouse.begin() as conn:
         bulk_upsert(conn, fb_orders, [_order(state="\x00")])
     with pytest.raises(sa.exc.DataError, match=r"column raw"), warehouse.begin() as conn:
-        insert_rows(conn, fb_orders, [_order(raw={"a": "\x00"})])
+        insert_rows(conn, fb_orders, [_order()])
+        shipment = {"shipment_id": "s", "order_id": "1", "synced_at": _order()["synced_at"], "raw": {"a": "\x00"}}
+        insert_rows(conn, fb_shipments, [shipment])
     with warehouse.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(fb_orders)).scalar() == 0
+    with warehouse.begin() as conn:
+        insert_rows(conn, fb_orders, [_order(raw={"a": "\x00"})])
+    with warehouse.connect() as conn:
+        assert conn.execute(sa.select(fb_orders.c.raw)).scalar_one() == {"a": "\x00"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 
@@ -205,3 +206,37 @@ def test_new_revision_from_a_schema_change(
         assert migrate.schema_differences(engine) == []
     finally:
         engine.dispose()
+
+
+def test_orders_raw_becomes_json_and_back_keeping_its_values(engine: Engine) -> None:
+    """0010_orders_raw: fb_orders.raw is json on PostgreSQL (jsonb before), values and compression kept both ways."""
+    raw = {"id": "1", "items": {"data": [{"id": "i", "quantity": 2}]}, "note": 'ü \\ " \t'}
+    migrate.upgrade(engine, "0009_orders")
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("INSERT INTO fb_orders (order_id, state, raw) VALUES ('1', 'CREATED', :raw)"),
+            {"raw": json.dumps(raw)},
+        )
+
+    def column() -> tuple[str | None, str | None, object]:
+        with engine.connect() as conn:
+            stored = conn.execute(sa.select(schema.fb_orders.c.raw)).scalar_one()
+            if engine.dialect.name != "postgresql":
+                return None, None, stored
+            kind, method = conn.execute(
+                sa.text(
+                    "SELECT format_type(atttypid, atttypmod), attcompression FROM pg_attribute "
+                    "WHERE attrelid = 'fb_orders'::regclass AND attname = 'raw'"
+                )
+            ).one()
+            return kind, method, stored
+
+    before = column()
+    migrate.upgrade(engine)
+    after = column()
+    assert after[2] == before[2] == raw
+    if engine.dialect.name == "postgresql":
+        assert (before[0], after[0]) == ("jsonb", "json")
+        assert after[1] == before[1]  # lz4 where the server has it (0009_orders), not reset by the rewrite
+    migrate.downgrade(engine, "0009_orders")
+    assert column() == before

@@ -21,9 +21,11 @@ Each table's comment says who writes it and who reads it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
-from fb_commerce.warehouse.types import JSON_TYPE, RATE, Money, UtcDateTime
+from fb_commerce.warehouse.types import JSON_TEXT_TYPE, JSON_TYPE, RATE, Money, UtcDateTime
 
 # Named constraints and indexes: Alembic's batch mode on SQLite (table copy-and-move) needs names to find them
 # again, and PostgreSQL and SQLite then agree on every name. Names are kept under PostgreSQL's 63-character
@@ -51,8 +53,8 @@ def _money(name: str, comment: str | None = None, *, precision: int = 18, scale:
     return sa.Column(name, Money(precision, scale), comment=comment)
 
 
-def _json(name: str, comment: str | None = None) -> sa.Column:
-    return sa.Column(name, JSON_TYPE, comment=comment)
+def _json(name: str, comment: str | None = None, json_type: sa.types.TypeEngine[Any] = JSON_TYPE) -> sa.Column:
+    return sa.Column(name, json_type, comment=comment)
 
 
 def _now(name: str, comment: str | None = None) -> sa.Column:
@@ -66,12 +68,12 @@ def _counter(name: str) -> sa.Column:
     return sa.Column(name, sa.Integer(), nullable=False, server_default=sa.text("0"))
 
 
-def _read_back_columns() -> list[sa.Column]:
+def _read_back_columns(raw_type: sa.types.TypeEngine[Any] = JSON_TYPE) -> list[sa.Column]:
     """Bookkeeping of a table copied from Meta: when we first and last saw the object, and the object."""
     return [
         _now("first_seen_at", "When this object was first stored."),
         _now("synced_at", "When this object was last read from Meta."),
-        _json("raw", "The object as Meta returned it."),
+        _json("raw", "The object as Meta returned it.", raw_type),
     ]
 
 
@@ -160,7 +162,8 @@ fb_orders = sa.Table(
     _counter("acknowledge_attempts"),
     sa.Column("acknowledge_error_code", sa.Integer()),
     sa.Column("acknowledge_error_message", sa.Text()),
-    *_read_back_columns(),
+    # json, not jsonb, on PostgreSQL: a few kB an order, stored with every page, never queried into (0010).
+    *_read_back_columns(JSON_TEXT_TYPE),
     sa.UniqueConstraint("merchant_order_reference"),  # NULLs are distinct on both dialects: unique when set
     sa.Index("ix_fb_orders_state_updated_at", "state", "updated_at"),
     sa.Index("ix_fb_orders_updated_at", "updated_at"),

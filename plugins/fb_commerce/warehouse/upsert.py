@@ -21,6 +21,7 @@ pages sized within the parameter limit (see :func:`execute_counting`).
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -87,6 +88,24 @@ def columns_to_update(
     return [c for c in present if c in set(update_columns) and c not in keys]
 
 
+def _differs(stmt: Any, column: sa.Column, excluded: Any) -> Any:
+    """``column IS DISTINCT FROM excluded``; PostgreSQL's ``json`` (:data:`~fb_commerce.warehouse.types.JSON_TEXT_TYPE`)
+    has no equality, so there both sides are compared as jsonb: equal objects, whatever their spacing or key order,
+    as when the column was jsonb."""
+    if (
+        isinstance(stmt, postgresql.Insert)
+        and isinstance(column.type, sa.JSON)
+        and not isinstance(column.type.dialect_impl(_postgres_dialect()), postgresql.JSONB)
+    ):
+        return sa.cast(column, postgresql.JSONB).is_distinct_from(sa.cast(excluded, postgresql.JSONB))
+    return column.is_distinct_from(excluded)
+
+
+@functools.cache
+def _postgres_dialect() -> sa.Dialect:
+    return postgresql.dialect()
+
+
 def on_conflict_update(
     stmt: Any,
     table: sa.Table,
@@ -111,7 +130,7 @@ def on_conflict_update(
         else:
             check_columns(table, compare_columns)
             compare = list(compare_columns)
-        where = sa.or_(sa.false(), *(table.c[c].is_distinct_from(stmt.excluded[c]) for c in compare))
+        where = sa.or_(sa.false(), *(_differs(stmt, table.c[c], stmt.excluded[c]) for c in compare))
     return stmt.on_conflict_do_update(
         index_elements=list(keys), set_={c: stmt.excluded[c] for c in update}, where=where
     )
