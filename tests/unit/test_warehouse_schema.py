@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from fb_commerce.warehouse import migrate, paths, schema
 from fb_commerce.warehouse.engine import create_warehouse_engine, describe_engine, mask_url
-from fb_commerce.warehouse.types import Money, UtcDateTime, to_utc
+from fb_commerce.warehouse.types import Money, UtcDateTime, bind_processor_of, to_utc
 
 DESIGN_TABLES = {
     "fb_orders",
@@ -197,6 +197,40 @@ def test_fused_result_processors_read_what_sqlalchemy_reads(dialect: sa.Dialect)
             return None
 
     assert Cents().dialect_impl(dialect).fused_result_processor(dialect, None) is None  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("dialect", [sqlite.dialect(), postgresql.psycopg2.dialect()])
+def test_fused_bind_processors_write_what_sqlalchemy_writes(dialect: sa.Dialect) -> None:
+    """Money and UtcDateTime bound in one function each (the page writer's and COPY's) against TypeDecorator's
+    layers: the same stored values, the same refusals."""
+    paris = dt.timezone(dt.timedelta(hours=2))
+    times: list[object] = [
+        None,
+        dt.datetime(2026, 5, 1, 12, 0, 0, 7, tzinfo=dt.UTC),
+        dt.datetime(2026, 5, 1, 12, tzinfo=dt.UTC),
+        dt.datetime(1, 1, 1, tzinfo=dt.UTC),
+        dt.datetime(2026, 5, 1, 12, 30, tzinfo=paris),
+        dt.datetime(2026, 5, 1, 12, tzinfo=dt.UTC),
+        "2026-05-01T12:00:00.5+02:00",
+        dt.datetime(2026, 5, 1, 12),  # naive: refused
+        dt.date(2026, 5, 1),
+        17,
+    ]
+    amounts: list[object] = [None, 12.345, 40, 40.0, -0.0, Decimal("12.345"), Decimal("-1.005"), "7.1", True]
+    amounts += [Decimal("NaN"), float("inf"), float("nan"), "x"]
+    for column_type, values in ((UtcDateTime(), times), (Money(), amounts), (Money(18, 4), amounts)):
+        fused = column_type.fused_bind_processor(dialect)  # type: ignore[attr-defined]
+        layered = column_type.dialect_impl(dialect).bind_processor(dialect)
+        assert fused is not None and layered is not None and bind_processor_of(column_type, dialect) is not None
+        for value in values:
+            assert outcome(fused, value) == outcome(layered, value), value
+
+    class Stamp(UtcDateTime):
+        def process_bind_param(self, value: object, dialect: sa.Dialect) -> dt.datetime | None:
+            return None
+
+    assert Stamp().fused_bind_processor(dialect) is None
+    assert bind_processor_of(Stamp(), dialect) is not None  # SQLAlchemy's, which runs the subclass's
 
 
 # --- paths and engines --------------------------------------------------------------------------------------

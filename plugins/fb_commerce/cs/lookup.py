@@ -39,7 +39,7 @@ from fb_commerce.orders.updates.remaining import ZERO, OrderRemaining, remaining
 from fb_commerce.orders.updates.requests import OUTBOX_TABLE_NAMES, OutboxRequest
 from fb_commerce.orders.updates.send import outlook
 from fb_commerce.warehouse import schema
-from fb_commerce.warehouse.types import Money, UtcDateTime
+from fb_commerce.warehouse.types import Money, UtcDateTime, bind_processor_of
 
 #: the most orders :func:`find_orders` returns
 MAX_LIMIT = 500
@@ -348,7 +348,7 @@ class _Compiled:
         self.binds = [
             (name, processor)
             for name, bind in compiled.binds.items()
-            if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
+            if (processor := bind_processor_of(bind.type, dialect)) is not None
         ]
         self.keys = tuple(str(column.key) for column in query.selected_columns)
         # all three made from the first answer's types

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 
+from fb_commerce.warehouse.types import bind_processor_of
 from fb_commerce.warehouse.upsert import (
     check_columns,
     columns_to_update,
@@ -151,7 +152,7 @@ def bind_processors(table: sa.Table, columns: Sequence[str], dialect: sa.Dialect
 
     Applied before COPY, so the values are exactly what an INSERT would have sent.
     """
-    return [table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
+    return [bind_processor_of(table.c[c].type, dialect) for c in columns]
 
 
 def _processed(

@@ -58,6 +58,20 @@ def as_utc(value: dt.datetime | None) -> dt.datetime | None:
     return value.astimezone(UTC)
 
 
+#: how SQLAlchemy's SQLite DATETIME stores a datetime by default: what :meth:`UtcDateTime.fused_bind_processor`
+#: writes without building its dict of fields per value
+_SQLITE_DATETIME_FORMAT = "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d.%(microsecond)06d"
+
+
+def bind_processor_of(column_type: sa.types.TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+    """The bind processor of a column of ``column_type`` for ``dialect``: our types' fused one (one function,
+    without TypeDecorator's layers, for writers of many rows), else SQLAlchemy's."""
+    fused = getattr(column_type, "fused_bind_processor", None)
+    if fused is not None and (process := fused(dialect)) is not None:
+        return process
+    return column_type.dialect_impl(dialect).bind_processor(dialect)
+
+
 def _after(impl: Callable[[Any], Any] | None, read: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """``read`` of what the dialect's own processor ``impl`` returns (of the stored value without one)."""
     if impl is None:
@@ -87,6 +101,33 @@ class UtcDateTime(sa.types.TypeDecorator[dt.datetime]):
     def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
         """Attach UTC to SQLite's naive values; convert PostgreSQL's session-zone values to UTC."""
         return as_utc(value)
+
+    def fused_bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        """What :meth:`bind_processor` returns, in one function (same values, same refusals); None when a subclass
+        binds its own way or the dialect's type is not the one this knows."""
+        if type(self).process_bind_param is not UtcDateTime.process_bind_param:
+            return None
+        impl = self.impl_instance.dialect_impl(dialect)
+        if dialect.name == "sqlite":
+            if getattr(impl, "_storage_format", None) != _SQLITE_DATETIME_FORMAT:
+                return None
+
+            def stored(value: Any) -> str | None:
+                # isoformat with microseconds is that format; its first 26 characters leave the UTC offset out
+                if value is None:
+                    return None
+                if value.__class__ is not dt.datetime or value.tzinfo is not UTC:
+                    value = to_utc(value)
+                return value.isoformat(" ", "microseconds")[:26]
+
+            return stored
+        if impl.bind_processor(dialect) is not None:
+            return None
+
+        def utc(value: Any) -> dt.datetime | None:
+            return None if value is None else to_utc(value)
+
+        return utc
 
     def fused_result_processor(self, dialect: Dialect, coltype: Any) -> Callable[[Any], Any] | None:
         """What :meth:`result_processor` returns, in one function without TypeDecorator's layers (for readers
@@ -137,6 +178,21 @@ class Money(sa.types.TypeDecorator[Decimal]):
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         """SQLite returns a float (or int): re-quantise it; PostgreSQL already returns a Decimal."""
         return self.quantize(value)
+
+    def fused_bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        """What :meth:`bind_processor` returns, in one function: :meth:`quantize`, then the dialect's own
+        processor (SQLite: to a float); None when a subclass binds its own way."""
+        if type(self).process_bind_param is not Money.process_bind_param:
+            return None
+        impl = self.impl_instance.dialect_impl(dialect).bind_processor(dialect)
+        quantize = self.quantize
+        if impl is None:
+            return quantize
+
+        def process(value: Any) -> Any:
+            return impl(quantize(value))
+
+        return process
 
     def fused_result_processor(self, dialect: Dialect, coltype: Any) -> Callable[[Any], Any] | None:
         """What :meth:`result_processor` returns, in one function without TypeDecorator's layers (SQLite:
