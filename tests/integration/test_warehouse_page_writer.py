@@ -4,6 +4,7 @@ PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 
 import pytest
@@ -11,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from fb_commerce import defaults
-from fb_commerce.graph.client import GraphClient, GraphSettings
+from fb_commerce.graph.client import DATA_TEXTS, GraphClient, GraphSettings
 from fb_commerce.graph.surface import ORDER_FIELDS, ORDER_STATES
 from fb_commerce.orders.mapping import item_rows, order_row
 from fb_commerce.orders.reference import default_reference
@@ -27,20 +28,24 @@ def engine(warehouse_engine: Engine) -> Engine:
     return warehouse_engine
 
 
-@pytest.fixture
-def orders(sandbox) -> list[dict]:
+def first_page(sandbox, limit: int, *, texts: bool = False) -> dict:
+    """The sandbox's first page of orders, every field, as the pull reads it."""
     client = GraphClient(
         defaults.SANDBOX_ACCESS_TOKEN, defaults.SANDBOX_APP_SECRET, GraphSettings(base_url=sandbox.url)
     )
-    page = next(
-        client.iter_pages(
-            f"{defaults.SANDBOX_CMS_ID}/commerce_orders",
-            fields=ORDER_FIELDS,
-            params={"state": ",".join(ORDER_STATES)},
-            limit=100,
-        )
+    pages = client.iter_pages(
+        f"{defaults.SANDBOX_CMS_ID}/commerce_orders",
+        fields=ORDER_FIELDS,
+        params={"state": ",".join(ORDER_STATES)},
+        limit=limit,
+        texts=texts,
     )
-    return page["data"]
+    return next(pages)
+
+
+@pytest.fixture
+def orders(sandbox) -> list[dict]:
+    return first_page(sandbox, 100)["data"]
 
 
 def read(engine: Engine, table: sa.Table) -> dict[tuple, dict]:
@@ -248,3 +253,24 @@ def test_a_page_stored_twice_gives_identical_rows(engine, orders):
     second = store_page(engine, PageRows.of(orders, NOW), generator=default_reference)
     assert (first.new, second.new, second.references) == (len(orders), 0, 0)
     assert (read(engine, fb_orders), read(engine, fb_order_items)) == before
+
+
+def test_an_orders_raw_is_stored_as_the_text_meta_sent(engine, sandbox):
+    """A page read with ``texts=True`` carries each order's JSON text; store_page stores that text as ``raw``
+    (not the order encoded again), and it reads back as the same order."""
+    page = first_page(sandbox, 20, texts=True)
+    orders, texts = page["data"], page[DATA_TEXTS]
+    assert len(texts) == len(orders) == 20
+    assert [json.loads(text) for text in texts] == orders
+    # Spaced out, so that the text stored can only be the one given, not the order encoded again.
+    spaced = [json.dumps(json.loads(text), indent=1) for text in texts]
+    rows = PageRows.of(
+        orders, NOW, dialect=engine.dialect if engine.dialect.name == "postgresql" else None, texts=spaced
+    )
+    with engine.connect() as connection:
+        store_page(connection, rows, generator=default_reference)
+        stored = dict(connection.exec_driver_sql("SELECT order_id, CAST(raw AS TEXT) FROM fb_orders").all())
+    assert [stored[o["id"]] for o in orders] == spaced
+    assert {key: row["raw"] for key, row in read(engine, fb_orders).items()} == {(o["id"],): o for o in orders}
+    # Without texts (or with a count that does not match), the order is encoded as before.
+    assert PageRows.of(orders, NOW, texts=spaced[:-1]).memos[fb_orders.name] == {}

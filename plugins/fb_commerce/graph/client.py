@@ -171,6 +171,7 @@ class GraphClient:
         data: Mapping[str, Any] | None,
         json_body: Any,
         body_factory: Callable[[], tuple[Any, dict[str, str]]] | None,
+        texts: bool = False,
     ) -> dict[str, Any]:
         if self._pending_slowdown > 0:
             # Usage passed the threshold on the previous answer: pause before calling again.
@@ -242,6 +243,13 @@ class GraphClient:
             raise error
         if payload is None:
             return {"raw": response.text}
+        if (
+            texts
+            and isinstance(payload, dict)
+            and isinstance(payload.get("data"), list)
+            and (found := _object_texts(response.content, len(payload["data"]))) is not None
+        ):
+            payload[DATA_TEXTS] = found
         return payload if isinstance(payload, dict) else {"data": payload}
 
     def _note_usage(self, usage: Usage) -> None:
@@ -294,8 +302,11 @@ class GraphClient:
         data: Mapping[str, Any] | None = None,
         json: Any = None,
         body_factory: Callable[[], tuple[Any, dict[str, str]]] | None = None,
+        texts: bool = False,
     ) -> dict[str, Any]:
-        """Send one call with retries. Writes must carry an idempotency key so a retry replays, never repeats."""
+        """Send one call with retries. Writes must carry an idempotency key so a retry replays, never repeats.
+
+        ``texts``: see :meth:`iter_pages`."""
         retrying = Retrying(
             stop=stop_after_attempt(self.settings.max_attempts),
             wait=self._wait,
@@ -305,7 +316,7 @@ class GraphClient:
             reraise=True,
         )
         try:
-            return retrying(self._send_once, method.upper(), path, params, data, json, body_factory)
+            return retrying(self._send_once, method.upper(), path, params, data, json, body_factory, texts)
         except GraphError:
             self.stats.failed += 1
             raise
@@ -335,8 +346,13 @@ class GraphClient:
         fields: FieldSpec | None = None,
         params: Mapping[str, Any] | None = None,
         limit: int | None = None,
+        texts: bool = False,
     ) -> Iterator[dict[str, Any]]:
-        """Every page of an edge, following ``paging.next`` to the end (an empty page may still have one)."""
+        """Every page of an edge, following ``paging.next`` to the end (an empty page may still have one).
+
+        ``texts``: each page also holds, under :data:`DATA_TEXTS`, each object of its ``data`` as the JSON text
+        Meta sent (in the same order), for a caller that stores the objects as they came without encoding them
+        again. Absent when the text cannot be split so (then encode the objects)."""
         query = dict(params or {})
         if fields:
             query["fields"] = format_fields(fields)
@@ -345,7 +361,7 @@ class GraphClient:
         target_params: dict[str, Any] | None = query
         seen: set[str] = set()
         while True:
-            page = self.request("GET", target, params=target_params)
+            page = self.request("GET", target, params=target_params, texts=texts)
             yield page
             next_url = (page.get("paging") or {}).get("next")
             if not next_url:
@@ -418,6 +434,40 @@ except ImportError:  # pragma: no cover
     import json as _json
 
     _json_decode, _DecodeError = _json.loads, ValueError
+
+
+#: the key of a page read with ``texts=True`` (:meth:`GraphClient.iter_pages`): its objects' JSON texts
+DATA_TEXTS = "data_texts"
+
+_texts_of: Callable[[bytes], list[Any]] | None
+try:
+    import msgspec
+
+    class _DataTexts(msgspec.Struct):
+        """A page's ``data``, each object kept as its text (msgspec only finds where each one ends)."""
+
+        data: list[msgspec.Raw] = []
+
+    _texts_decoder = msgspec.json.Decoder(_DataTexts)
+
+    def _texts_of(content: bytes) -> list[Any]:
+        return _texts_decoder.decode(content).data
+
+except ImportError:  # pragma: no cover
+    _texts_of = None
+
+
+def _object_texts(content: bytes, count: int) -> list[str] | None:
+    """The JSON text of each of the ``count`` objects of a page's ``data``, or None if it cannot tell."""
+    if _texts_of is None:
+        return None
+    try:
+        found = _texts_of(content)
+    except (_DecodeError, ValueError):
+        return None
+    if len(found) != count:
+        return None
+    return [bytes(text).decode() for text in found]
 
 
 def _decode(response: requests.Response) -> Any:

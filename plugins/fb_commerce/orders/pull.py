@@ -3,9 +3,9 @@
 One ``commerce_orders`` listing asks for all four states (FB_PROCESSING orders are stored but never acted on),
 every field docs/graph-api.md lists (``graph.surface.ORDER_FIELDS``, items inline) and the largest page size, from
 ``updated_after = watermark - overlap``. Each page is stored in its own transaction as it arrives, while the next
-page is already being fetched and mapped to rows, so the warehouse, the network and the mapping work at the same
-time. The watermark moves to the
-newest ``last_updated`` stored only after the last page is committed.
+page is already being fetched (and, on PostgreSQL, mapped to rows), so the warehouse and the network work at the
+same time. Each order's ``raw`` is the JSON text Meta sent for it, stored without being encoded again. The watermark
+moves to the newest ``last_updated`` stored only after the last page is committed.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
 
-from fb_commerce.graph.client import GraphClient
+from fb_commerce.graph.client import DATA_TEXTS, GraphClient
 from fb_commerce.graph.fields import FieldSpec
 from fb_commerce.graph.surface import ORDER_FIELDS, ORDER_STATES
 from fb_commerce.orders.reference import ReferenceGenerator, default_reference
@@ -75,13 +75,19 @@ def list_orders(
     since: dt.datetime,
     page_size: int = MAX_PAGE_SIZE,
     filters: str | None = None,
+    texts: bool = False,
 ) -> Iterator[dict[str, Any]]:
-    """Pages of ``commerce_orders`` in ``states`` updated after ``since``, at most 100 a page."""
+    """Pages of ``commerce_orders`` in ``states`` updated after ``since``, at most 100 a page; with ``texts``,
+    each order's JSON text as Meta sent it too (:meth:`GraphClient.iter_pages`)."""
     params: dict[str, Any] = {"state": ",".join(states), "updated_after": unix_seconds(since)}
     if filters:
         params["filters"] = filters
     return client.iter_pages(
-        orders_path(cms_id), fields=fields, params=params, limit=max(1, min(page_size, MAX_PAGE_SIZE))
+        orders_path(cms_id),
+        fields=fields,
+        params=params,
+        limit=max(1, min(page_size, MAX_PAGE_SIZE)),
+        texts=texts,
     )
 
 
@@ -165,22 +171,35 @@ def pull_orders(
     updated_after = window_start(engine, ORDERS_WATERMARK, now=now, overlap=overlap, lookback=lookback)
     result = PullResult(updated_after=updated_after)
     pages = list_orders(
-        client, cms_id, fields=ORDER_FIELDS, states=ORDER_STATES, since=updated_after, page_size=page_size
+        client,
+        cms_id,
+        fields=ORDER_FIELDS,
+        states=ORDER_STATES,
+        since=updated_after,
+        page_size=page_size,
+        texts=True,  # fb_orders.raw is stored as Meta sent it, not encoded again
     )
 
-    # PostgreSQL: the storing thread waits on the server and is the slower side, so the fetching thread takes the
-    # bind processing off it. SQLite stores in-process faster than pages arrive: there the fetching thread is the
-    # slower side (more work in it delays the next request), so the storing thread keeps that work.
+    # PostgreSQL: the storing thread waits on the server and is the slower side, so the fetching thread maps the
+    # pages and takes the bind processing off it. SQLite stores in-process faster than pages arrive: there the
+    # fetching thread is the slower side (more work in it delays the next request), so the storing thread maps
+    # and binds, and the fetching thread only fetches and decodes.
     ahead = engine.dialect if engine.dialect.name == "postgresql" else None
 
     def read(page: dict[str, Any]) -> PageRows:
-        return PageRows.of(page.get("data") or [], synced_at=dt.datetime.now(dt.UTC), dialect=ahead)
+        return PageRows.of(
+            page.get("data") or [], synced_at=dt.datetime.now(dt.UTC), dialect=ahead, texts=page.get(DATA_TEXTS)
+        )
 
     # One connection for every page (each committed in its own transaction), not a pool checkout and ping each.
     with fewer_gc_passes(), engine.connect() as connection:
-        # Mapped (and on PostgreSQL bind-processed) in the fetching thread too: that CPU work overlaps the
-        # warehouse's work on the previous page.
-        for rows in prefetched(map(read, pages), depth=PREFETCH_PAGES):
+        # On PostgreSQL mapped and bind-processed in the fetching thread: that CPU work overlaps the server's work
+        # on the previous page.
+        if ahead is not None:
+            source = prefetched(map(read, pages), depth=PREFETCH_PAGES)
+        else:
+            source = map(read, prefetched(pages, depth=PREFETCH_PAGES))
+        for rows in source:
             stored = store_page(connection, rows, generator=generator)
             result.pages += 1
             result.add(stored)

@@ -101,13 +101,18 @@ class PageRows:
 
     @classmethod
     def of(
-        cls, orders: Sequence[dict[str, Any]], synced_at: dt.datetime, dialect: sa.Dialect | None = None
+        cls,
+        orders: Sequence[dict[str, Any]],
+        synced_at: dt.datetime,
+        dialect: sa.Dialect | None = None,
+        texts: Sequence[str] | None = None,
     ) -> PageRows:
         """Map a page's ``data`` (orders with ``items`` expanded inline), read at ``synced_at``.
 
         Pure, so the pull runs it next to the fetching, while the warehouse stores the previous page; with the
         warehouse's ``dialect``, the values' bind processing is done there too. Keyed, so an order listed twice in
-        a page is written once (PostgreSQL refuses a row twice per statement).
+        a page is written once (PostgreSQL refuses a row twice per statement). ``texts``: each order's JSON as
+        Meta sent it (same order as ``orders``), stored as its ``raw`` instead of encoding the order again.
         """
         rows = {row["order_id"]: row for row in (order_row(order, synced_at) for order in orders)}
         items = list(
@@ -115,12 +120,17 @@ class PageRows:
                 (item["order_id"], item["item_id"]): item for order in orders for item in item_rows(order, synced_at)
             }.values()
         )
-        memos = {}
+        memos: dict[str, Memos] = {fb_orders.name: {}, fb_order_items.name: {}}
+        raw_texts = texts is not None and len(texts) == len(orders)
         if dialect is not None:
             memos = {
-                fb_orders.name: prepare(dialect, fb_orders, list(rows.values())),
+                fb_orders.name: prepare(dialect, fb_orders, list(rows.values()), skip=("raw",) if raw_texts else ()),
                 fb_order_items.name: prepare(dialect, fb_order_items, items),
             }
+        if raw_texts:
+            # The JSON text is what the column's bind processing makes of the order (its serialised form); the
+            # page writer finds it by the order's identity (the rows hold the orders until they are written).
+            memos[fb_orders.name]["raw"] = {id(order): text for order, text in zip(orders, texts or (), strict=True)}
         return cls(synced_at, rows, items, memos)
 
 

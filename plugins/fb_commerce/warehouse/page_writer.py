@@ -180,15 +180,18 @@ def _key(memoised: type | None, value: Any) -> Any:
     return value if value.__class__ is memoised else _UNKEYED
 
 
-def prepare(dialect: sa.Dialect, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> Memos:
+def prepare(dialect: sa.Dialect, table: sa.Table, rows: Sequence[Mapping[str, Any]], skip: Sequence[str] = ()) -> Memos:
     """The bind processing of ``rows``' timestamps, amounts and JSON done ahead, for :func:`write_rows` or
     :func:`insert_rows` of these same rows, unchanged and kept alive until then (``memos=``).
 
     The pull runs it in its fetching thread, while the warehouse stores the previous page, so the storing thread
     has less to do. A value its column would refuse is left out here: the write refuses it, naming its column.
+    ``skip``: columns whose processed values the caller has already (an order's JSON text as Meta sent it).
     """
     memos: Memos = {}
     for column in table.columns:
+        if column.name in skip:
+            continue
         process = bind_processor_of(column.type, dialect)
         memoised = _memoised(column.type)
         if process is None or memoised is None:
