@@ -120,13 +120,11 @@ class PageRows:
                 (item["order_id"], item["item_id"]): item for order in orders for item in item_rows(order, synced_at)
             }.values()
         )
-        memos: dict[str, Memos] = {fb_orders.name: {}, fb_order_items.name: {}}
         raw_texts = texts is not None and len(texts) == len(orders)
+        memos: dict[str, Memos] = {fb_orders.name: {}, fb_order_items.name: {}}
         if dialect is not None:
-            memos = {
-                fb_orders.name: prepare(dialect, fb_orders, list(rows.values()), skip=("raw",) if raw_texts else ()),
-                fb_order_items.name: prepare(dialect, fb_order_items, items),
-            }
+            memos[fb_orders.name] = prepare(dialect, fb_orders, list(rows.values()), skip=("raw",) if raw_texts else ())
+            memos[fb_order_items.name] = prepare(dialect, fb_order_items, items)
         if raw_texts:
             # The JSON text is what the column's bind processing makes of the order (its serialised form); the
             # page writer finds it by the order's identity (the rows hold the orders until they are written).

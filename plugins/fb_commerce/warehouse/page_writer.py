@@ -83,7 +83,7 @@ class _Upsert:
         for index, process, memoised in self.processors:
             name = self.order[index]
             try:
-                columns[index] = _processed(columns[index], process, memoised, by_column.setdefault(name, {}))
+                columns[index] = _processed_column(columns[index], process, memoised, by_column.setdefault(name, {}))
             except (ValueError, TypeError, ArithmeticError) as exc:  # hashing may refuse too (a signalling NaN)
                 raise ValueError(f"{table.name}.{name}: {exc}") from exc
         return zip(*columns, strict=True)
@@ -140,7 +140,7 @@ def _memoised(column_type: sa.types.TypeEngine[Any]) -> type | None:
     return None
 
 
-def _processed(
+def _processed_column(
     values: Sequence[Any], process: Callable[[Any], Any], memoised: type | None, memo: dict[Any, Any]
 ) -> list[Any]:
     """One column's ``values`` bind-processed, NULL kept. Timestamps and amounts repeat across a page's rows
